@@ -1,0 +1,260 @@
+"""The reference interpreter: runs a graph step by step under a numerics profile.
+
+For each step ``t`` of a ``[T, N, *input_shape]`` input, every node is evaluated in topological order
+by the kernel for its op: the profile's own kernel if it has one, else the float kernel in ``KERNELS``
+below (one small function per op, each implementing its op's docstring in ``ops.py``). Stateful
+kernels keep their state in a per-node dict; after step ``t`` the state of every stateful node is
+cleared when ``(t + 1) % window_size == 0`` for the window of the graph (the largest ``window_size`` of
+its stateful nodes; the readout pass makes them all equal).
+
+``interpret(graph, x)`` returns the outputs ``[T, N, *output_shape]`` (the first Output; all of them
+as a tuple if there are several). ``record=True`` also returns a :class:`Trace` with every node's
+per-step value, used to locate the first divergence between the interpreter and a target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import dynamics
+from .errors import GraphError, SnncError
+from .graph import Graph, Node
+from .numerics import Profile, get_profile
+
+
+@dataclass
+class Context:
+    """What a kernel may use besides its inputs and state: the profile and the node's parameters as
+    tensors on the input's device (0-d parameters as Python floats, see ``dynamics.py``)."""
+
+    profile: Profile
+    device: torch.device
+    _params: dict = field(default_factory=dict)
+
+    def params(self, node: Node) -> dict:
+        cached = self._params.get(node.name)
+        if cached is None:
+            cached = {k: self.convert(v) for k, v in node.params.items()}
+            self._params[node.name] = cached
+        return cached
+
+    def convert(self, value: np.ndarray):
+        if value.ndim == 0 and value.dtype.kind == "f":
+            return float(value)
+        if value.dtype.kind == "f":
+            return torch.as_tensor(value).to(self.device, self.profile.dtype)
+        return torch.as_tensor(value).to(self.device)
+
+
+Kernel = Callable[[Node, list, dict, Context], torch.Tensor]
+
+
+def _input(node, xs, state, ctx):
+    raise AssertionError("Input is fed by the interpreter")
+
+
+def _identity(node, xs, state, ctx):
+    return xs[0]
+
+
+def _linear(node, xs, state, ctx):
+    p = ctx.params(node)
+    return F.linear(xs[0], p["weight"], p.get("bias"))
+
+
+def _conv2d(node, xs, state, ctx):
+    p = ctx.params(node)
+    a = node.attrs
+    return F.conv2d(xs[0], p["weight"], p.get("bias"), a["stride"], a["padding"], a["dilation"], a["groups"])
+
+
+def _pool_geometry(node):
+    from .ops import _Pool2d
+    return _Pool2d.geometry(node)
+
+
+def _avgpool(node, xs, state, ctx):
+    k, s, p = _pool_geometry(node)
+    return F.avg_pool2d(xs[0], k, s, p, count_include_pad=True)
+
+
+def _sumpool(node, xs, state, ctx):
+    k, s, p = _pool_geometry(node)
+    return F.avg_pool2d(xs[0], k, s, p, count_include_pad=True, divisor_override=1)
+
+
+def _maxpool(node, xs, state, ctx):
+    k, s, p = _pool_geometry(node)
+    return F.max_pool2d(xs[0], k, s, p)
+
+
+def _flatten(node, xs, state, ctx):
+    return xs[0].reshape(xs[0].shape[0], -1)
+
+
+def _add(node, xs, state, ctx):
+    out = xs[0]
+    for x in xs[1:]:
+        out = out + x
+    return out
+
+
+def _scale(node, xs, state, ctx):
+    return xs[0] * ctx.params(node)["scale"]
+
+
+def _batchnorm(node, xs, state, ctx):
+    p = ctx.params(node)
+    shape = (1, -1) + (1,) * (xs[0].dim() - 2)
+    as_t = lambda v: torch.as_tensor(v, dtype=xs[0].dtype, device=xs[0].device).reshape(shape)  # noqa: E731
+    inv = 1.0 / torch.sqrt(as_t(p["var"]) + node.attrs["eps"])
+    return (xs[0] - as_t(p["mean"])) * inv * as_t(p["weight"]) + as_t(p["bias"])
+
+
+def _initial(value, like: torch.Tensor) -> torch.Tensor:
+    if value is None:
+        return torch.zeros_like(like)
+    return torch.zeros_like(like) + value
+
+
+def neuron_step(node: Node, x: torch.Tensor, state: dict, p: dict) -> torch.Tensor:
+    """One step of the float ``Neuron`` op (see its docstring); updates ``state`` in place."""
+    a = node.attrs
+    if "v" not in state:
+        state["v"] = _initial(p.get("v_init", p.get("v_reset") if a["reset"] == "hard" else None), x)
+        state["i"] = _initial(p.get("i_init"), x)
+        state["s"] = torch.zeros_like(x)
+    v, th = state["v"], p["v_threshold"]
+    if a["charge"] == "cuba":
+        state["i"], h = dynamics.charge_cuba(state["i"], v, x, p["alpha"], p["beta"])
+    elif a["reset_timing"] == "delayed":
+        h = _delayed_charge(a["reset"], v, x, state["s"], p["beta"], th)
+    else:
+        h = dynamics.charge(a["charge"], v, x, decay_input=a["decay_input"], tau=p.get("tau"),
+                            k=p.get("k"), beta=p.get("beta"), v_leak=p.get("v_leak", 0.0))
+    s = dynamics.fire(h, th, a["compare"])
+    state["s"] = s
+    state["v"] = h if a["reset_timing"] == "delayed" else dynamics.reset(h, s, a["reset"], th, p.get("v_reset"))
+    return s
+
+
+def _delayed_charge(mode, v, x, s_prev, beta, th):
+    """snnTorch's delayed reset (``reset_delay=True``), see the ``Neuron`` docstring."""
+    if mode == "subtract":
+        return beta * v + x - s_prev * th
+    if mode == "hard":
+        return beta * v * (1.0 - s_prev) + x
+    return beta * v + x
+
+
+def _neuron(node, xs, state, ctx):
+    return neuron_step(node, xs[0], state, ctx.params(node))
+
+
+def readout_step(x: torch.Tensor, state: dict, output_mode: str, rule: str, class_threshold: int = 1,
+                 beta=1.0) -> torch.Tensor:
+    """One step of the ``Readout`` op (see its docstring), in ``x``'s dtype; returns ``[N, 1]``."""
+    n = x.shape[0]
+    if output_mode == "membrane":
+        mem = state.get("mem")
+        state["mem"] = x.clone() if mem is None else beta * mem + x
+        mem = state["mem"]
+        if rule == "binary_logit":
+            return (mem[:, 1] - mem[:, 0]).reshape(n, 1)
+        return mem.argmax(dim=1, keepdim=True).to(x.dtype)
+    count = state.get("count")
+    count = (x != 0).to(torch.int64) + (0 if count is None else count)
+    state["count"] = count
+    if rule == "binary_logit":
+        return (count[:, 1] - count[:, 0]).reshape(n, 1).to(x.dtype)
+    argmax = count.argmax(dim=1)
+    if rule == "argmax_spike_count":
+        return argmax.reshape(n, 1).to(x.dtype)
+    first = state.get("first")
+    if first is None:
+        first = torch.full((n,), -1, dtype=torch.int64, device=x.device)
+    reached = count >= class_threshold
+    lowest_reached = torch.where(reached.any(dim=1), reached.to(torch.int8).argmax(dim=1), -1)
+    first = torch.where(first >= 0, first, lowest_reached)
+    state["first"] = first
+    if rule == "first_to_threshold":
+        return first.reshape(n, 1).to(x.dtype)
+    return torch.where(first >= 0, first, argmax).reshape(n, 1).to(x.dtype)
+
+
+def _readout(node, xs, state, ctx):
+    a = node.attrs
+    return readout_step(xs[0], state, a["output_mode"], a["rule"], a["class_threshold"],
+                        ctx.params(node).get("beta", 1.0))
+
+
+KERNELS: dict[str, Kernel] = {
+    "Input": _input, "Output": _identity, "Linear": _linear, "Conv2d": _conv2d,
+    "AvgPool2d": _avgpool, "SumPool2d": _sumpool, "MaxPool2d": _maxpool, "Flatten": _flatten,
+    "Add": _add, "Scale": _scale, "BatchNorm": _batchnorm, "Neuron": _neuron, "Readout": _readout,
+}
+
+
+def window_of(graph: Graph) -> int:
+    """The graph's window: the ``window_size`` of its stateful nodes (0 = never reset)."""
+    sizes = {n.attrs.get("window_size", 0) for n in graph.nodes if n.stateful}
+    sizes.discard(0)
+    return max(sizes) if sizes else 0
+
+
+@dataclass
+class Trace:
+    """Per-node values: ``values[name]`` is ``[T, N, *shape]``."""
+
+    values: dict[str, torch.Tensor]
+
+
+def check_input(graph: Graph, x: torch.Tensor) -> None:
+    shape = graph.input_shape
+    if x.dim() != len(shape) + 2 or tuple(x.shape[2:]) != shape:
+        raise SnncError(f"input must have shape [T, N, {', '.join(map(str, shape))}], got {list(x.shape)}")
+
+
+def interpret(graph: Graph, inputs, numerics="float32", record: bool = False):
+    """Run ``graph`` on ``inputs`` ``[T, N, *input_shape]`` under the profile ``numerics``."""
+    profile = get_profile(numerics)
+    graph = profile.prepare(graph)
+    graph.verify()
+    x = torch.as_tensor(inputs)
+    check_input(graph, x)
+    x = x.to(profile.dtype)
+    ctx = Context(profile, x.device)
+    kernels = {}
+    for node in graph.nodes:
+        kernel = profile.kernels.get(node.op, KERNELS.get(node.op))
+        if kernel is None:
+            raise GraphError(node.name, f"no kernel for op '{node.op}' under numerics '{profile.name}'")
+        kernels[node.name] = kernel
+    window = window_of(graph)
+    states: dict[str, dict] = {n.name: {} for n in graph.nodes}
+    outputs = [n.name for n in graph.nodes if n.op == "Output"]
+    steps: list[dict[str, torch.Tensor]] = []
+    for t in range(x.shape[0]):
+        values: dict[str, torch.Tensor] = {}
+        for node in graph.nodes:
+            if node.op == "Input":
+                values[node.name] = x[t]
+            else:
+                values[node.name] = kernels[node.name](node, [values[s] for s in node.inputs], states[node.name], ctx)
+        steps.append(values if record else {k: values[k] for k in outputs})
+        if window and (t + 1) % window == 0:
+            for state in states.values():
+                state.clear()
+    stacked = [torch.stack([s[name] for s in steps]) for name in outputs]
+    result = stacked[0] if len(stacked) == 1 else tuple(stacked)
+    if record:
+        return result, Trace({name: torch.stack([s[name] for s in steps]) for name in steps[0]} if steps else {})
+    return result
+
+
+__all__ = ["interpret", "KERNELS", "Context", "Trace", "neuron_step", "readout_step", "window_of"]

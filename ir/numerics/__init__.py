@@ -1,0 +1,57 @@
+"""Numerics profiles: how a target represents values and how its arithmetic rounds and overflows.
+
+A :class:`Profile` names a value dtype for the reference interpreter and may replace the float kernel
+of any op with its own (``kernels``), so the interpreter runs a graph exactly as the target would.
+Float profiles (``float32``, ``float64``, ``float16``, ``bfloat16``) use the float kernels unchanged.
+Integer profiles (``loihi``, ``hls``, ``lynxi``) live in their own modules and register themselves here;
+their kernels read the graph the quantization pass produced for them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from ..errors import SnncError
+
+
+@dataclass
+class Profile:
+    name: str
+    dtype: torch.dtype
+    kernels: dict[str, Callable] = field(default_factory=dict)
+    description: str = ""
+
+    def prepare(self, graph):
+        """Check (or adapt) a graph before it is interpreted under this profile."""
+        return graph
+
+
+PROFILES: dict[str, Profile] = {}
+_LAZY = {"loihi": "snnc.ir.numerics.loihi", "hls": "snnc.ir.numerics.hls", "lynxi": "snnc.ir.numerics.lynxi"}
+
+
+def register(profile: Profile) -> Profile:
+    PROFILES[profile.name] = profile
+    return profile
+
+
+def get_profile(name: "str | Profile") -> Profile:
+    if isinstance(name, Profile):
+        return name
+    if name not in PROFILES and name in _LAZY:
+        import importlib
+        importlib.import_module(_LAZY[name])
+    try:
+        return PROFILES[name]
+    except KeyError:
+        known = sorted(set(PROFILES) | set(_LAZY))
+        raise SnncError(f"unknown numerics profile '{name}'; known: {known}") from None
+
+
+for _dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
+    register(Profile(str(_dtype).removeprefix("torch."), _dtype, description=f"IEEE {_dtype} arithmetic"))
+
+__all__ = ["Profile", "PROFILES", "register", "get_profile"]

@@ -1,0 +1,439 @@
+"""The ops of the spiking IR: one small definition each, its discrete-time semantics in its docstring.
+
+Every value flowing along an edge is a per-step tensor of shape ``[N, *shape]``: a node is evaluated
+once per time step ``t``, in topological order. Stateful ops (neurons, readout) keep state between
+steps; the interpreter resets the state of every stateful node after step ``t`` when
+``(t + 1) % window_size == 0`` (a fixed window; ``window_size == 0`` never resets).
+
+An op definition declares its attributes (with types and defaults) and its parameters (numpy arrays),
+checks them once in :meth:`Op.validate` (shared here, not repeated per op), and infers the per-step
+output shape from the input shapes. The reference interpreter (``interpreter.py``) implements exactly
+these docstrings; so does every target's lowering.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .errors import GraphError
+
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Attr:
+    """An attribute: its Python type, its default (``REQUIRED`` if none), and allowed values."""
+
+    type: type | tuple[type, ...]
+    default: Any = None
+    choices: tuple | None = None
+
+
+REQUIRED = object()
+
+
+class Op:
+    """Base of every op. Subclasses set ``attrs``, ``params``, ``optional_params``, ``arity``."""
+
+    name: ClassVar[str]
+    attrs: ClassVar[dict[str, Attr]] = {}
+    params: ClassVar[tuple[str, ...]] = ()
+    optional_params: ClassVar[tuple[str, ...]] = ()
+    arity: ClassVar[int | None] = 1  # number of inputs; None = any number >= 1
+    stateful: ClassVar[bool] = False
+
+    @classmethod
+    def complete_attrs(cls, node_name: str, attrs: dict) -> dict:
+        """Fill defaults and check types and choices; unknown attributes are an error."""
+        unknown = set(attrs) - set(cls.attrs)
+        if unknown:
+            raise GraphError(node_name, f"{cls.name} has no attribute(s) {sorted(unknown)}; "
+                                        f"expected some of {sorted(cls.attrs)}")
+        out = {}
+        for key, spec in cls.attrs.items():
+            if key in attrs:
+                value = attrs[key]
+            elif spec.default is REQUIRED:
+                raise GraphError(node_name, f"{cls.name} needs attribute '{key}'")
+            else:
+                value = spec.default
+            if value is not None and not isinstance(value, spec.type):
+                if isinstance(value, list) and spec.type is tuple:
+                    value = tuple(value)
+                elif spec.type in (float, (int, float)) and isinstance(value, int) and not isinstance(value, bool):
+                    value = float(value) if spec.type is float else value
+                else:
+                    raise GraphError(node_name, f"attribute '{key}' must be {spec.type}, got {value!r}")
+            if spec.choices is not None and value not in spec.choices:
+                raise GraphError(node_name, f"attribute '{key}' must be one of {spec.choices}, got {value!r}")
+            out[key] = value
+        return out
+
+    @classmethod
+    def validate(cls, node) -> None:
+        """Checks shared by every op: arity, required/unknown parameters, finite parameter values."""
+        if cls.arity is not None and len(node.inputs) != cls.arity:
+            raise GraphError(node.name, f"{cls.name} takes {cls.arity} input(s), got {len(node.inputs)}")
+        if cls.arity is None and not node.inputs:
+            raise GraphError(node.name, f"{cls.name} needs at least one input")
+        missing = [p for p in cls.params if p not in node.params]
+        if missing:
+            raise GraphError(node.name, f"{cls.name} needs parameter(s) {missing}")
+        unknown = set(node.params) - set(cls.params) - set(cls.optional_params)
+        if unknown:
+            raise GraphError(node.name, f"{cls.name} has no parameter(s) {sorted(unknown)}")
+        for key, value in node.params.items():
+            if not isinstance(value, np.ndarray):
+                raise GraphError(node.name, f"parameter '{key}' must be a numpy array, got {type(value).__name__}")
+            if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
+                raise GraphError(node.name, f"parameter '{key}' contains NaN or Inf")
+
+    @classmethod
+    def infer_shape(cls, node, in_shapes: list[Shape]) -> Shape:
+        return in_shapes[0]
+
+
+def _pair(node_name: str, key: str, value) -> tuple[int, int]:
+    if isinstance(value, int):
+        return (value, value)
+    if isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        return (int(value[0]), int(value[1]))
+    raise GraphError(node_name, f"attribute '{key}' must be an int or a pair of ints, got {value!r}")
+
+
+def _broadcastable(node, key: str, shape: Shape) -> None:
+    """A neuron/scale parameter is a scalar or broadcasts to the per-step shape."""
+    p = node.params.get(key)
+    if p is None:
+        return
+    try:
+        out = np.broadcast_shapes(p.shape, shape)
+    except ValueError:
+        out = None
+    if out != tuple(shape):
+        raise GraphError(node.name, f"parameter '{key}' of shape {p.shape} does not broadcast to the "
+                                    f"per-step shape {tuple(shape)}")
+
+
+class Input(Op):
+    """Graph input: at step ``t`` the value is ``x[t]`` of the ``[T, N, *shape]`` input."""
+
+    name = "Input"
+    attrs = {"shape": Attr(tuple, REQUIRED)}
+    arity = 0
+
+    @classmethod
+    def infer_shape(cls, node, in_shapes):
+        shape = node.attrs["shape"]
+        if not shape or any((not isinstance(d, int)) or d <= 0 for d in shape):
+            raise GraphError(node.name, f"input shape must be positive ints, got {shape!r}")
+        return tuple(shape)
+
+
+class Output(Op):
+    """Graph output: ``y[t] = x[t]``. The graph's outputs are its Output nodes, in order."""
+
+    name = "Output"
+
+
+class Linear(Op):
+    """``y = x · Wᵀ + b``; ``weight`` is ``[out, in]``, optional ``bias`` is ``[out]``."""
+
+    name = "Linear"
+    params = ("weight",)
+    optional_params = ("bias",)
+
+    @classmethod
+    def infer_shape(cls, node, in_shapes):
+        w = node.params["weight"]
+        if w.ndim != 2:
+            raise GraphError(node.name, f"Linear weight must be 2-D [out, in], got shape {w.shape}")
+        (shape,) = in_shapes
+        if len(shape) != 1 or shape[0] != w.shape[1]:
+            raise GraphError(node.name, f"Linear expects input of shape ({w.shape[1]},), got {shape}")
+        b = node.params.get("bias")
+        if b is not None and b.shape != (w.shape[0],):
+            raise GraphError(node.name, f"Linear bias must have shape ({w.shape[0]},), got {b.shape}")
+        return (w.shape[0],)
+
+
+def _conv_out(size: int, k: int, s: int, p: int, d: int = 1) -> int:
+    return (size + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+class Conv2d(Op):
+    """2-D cross-correlation as ``torch.nn.functional.conv2d``: input ``[C, H, W]`` per step, ``weight``
+    ``[O, C/groups, kH, kW]``, optional ``bias`` ``[O]``;
+    ``y[o,i,j] = b[o] + Σ_{c,u,v} W[o,c,u,v] · x[g(o)·C/groups + c, i·s + u·d - p, j·s + v·d - p]``
+    (zero outside the input)."""
+
+    name = "Conv2d"
+    attrs = {"stride": Attr((int, tuple), 1), "padding": Attr((int, tuple), 0),
+             "dilation": Attr((int, tuple), 1), "groups": Attr(int, 1)}
+    params = ("weight",)
+    optional_params = ("bias",)
+
+    @classmethod
+    def infer_shape(cls, node, in_shapes):
+        w = node.params["weight"]
+        (shape,) = in_shapes
+        if w.ndim != 4:
+            raise GraphError(node.name, f"Conv2d weight must be 4-D [O, C/groups, kH, kW], got {w.shape}")
+        if len(shape) != 3:
+            raise GraphError(node.name, f"Conv2d expects a per-step input [C, H, W], got {shape}")
+        g = node.attrs["groups"]
+        if shape[0] != w.shape[1] * g or w.shape[0] % g:
+            raise GraphError(node.name, f"Conv2d weight {w.shape} with groups={g} does not fit {shape[0]} input channels")
+        b = node.params.get("bias")
+        if b is not None and b.shape != (w.shape[0],):
+            raise GraphError(node.name, f"Conv2d bias must have shape ({w.shape[0]},), got {b.shape}")
+        s, p, d = (_pair(node.name, k, node.attrs[k]) for k in ("stride", "padding", "dilation"))
+        h = _conv_out(shape[1], w.shape[2], s[0], p[0], d[0])
+        wd = _conv_out(shape[2], w.shape[3], s[1], p[1], d[1])
+        if h <= 0 or wd <= 0:
+            raise GraphError(node.name, f"Conv2d output would be empty for input {shape}")
+        return (w.shape[0], h, wd)
+
+
+class _Pool2d(Op):
+    attrs = {"kernel_size": Attr((int, tuple), REQUIRED), "stride": Attr((int, tuple), None),
+             "padding": Attr((int, tuple), 0)}
+
+    @classmethod
+    def geometry(cls, node):
+        k = _pair(node.name, "kernel_size", node.attrs["kernel_size"])
+        s = _pair(node.name, "stride", node.attrs["stride"] if node.attrs["stride"] is not None else k)
+        p = _pair(node.name, "padding", node.attrs["padding"])
+        return k, s, p
+
+    @classmethod
+    def infer_shape(cls, node, in_shapes):
+        (shape,) = in_shapes
+        if len(shape) != 3:
+            raise GraphError(node.name, f"{cls.name} expects a per-step input [C, H, W], got {shape}")
+        k, s, p = cls.geometry(node)
+        h, w = _conv_out(shape[1], k[0], s[0], p[0]), _conv_out(shape[2], k[1], s[1], p[1])
+        if h <= 0 or w <= 0:
+            raise GraphError(node.name, f"{cls.name} output would be empty for input {shape}")
+        return (shape[0], h, w)
+
+
+class AvgPool2d(_Pool2d):
+    """``y[c,i,j] = (Σ_{u<kH, v<kW} x[c, i·sH+u-pH, j·sW+v-pW]) / (kH·kW)``, zero padding counted
+    (``torch.nn.functional.avg_pool2d`` with ``count_include_pad=True``)."""
+
+    name = "AvgPool2d"
+
+
+class SumPool2d(_Pool2d):
+    """``y[c,i,j] = Σ_{u<kH, v<kW} x[c, i·sH+u-pH, j·sW+v-pW]`` (zero padding)."""
+
+    name = "SumPool2d"
+
+
+class MaxPool2d(_Pool2d):
+    """``y[c,i,j] = max_{u<kH, v<kW} x[c, i·sH+u-pH, j·sW+v-pW]`` (padding is ``-inf``)."""
+
+    name = "MaxPool2d"
+
+
+class Flatten(Op):
+    """``y = x.reshape(N, -1)``: the per-step shape becomes ``(prod(shape),)`` in C order."""
+
+    name = "Flatten"
+
+    @classmethod
+    def infer_shape(cls, node, in_shapes):
+        return (math.prod(in_shapes[0]),)
+
+
+class Add(Op):
+    """``y = x₀ + x₁ + …`` elementwise (left to right); all inputs have the same per-step shape."""
+
+    name = "Add"
+    arity = None
+
+    @classmethod
+    def infer_shape(cls, node, in_shapes):
+        if any(s != in_shapes[0] for s in in_shapes):
+            raise GraphError(node.name, f"Add inputs must have equal shapes, got {in_shapes}")
+        return in_shapes[0]
+
+
+class Scale(Op):
+    """``y = x · scale``, ``scale`` a scalar or broadcastable to the per-step shape."""
+
+    name = "Scale"
+    params = ("scale",)
+
+    @classmethod
+    def infer_shape(cls, node, in_shapes):
+        _broadcastable(node, "scale", in_shapes[0])
+        return in_shapes[0]
+
+
+class BatchNorm(Op):
+    """Inference batch norm over channel dim 0 of the per-step shape:
+    ``y[c] = (x[c] - mean[c]) / sqrt(var[c] + eps) · weight[c] + bias[c]``. Folded away by a pass."""
+
+    name = "BatchNorm"
+    attrs = {"eps": Attr(float, 1e-5)}
+    params = ("mean", "var", "weight", "bias")
+
+    @classmethod
+    def infer_shape(cls, node, in_shapes):
+        (shape,) = in_shapes
+        for key in cls.params:
+            if node.params[key].shape != (shape[0],):
+                raise GraphError(node.name, f"BatchNorm '{key}' must have shape ({shape[0]},), got {node.params[key].shape}")
+        return shape
+
+
+CHARGES = ("if", "lif", "plif", "beta", "cuba")
+CHARGE_PARAMS = {"if": (), "lif": ("tau",), "plif": ("k",), "beta": ("beta",), "cuba": ("alpha", "beta")}
+
+
+class Neuron(Op):
+    """A spiking neuron population, one neuron per element of the per-step shape.
+
+    State ``V`` (and ``I`` for ``cuba``), initialised to ``v_init`` (``i_init``, default 0) at the start
+    and after every window reset. Each step, with input ``X``:
+
+    charge (``charge`` attribute)::
+
+        if    H = V + X
+        lif   H = V + (X - (V - v_leak)) / tau          (decay_input)
+              H = V - (V - v_leak) / tau + X            (not decay_input)
+        plif  H = V + (X - (V - v_leak)) * k            (decay_input; k = sigmoid(w) = 1/tau)
+              H = V - (V - v_leak) * k + X              (not decay_input)
+        beta  H = beta * V + X                          (snnTorch Leaky)
+        cuba  I = I * alpha + X;  H = V * beta + I      (alpha = 1 - du, beta = 1 - dv; Loihi CUBA)
+
+    fire: ``S = H >= v_threshold`` (``compare="ge"``, SpikingJelly) or ``H > v_threshold`` (``"gt"``).
+
+    reset (``reset_timing="immediate"``)::
+
+        hard      V = v_reset where S else H
+        subtract  V = H - v_threshold * S
+        none      V = H
+
+    With ``reset_timing="delayed"`` (snnTorch's default ``reset_delay=True``) the stored ``V`` is the
+    un-reset ``H`` and the reset of the previous step's spike ``S'`` is applied inside the next charge
+    (``beta`` charge only): ``subtract``: ``H = (beta * V + X) - S' * v_threshold``; ``hard`` (snnTorch
+    ``zero``): ``H = beta * V * (1 - S') + X``; ``none``: as immediate.
+
+    The output is ``S`` (0/1 in the value dtype). Every parameter is a scalar or broadcasts to the
+    per-step shape.
+    """
+
+    name = "Neuron"
+    attrs = {
+        "charge": Attr(str, REQUIRED, CHARGES),
+        "decay_input": Attr(bool, True),
+        "compare": Attr(str, "ge", ("ge", "gt")),
+        "reset": Attr(str, "hard", ("hard", "subtract", "none")),
+        "reset_timing": Attr(str, "immediate", ("immediate", "delayed")),
+        "window_size": Attr(int, 0),
+    }
+    params = ("v_threshold",)
+    optional_params = ("v_reset", "v_leak", "v_init", "i_init", "tau", "k", "beta", "alpha")
+    stateful = True
+
+    @classmethod
+    def validate(cls, node):
+        super().validate(node)
+        charge = node.attrs["charge"]
+        for key in CHARGE_PARAMS[charge]:
+            if key not in node.params:
+                raise GraphError(node.name, f"Neuron with charge '{charge}' needs parameter '{key}'")
+        if node.attrs["reset"] == "hard" and "v_reset" not in node.params:
+            raise GraphError(node.name, "Neuron with hard reset needs parameter 'v_reset'")
+        if node.attrs["reset_timing"] == "delayed" and charge != "beta":
+            raise GraphError(node.name, "delayed reset is defined for the 'beta' charge only")
+        if charge == "lif" and np.any(node.params["tau"] == 0):
+            raise GraphError(node.name, "parameter 'tau' must be non-zero")
+        if node.attrs["window_size"] < 0:
+            raise GraphError(node.name, "window_size must be >= 0")
+
+    @classmethod
+    def infer_shape(cls, node, in_shapes):
+        (shape,) = in_shapes
+        for key in node.params:
+            _broadcastable(node, key, shape)
+        return shape
+
+
+READOUT_RULES = {
+    "spike": ("argmax_spike_count", "first_to_threshold", "threshold_then_argmax", "binary_logit"),
+    "membrane": ("argmax_membrane", "binary_logit"),
+}
+
+
+class Readout(Op):
+    """Fixed-window decision over ``C`` classes (input per-step shape ``(C,)``, output ``(1,)``).
+
+    State, reset with every window: ``count[c]`` (spike mode), ``mem[c]`` (membrane mode), and for the
+    threshold rules ``first`` (the class that reached the threshold first, or none). Each step:
+
+    spike mode: ``count[c] += (x[c] != 0)``; then, if no class has been recorded as ``first`` yet, the
+    classes with ``count[c] >= class_threshold`` (if any) make ``first`` = the lowest such index.
+
+    - ``argmax_spike_count``: ``argmax_c count[c]`` (ties: the lowest index)
+    - ``first_to_threshold``: ``first``, or ``-1`` while no class has reached the threshold
+    - ``threshold_then_argmax``: ``first`` once some class reached the threshold, else ``argmax count``
+    - ``binary_logit`` (C == 2): ``count[1] - count[0]``
+
+    membrane mode: ``mem[c] = beta * mem[c] + x[c]``;
+
+    - ``argmax_membrane``: ``argmax_c mem[c]`` (ties: the lowest index)
+    - ``binary_logit`` (C == 2): ``mem[1] - mem[0]``
+
+    The decision is emitted every step; the one at the window's last step is the window's decision.
+    """
+
+    name = "Readout"
+    attrs = {
+        "output_mode": Attr(str, "spike", ("spike", "membrane")),
+        "rule": Attr(str, "argmax_spike_count", READOUT_RULES["spike"] + READOUT_RULES["membrane"][:1]),
+        "class_threshold": Attr(int, 1),
+        "window_size": Attr(int, 0),
+    }
+    optional_params = ("beta",)
+    stateful = True
+
+    @classmethod
+    def validate(cls, node):
+        super().validate(node)
+        mode, rule = node.attrs["output_mode"], node.attrs["rule"]
+        if rule not in READOUT_RULES[mode]:
+            raise GraphError(node.name, f"rule '{rule}' is not a {mode}-mode rule; expected one of {READOUT_RULES[mode]}")
+        if node.attrs["window_size"] < 0:
+            raise GraphError(node.name, "window_size must be >= 0")
+        beta = node.params.get("beta")
+        if beta is not None and beta.shape != ():
+            raise GraphError(node.name, f"Readout beta must be a scalar, got shape {beta.shape}")
+
+    @classmethod
+    def infer_shape(cls, node, in_shapes):
+        (shape,) = in_shapes
+        if len(shape) != 1:
+            raise GraphError(node.name, f"Readout expects a per-step input (C,), got {shape}; add a Flatten")
+        if node.attrs["rule"] == "binary_logit" and shape[0] != 2:
+            raise GraphError(node.name, f"binary_logit needs 2 classes, got {shape[0]}")
+        return (1,)
+
+
+OPS: dict[str, type[Op]] = {op.name: op for op in (
+    Input, Output, Linear, Conv2d, AvgPool2d, SumPool2d, MaxPool2d, Flatten, Add, Scale, BatchNorm,
+    Neuron, Readout)}
+
+
+def op_def(node_name: str, op: str) -> type[Op]:
+    try:
+        return OPS[op]
+    except KeyError:
+        raise GraphError(node_name, f"unknown op '{op}'; known ops: {sorted(OPS)}") from None

@@ -1,0 +1,74 @@
+"""The ``snnc`` command: compile, verify, simulate, inspect.
+
+Exit status: 0 success; 1 verification found a mismatch; 2 bad input or unsupported model (one line
+on stderr naming what and where; a traceback only with ``--debug``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+from .ir.errors import SnncError
+
+TARGETS = ("gpu", "loihi", "lynxi", "hls", "onnx", "nir")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="snnc", description="Compile spiking neural networks written in "
+                                     "PyTorch to GPU, Loihi, Lynxi, HLS C++, ONNX and NIR, verified bit-exactly.")
+    parser.add_argument("--version", action="version", version=f"snnc {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("compile", help="lower a model to a target artifact directory")
+    p.add_argument("model", metavar="MODEL", help=".pt module, .pt2 torch.export program, .nir file or saved snnc IR")
+    p.add_argument("--target", required=True, choices=TARGETS)
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="artifact directory (written atomically)")
+    _model_options(p)
+
+    p = sub.add_parser("verify", help="check a target bit-exactly against the reference interpreter")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--target", required=True, choices=TARGETS)
+    p.add_argument("--artifact", metavar="OUT", help="verify this existing artifact instead of compiling anew")
+    p.add_argument("--inputs", metavar="X.npy", help="time-major inputs [T, N, *input_shape]")
+    p.add_argument("--samples", type=int, default=4, metavar="N", help="random input sequences when no --inputs")
+    p.add_argument("--seed", type=int, default=0, metavar="S")
+    p.add_argument("--report", metavar="REPORT.json", help="write the full report as JSON")
+    _model_options(p)
+
+    p = sub.add_parser("simulate", help="run an artifact on inputs")
+    p.add_argument("artifact", metavar="ARTIFACT")
+    p.add_argument("--inputs", required=True, metavar="X.npy")
+    p.add_argument("-o", "--output", required=True, metavar="Y.npy")
+
+    p = sub.add_parser("inspect", help="print a model's or an artifact's layers, shapes and estimates")
+    p.add_argument("path", metavar="MODEL|ARTIFACT")
+    _model_options(p)
+    return parser
+
+
+def _model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input-shape", metavar="C,H,W", help="per-step input shape, e.g. 1,8,8")
+    p.add_argument("--timesteps", type=int, metavar="T", help="time steps of the example/verification input")
+    p.add_argument("--window", type=int, metavar="W", help="fixed readout window (steps)")
+    p.add_argument("--config", metavar="snnc.toml", help="per-layer precision, window and target options")
+    p.add_argument("--trust-pickle", action="store_true", help="allow loading arbitrary pickles (runs code!)")
+    p.add_argument("--module", action="append", default=[], metavar="pkg.mod", help="import before loading (user classes)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        from . import commands
+        return commands.run(args)
+    except SnncError as e:
+        if args.debug:
+            raise
+        print(f"snnc {args.command}: error: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,61 @@
+"""snnc.targets — one sub-package per deployment target, all with the same shape.
+
+Each ``targets/<name>/`` has ``lower.py`` (IR → artifact files), ``simulate.py`` (artifact files →
+outputs, reading nothing but those files), ``constraints.py`` (what the target accepts; refusals name
+the node and the limit) and ``FORMAT.md``. Its ``__init__`` exposes ``TARGET``, a :class:`Target`.
+Shared mechanics live in ``targets/common.py`` and ``snnc.ir``; a target never imports another.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from ..ir import Graph
+from ..ir.errors import SnncError
+
+NAMES = ("gpu", "loihi", "lynxi", "hls", "onnx", "nir")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A deployment target.
+
+    - ``numerics``: the profile under which the reference interpreter reproduces the target.
+    - ``prepare(graph, options)``: target-specific graph preparation after the common passes
+      (e.g. quantization to the profile); returns the graph the artifact is lowered from.
+    - ``check(graph, options)``: raise :class:`UnsupportedError` naming the node for anything the
+      target cannot lower.
+    - ``lower(graph, out_dir, options)``: write the artifact files into ``out_dir`` (an empty
+      temporary directory; the caller makes the write atomic and adds ``snnc.json``).
+    - ``simulate(out_dir, inputs)``: run the artifact on ``[T, N, *input_shape]`` inputs and return
+      the outputs ``[T, N, *output_shape]`` step by step.
+    - ``describe(out_dir)``: a human-readable summary for ``snnc inspect`` (estimates, sizes).
+    """
+
+    name: str
+    numerics: str
+    prepare: Callable[[Graph, dict], Graph]
+    check: Callable[[Graph, dict], None]
+    lower: Callable[[Graph, Path, dict], None]
+    simulate: Callable[[Path, torch.Tensor], torch.Tensor]
+    describe: Callable[[Path], str] | None = None
+
+
+def get_target(name: str) -> Target:
+    if name not in NAMES:
+        raise SnncError(f"unknown target '{name}'; expected one of {', '.join(NAMES)}")
+    try:
+        module = importlib.import_module(f"snnc.targets.{name}")
+    except ModuleNotFoundError as e:
+        if e.name and e.name.startswith(f"snnc.targets.{name}"):
+            raise SnncError(f"target '{name}' is not available in this build of snnc") from None
+        raise
+    return module.TARGET
+
+
+__all__ = ["Target", "get_target", "NAMES"]
