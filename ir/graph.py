@@ -28,6 +28,9 @@ class Node:
     params: dict[str, np.ndarray] = field(default_factory=dict)
     attrs: dict = field(default_factory=dict)
     shape: Shape | None = None
+    #: numerics annotations written by a quantization pass (profile-specific: formats, scales,
+    #: exponents); empty for a float graph. Serialized with the node; not checked by the op.
+    quant: dict = field(default_factory=dict)
 
     @property
     def definition(self):
@@ -64,8 +67,8 @@ class Graph:
         self._by_name = None
         return node
 
-    def add_node(self, name: str, op: str, inputs=(), params=None, **attrs) -> Node:
-        return self.add(Node(name, op, list(inputs), dict(params or {}), attrs))
+    def add_node(self, name: str, op: str, inputs=(), params=None, quant=None, **attrs) -> Node:
+        return self.add(Node(name, op, list(inputs), dict(params or {}), attrs, quant=dict(quant or {})))
 
     def unique_name(self, base: str) -> str:
         names = self._index()
@@ -152,7 +155,8 @@ class Graph:
         h = hashlib.sha256()
         for node in self.nodes:
             h.update(json.dumps({"name": node.name, "op": node.op, "inputs": node.inputs,
-                                 "attrs": _jsonable(node.attrs)}, sort_keys=True).encode())
+                                 "attrs": _jsonable(node.attrs), "quant": _jsonable(node.quant)},
+                                sort_keys=True).encode())
             for key in sorted(node.params):
                 arr = np.ascontiguousarray(node.params[key])
                 h.update(f"{key}:{arr.dtype.str}:{arr.shape}".encode())

@@ -4,7 +4,7 @@ A saved graph is a directory, or the same files in a zip archive (any path endin
 ``.zip``)::
 
     graph.json      {"format": "snnc-ir", "version": 1, "metadata": {...},
-                     "nodes": [{"name", "op", "inputs", "attrs", "params": {key: file}}]}
+                     "nodes": [{"name", "op", "inputs", "attrs", "quant", "params": {key: file}}]}
     params/p0.npy   parameter arrays (np.save, never pickled)
 
 Loading checks the format name and version, every op, dtype and shape, and re-verifies the graph, so a
@@ -43,7 +43,7 @@ def _encode(graph: Graph) -> tuple[dict, dict[str, np.ndarray]]:
             files[fname] = np.ascontiguousarray(value)
             refs[key] = fname
         nodes.append({"name": node.name, "op": node.op, "inputs": list(node.inputs),
-                      "attrs": _jsonable(node.attrs), "params": refs})
+                      "attrs": _jsonable(node.attrs), "quant": _jsonable(node.quant), "params": refs})
     doc = {"format": FORMAT, "version": VERSION, "metadata": _jsonable(graph.metadata), "nodes": nodes}
     return doc, files
 
@@ -129,8 +129,11 @@ def load(path) -> Graph:
         attrs = entry.get("attrs") or {}
         if not isinstance(attrs, dict):
             raise GraphError(name, f"{path}: 'attrs' must be an object")
+        quant = entry.get("quant") or {}
+        if not isinstance(quant, dict):
+            raise GraphError(name, f"{path}: 'quant' must be an object")
         graph.add(Node(name, entry["op"], list(entry.get("inputs") or []), params,
-                       {k: tuple(v) if isinstance(v, list) else v for k, v in attrs.items()}))
+                       {k: tuple(v) if isinstance(v, list) else v for k, v in attrs.items()}, quant=quant))
     graph.verify()
     return graph
 

@@ -28,6 +28,14 @@ class Profile:
         """Check (or adapt) a graph before it is interpreted under this profile."""
         return graph
 
+    def quantize(self, graph, calibration=None, config: dict | None = None):
+        """Return ``(quantized_graph, report)``: parameters in this profile's representation, the
+        choices recorded in each node's ``quant`` dict and ``graph.metadata["numerics"]``. Float
+        profiles change nothing."""
+        graph = graph.copy()
+        graph.metadata["numerics"] = self.name
+        return graph, {}
+
 
 PROFILES: dict[str, Profile] = {}
 _LAZY = {"loihi": "snnc.ir.numerics.loihi", "hls": "snnc.ir.numerics.hls", "lynxi": "snnc.ir.numerics.lynxi"}
