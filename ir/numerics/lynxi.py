@@ -1,0 +1,293 @@
+"""The ``lynxi`` numerics profile: a 16-bit accelerator (SpikingJelly deploys to the Lynxi KA200 at
+16-bit precision; seed 002, "Exchange Modules").
+
+Every stored value is IEEE binary16 (``float16``): weights, biases, neuron parameters, activations
+and neuron state. Arithmetic, defined exactly so that the interpreter and the simulator in
+``targets/lynxi`` agree bit for bit (both call the functions below):
+
+- **Input**: the ``[T, N, ...]`` input is rounded to float16 (round to nearest, ties to even).
+- **Linear, Conv2d** (the synapse units): every product of two float16 values is exact; the products
+  and the bias are summed in a wide accumulator (modelled with float64, which holds the sum exactly
+  whenever the summands span at most 53 bits, always the case for 0/1 spike inputs with a fan-in up
+  to 8192), then the accumulator is rounded to float32 and stored as float16 (two roundings, both
+  round-to-nearest-even).
+- **AvgPool2d / SumPool2d**: the window sum is taken in the same accumulator, divided by ``kH·kW``
+  (average) in float64, rounded to float32 then to float16. **MaxPool2d** is exact.
+- **Add, Scale** and every neuron/readout update: binary16 arithmetic, one rounding per operation
+  (``a + b``, ``a * b``, ``a / b`` are correctly rounded float16), in the order written in
+  :class:`snnc.ir.ops.Neuron`'s docstring. Overflow gives ``±inf`` (no saturation). The hard reset
+  is a select (``V = v_reset where S else H``), so an overflowed ``H`` still resets to ``v_reset``.
+- **Readout**: spike counts and the ``first`` class are int32; membrane ``mem = beta·mem + x`` is
+  float16 (``mem`` starts at 0); decisions are emitted as float16 (exact for class indices and count
+  differences up to 2048).
+
+:func:`quantize` rounds every float parameter to float16 (refusing values beyond ±65504) and reports
+the rounding error per layer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import GraphError
+from . import Profile, register
+
+F16 = torch.float16
+F16_MAX = 65504.0
+
+
+# --- the arithmetic (shared by the interpreter kernels and targets/lynxi/simulate.py) -------------
+def f16(value) -> torch.Tensor:
+    """A parameter as a float16 tensor (a Python float becomes a 0-d tensor, so that ``x * p`` is a
+    float16 operation and not one with a float32 scalar)."""
+    return torch.as_tensor(value).to(F16) if isinstance(value, torch.Tensor) else torch.tensor(value, dtype=F16)
+
+
+def _store(acc: torch.Tensor) -> torch.Tensor:
+    """Wide accumulator → float32 register → float16 (both round-to-nearest-even)."""
+    return acc.to(torch.float32).to(F16)
+
+
+def _wide(t):
+    return None if t is None else t.to(torch.float64)
+
+
+def dense(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """``y = x · Wᵀ + b`` with exact products, wide accumulation, one store to float16."""
+    return _store(F.linear(_wide(x), _wide(weight), _wide(bias)))
+
+
+def conv2d(x, weight, bias, stride, padding, dilation, groups) -> torch.Tensor:
+    return _store(F.conv2d(_wide(x), _wide(weight), _wide(bias), stride, padding, dilation, groups))
+
+
+def avgpool2d(x, kernel, stride, padding) -> torch.Tensor:
+    return _store(F.avg_pool2d(_wide(x), kernel, stride, padding, count_include_pad=True))
+
+
+def sumpool2d(x, kernel, stride, padding) -> torch.Tensor:
+    return _store(F.avg_pool2d(_wide(x), kernel, stride, padding, count_include_pad=True, divisor_override=1))
+
+
+def maxpool2d(x, kernel, stride, padding) -> torch.Tensor:
+    return F.max_pool2d(x, kernel, stride, padding)
+
+
+def add(xs: list[torch.Tensor]) -> torch.Tensor:
+    out = xs[0]
+    for x in xs[1:]:
+        out = out + x
+    return out
+
+
+def scale(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    return x * factor
+
+
+def neuron_init(attrs: dict, p: dict, like: torch.Tensor) -> dict:
+    """Initial state ``{"v", "i", "s"}`` (float16, shaped like ``like``): ``v = v_init``, else
+    ``v_reset`` for a hard reset, else 0; ``i = i_init`` or 0; ``s`` (the previous spike) = 0."""
+    v0 = p.get("v_init", p.get("v_reset") if attrs["reset"] == "hard" else None)
+    zeros = torch.zeros_like(like, dtype=F16)
+    return {"v": zeros if v0 is None else zeros + v0,
+            "i": zeros if p.get("i_init") is None else zeros + p["i_init"],
+            "s": zeros.clone()}
+
+
+def neuron_step(attrs: dict, p: dict, x: torch.Tensor, state: dict) -> torch.Tensor:
+    """One float16 step of the ``Neuron`` op; ``p`` holds float16 tensors; updates ``state``."""
+    v, th = state["v"], p["v_threshold"]
+    charge = attrs["charge"]
+    leak = p.get("v_leak")
+    if charge == "cuba":
+        i = state["i"] * p["alpha"] + x
+        state["i"] = i
+        h = v * p["beta"] + i
+    elif attrs["reset_timing"] == "delayed":
+        s_prev = state["s"]
+        if attrs["reset"] == "subtract":
+            h = (p["beta"] * v + x) - s_prev * th
+        elif attrs["reset"] == "hard":
+            h = torch.where(s_prev != 0, torch.zeros_like(v), p["beta"] * v) + x
+        else:
+            h = p["beta"] * v + x
+    elif charge == "if":
+        h = v + x
+    elif charge in ("lif", "plif"):
+        d = v if leak is None else v - leak
+        if charge == "lif":
+            h = v + (x - d) / p["tau"] if attrs["decay_input"] else (v - d / p["tau"]) + x
+        else:
+            h = v + (x - d) * p["k"] if attrs["decay_input"] else (v - d * p["k"]) + x
+    elif charge == "beta":
+        h = p["beta"] * v + x
+    else:
+        raise ValueError(f"unknown charge {charge!r}")
+    fired = h >= th if attrs["compare"] == "ge" else h > th
+    s = fired.to(F16)
+    state["s"] = s
+    if attrs["reset_timing"] == "delayed" or attrs["reset"] == "none":
+        state["v"] = h
+    elif attrs["reset"] == "hard":
+        state["v"] = torch.where(fired, p["v_reset"], h)
+    else:
+        state["v"] = h - th * s
+    return s
+
+
+def readout_init(n: int, classes: int) -> dict:
+    return {"count": torch.zeros(n, classes, dtype=torch.int32),
+            "first": torch.full((n,), -1, dtype=torch.int32),
+            "mem": torch.zeros(n, classes, dtype=F16)}
+
+
+def readout_step(attrs: dict, beta: torch.Tensor | None, x: torch.Tensor, state: dict) -> torch.Tensor:
+    """One step of the ``Readout`` op; returns the float16 decision ``[N, 1]``; updates ``state``."""
+    n = x.shape[0]
+    rule = attrs["rule"]
+    if attrs["output_mode"] == "membrane":
+        mem = state["mem"] + x if beta is None else beta * state["mem"] + x
+        state["mem"] = mem
+        if rule == "binary_logit":
+            return (mem[:, 1:2] - mem[:, 0:1])
+        return mem.argmax(dim=1, keepdim=True).to(F16)
+    count = state["count"] + (x != 0).to(torch.int32)
+    state["count"] = count
+    if rule == "binary_logit":
+        return (count[:, 1:2] - count[:, 0:1]).to(F16)
+    argmax = count.argmax(dim=1)
+    if rule == "argmax_spike_count":
+        return argmax.reshape(n, 1).to(F16)
+    reached = count >= attrs["class_threshold"]
+    lowest = torch.where(reached.any(dim=1), reached.to(torch.int8).argmax(dim=1).to(torch.int32),
+                         torch.full_like(state["first"], -1))
+    first = torch.where(state["first"] >= 0, state["first"], lowest)
+    state["first"] = first
+    if rule == "first_to_threshold":
+        return first.reshape(n, 1).to(F16)
+    return torch.where(first >= 0, first.to(torch.int64), argmax).reshape(n, 1).to(F16)
+
+
+# --- interpreter kernels --------------------------------------------------------------------------
+def _p16(node, ctx) -> dict:
+    cached = ctx._params.get(("lynxi", node.name))
+    if cached is None:
+        cached = {k: f16(v) for k, v in ctx.params(node).items()}
+        ctx._params[("lynxi", node.name)] = cached
+    return cached
+
+
+def _geometry(node):
+    from ..ops import _Pool2d
+    return _Pool2d.geometry(node)
+
+
+def _k_linear(node, xs, state, ctx):
+    p = _p16(node, ctx)
+    return dense(xs[0], p["weight"], p.get("bias"))
+
+
+def _k_conv2d(node, xs, state, ctx):
+    p, a = _p16(node, ctx), node.attrs
+    return conv2d(xs[0], p["weight"], p.get("bias"), a["stride"], a["padding"], a["dilation"], a["groups"])
+
+
+def _k_avgpool(node, xs, state, ctx):
+    return avgpool2d(xs[0], *_geometry(node))
+
+
+def _k_sumpool(node, xs, state, ctx):
+    return sumpool2d(xs[0], *_geometry(node))
+
+
+def _k_maxpool(node, xs, state, ctx):
+    return maxpool2d(xs[0], *_geometry(node))
+
+
+def _k_add(node, xs, state, ctx):
+    return add(xs)
+
+
+def _k_scale(node, xs, state, ctx):
+    return scale(xs[0], _p16(node, ctx)["scale"])
+
+
+def _k_batchnorm(node, xs, state, ctx):
+    raise GraphError(node.name, "BatchNorm has no lynxi kernel; fold it into the previous layer first")
+
+
+def _k_neuron(node, xs, state, ctx):
+    p = _p16(node, ctx)
+    if not state:
+        state.update(neuron_init(node.attrs, p, xs[0]))
+    return neuron_step(node.attrs, p, xs[0], state)
+
+
+def _k_readout(node, xs, state, ctx):
+    if not state:
+        state.update(readout_init(xs[0].shape[0], xs[0].shape[1]))
+    return readout_step(node.attrs, _p16(node, ctx).get("beta"), xs[0], state)
+
+
+KERNELS = {"Linear": _k_linear, "Conv2d": _k_conv2d, "AvgPool2d": _k_avgpool, "SumPool2d": _k_sumpool,
+           "MaxPool2d": _k_maxpool, "Add": _k_add, "Scale": _k_scale, "BatchNorm": _k_batchnorm,
+           "Neuron": _k_neuron, "Readout": _k_readout}
+
+
+# --- quantization ---------------------------------------------------------------------------------
+def to_float16(node_name: str, key: str, value: np.ndarray) -> np.ndarray:
+    """Round a float parameter to float16; values beyond the float16 range are refused."""
+    value = np.asarray(value)
+    if value.dtype.kind != "f":
+        return value
+    too_big = np.abs(value.astype(np.float64)) > F16_MAX
+    if np.any(too_big):
+        worst = float(np.max(np.abs(value)))
+        raise GraphError(node_name, f"parameter '{key}' has |value| up to {worst:g}, beyond the float16 "
+                                    f"range ±{F16_MAX:g} of the lynxi profile")
+    return value.astype(np.float16)
+
+
+class LynxiProfile(Profile):
+    def prepare(self, graph):
+        """A graph not yet quantized for lynxi is quantized on the fly (the same rounding)."""
+        if graph.metadata.get("numerics") != self.name:
+            graph, _ = self.quantize(graph)
+        return graph
+
+    def quantize(self, graph, calibration=None, config=None):
+        """Round every float parameter to float16; record the format in ``node.quant``. The report
+        maps node → parameter → ``{"max_abs_error", "max_rel_error", "rms_error", "subnormals"}``."""
+        graph = graph.copy()
+        report: dict = {}
+        for node in graph.nodes:
+            if not node.params:
+                continue
+            layer = {}
+            for key, value in list(node.params.items()):
+                q = to_float16(node.name, key, value)
+                if q.dtype == np.float16:
+                    ref = np.asarray(value, np.float64)
+                    err = np.abs(q.astype(np.float64) - ref)
+                    nz = np.abs(ref) > 0
+                    layer[key] = {
+                        "max_abs_error": float(err.max()) if err.size else 0.0,
+                        "max_rel_error": float((err[nz] / np.abs(ref[nz])).max()) if np.any(nz) else 0.0,
+                        "rms_error": float(np.sqrt(np.mean(err ** 2))) if err.size else 0.0,
+                        "subnormals": int(np.count_nonzero((q != 0) & (np.abs(q) < np.float16(6.104e-05)))),
+                    }
+                node.params[key] = q
+            node.quant = dict(node.quant, format="float16", accumulate="wide->float32->float16")
+            report[node.name] = layer
+        graph.metadata["numerics"] = self.name
+        return graph, report
+
+
+PROFILE = register(LynxiProfile("lynxi", F16, KERNELS, description=(
+    "16-bit: float16 weights, activations and state; synapse sums in a wide accumulator stored "
+    "through float32 to float16; elementwise float16 arithmetic, one rounding per operation")))
+
+__all__ = ["PROFILE", "f16", "dense", "conv2d", "avgpool2d", "sumpool2d", "maxpool2d", "add", "scale",
+           "neuron_init", "neuron_step", "readout_init", "readout_step", "to_float16"]

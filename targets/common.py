@@ -1,0 +1,50 @@
+"""Mechanics shared by the targets (append-only: each owner adds what other targets can reuse).
+
+- :func:`pack_tensors`: lay named arrays out in one little-endian binary blob, each at an aligned
+  offset, with a table of ``{name, dtype, shape, offset, nbytes, sha256}`` (the Lynxi BIN; usable by
+  any target that ships a weight blob).
+- :func:`sha256_hex`, :func:`align_up`.
+- :func:`window_of`, :func:`stateful_nodes`: graph walking helpers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from ..ir import Graph
+from ..ir.interpreter import window_of  # noqa: F401  (re-exported: the graph's reset window)
+
+
+def align_up(n: int, alignment: int) -> int:
+    return (n + alignment - 1) // alignment * alignment
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def pack_tensors(tensors: list[tuple[str, np.ndarray]], alignment: int = 64) -> tuple[bytes, list[dict]]:
+    """Concatenate ``tensors`` (in the given order) into one blob, each starting at a multiple of
+    ``alignment``, zero-filled gaps, little-endian C-order element bytes. Returns the blob and the
+    table: one ``{"name", "dtype", "shape", "offset", "nbytes", "sha256"}`` per tensor."""
+    blob = bytearray()
+    table = []
+    for name, array in tensors:
+        array = np.ascontiguousarray(array)
+        data = array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes(order="C")
+        offset = align_up(len(blob), alignment)
+        blob.extend(b"\0" * (offset - len(blob)))
+        blob.extend(data)
+        table.append({"name": name, "dtype": array.dtype.name, "shape": list(array.shape),
+                      "offset": offset, "nbytes": len(data), "sha256": sha256_hex(data)})
+    return bytes(blob), table
+
+
+def stateful_nodes(graph: Graph) -> list:
+    """The nodes that keep state between steps (neurons, readouts), in graph order."""
+    return [n for n in graph.nodes if n.stateful]
+
+
+__all__ = ["align_up", "sha256_hex", "pack_tensors", "window_of", "stateful_nodes"]
