@@ -58,6 +58,7 @@ class Graph:
         if node.name in self._index():
             raise GraphError(node.name, "duplicate node name")
         definition = op_def(node.name, node.op)
+        node.inputs = list(node.inputs)
         for src in node.inputs:
             if src not in self._index():
                 raise GraphError(node.name, f"input '{src}' is not an earlier node of the graph")
@@ -137,6 +138,10 @@ class Graph:
             raise GraphError(None, "a graph needs at least one Output node")
         for node in self.nodes:
             definition = op_def(node.name, node.op)
+            if not isinstance(node.inputs, list) or not all(isinstance(s, str) for s in node.inputs):
+                raise GraphError(node.name, f"inputs must be a list of node names, got {node.inputs!r}")
+            if not isinstance(node.quant, dict):
+                raise GraphError(node.name, f"quant must be a dict, got {type(node.quant).__name__}")
             if node.name in seen:
                 raise GraphError(node.name, "duplicate node name")
             for src in node.inputs:
@@ -154,9 +159,7 @@ class Graph:
         """A stable SHA-256 of the graph's structure, attributes and parameter bytes (not metadata)."""
         h = hashlib.sha256()
         for node in self.nodes:
-            h.update(json.dumps({"name": node.name, "op": node.op, "inputs": node.inputs,
-                                 "attrs": _jsonable(node.attrs), "quant": _jsonable(node.quant)},
-                                sort_keys=True).encode())
+            h.update(json.dumps(node_record(node), sort_keys=True).encode())
             for key in sorted(node.params):
                 arr = np.ascontiguousarray(node.params[key])
                 h.update(f"{key}:{arr.dtype.str}:{arr.shape}".encode())
@@ -176,12 +179,33 @@ class Graph:
         return f"Graph({len(self.nodes)} nodes)\n{self.summary()}"
 
 
+def node_record(node: Node) -> dict:
+    """The JSON-able description of a node without its parameters (used by the hash and the file)."""
+    try:
+        return {"name": node.name, "op": node.op, "inputs": list(node.inputs),
+                "attrs": _jsonable(node.attrs), "quant": _jsonable(node.quant)}
+    except GraphError as e:
+        raise GraphError(node.name, str(e)) from None
+
+
 def _jsonable(value):
+    """``value`` as plain JSON data (tuples become lists, numpy scalars and arrays Python values);
+    anything JSON cannot hold exactly (NaN, objects) is an error rather than a silent change."""
     if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise GraphError(None, f"dictionary keys must be strings, got {sorted(map(repr, value))}")
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, (tuple, list)):
         return [_jsonable(v) for v in value]
-    return value
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    if isinstance(value, float) and not np.isfinite(value):
+        raise GraphError(None, f"non-finite number {value} cannot be stored")
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise GraphError(None, f"{type(value).__name__} value {value!r} cannot be stored in the graph (JSON only)")
 
 
 __all__ = ["Graph", "Node", "OPS"]

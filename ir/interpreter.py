@@ -130,25 +130,41 @@ def neuron_step(node: Node, x: torch.Tensor, state: dict, p: dict) -> torch.Tens
         state["i"] = _initial(p.get("i_init"), x)
         state["s"] = torch.zeros_like(x)
     v, th = state["v"], p["v_threshold"]
-    if a["charge"] == "cuba":
+    timing = a["reset_timing"]
+    if timing != "immediate":
+        r = state["s"] if timing == "delayed" else dynamics.fire(v, th, a["compare"])
+        h = _delayed_charge(a["charge"], a["reset"], v, x, r, state, p, th)
+    elif a["charge"] == "cuba":
         state["i"], h = dynamics.charge_cuba(state["i"], v, x, p["alpha"], p["beta"])
-    elif a["reset_timing"] == "delayed":
-        h = _delayed_charge(a["reset"], v, x, state["s"], p["beta"], th)
     else:
         h = dynamics.charge(a["charge"], v, x, decay_input=a["decay_input"], tau=p.get("tau"),
                             k=p.get("k"), beta=p.get("beta"), v_leak=p.get("v_leak", 0.0))
     s = dynamics.fire(h, th, a["compare"])
+    state["h"] = h  # the potential before the reset: what a fixed-point state must hold (range checks)
     state["s"] = s
-    state["v"] = h if a["reset_timing"] == "delayed" else dynamics.reset(h, s, a["reset"], th, p.get("v_reset"))
+    if timing == "immediate":
+        state["v"] = dynamics.reset(h, s, a["reset"], th, p.get("v_reset"))
+    elif timing == "delayed" or a["reset"] == "none":
+        state["v"] = h
+    else:  # compensated (snnTorch reset_delay=False): undo/complete the reset taken from R
+        d = s - r
+        state["v"] = h - d * th if a["reset"] == "subtract" else h - d * h
     return s
 
 
-def _delayed_charge(mode, v, x, s_prev, beta, th):
-    """snnTorch's delayed reset (``reset_delay=True``), see the ``Neuron`` docstring."""
+def _delayed_charge(charge, mode, v, x, r, state, p, th):
+    """snnTorch's reset inside the charge (``delayed``/``compensated`` timing), see the ``Neuron``
+    docstring; ``r`` is the reset signal of this step."""
+    if charge == "cuba":
+        state["i"], m = dynamics.charge_cuba(state["i"], v, x, p["alpha"], p["beta"])
+        if mode == "subtract":
+            return m - r * th
+        return m - m * r if mode == "hard" else m
+    beta = p["beta"]
     if mode == "subtract":
-        return beta * v + x - s_prev * th
+        return beta * v + x - r * th
     if mode == "hard":
-        return beta * v * (1.0 - s_prev) + x
+        return beta * v * (1.0 - r) + x
     return beta * v + x
 
 
@@ -218,6 +234,10 @@ def check_input(graph: Graph, x: torch.Tensor) -> None:
     shape = graph.input_shape
     if x.dim() != len(shape) + 2 or tuple(x.shape[2:]) != shape:
         raise SnncError(f"input must have shape [T, N, {', '.join(map(str, shape))}], got {list(x.shape)}")
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise SnncError(f"input must have at least one time step and one sample, got shape {list(x.shape)}")
+    if x.is_floating_point() and not bool(torch.isfinite(x).all()):
+        raise SnncError("input contains NaN or Inf")
 
 
 def interpret(graph: Graph, inputs, numerics="float32", record: bool = False):

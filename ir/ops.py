@@ -36,6 +36,40 @@ class Attr:
 REQUIRED = object()
 
 
+def _type_names(types) -> str:
+    types = types if isinstance(types, tuple) else (types,)
+    return " or ".join(t.__name__ for t in types)
+
+
+def _coerce(node_name: str, key: str, value, types):
+    """Check an attribute value against its declared type(s), converting the lossless cases: numpy
+    scalars to Python, lists to tuples (as JSON gives them back), ints to floats. ``bool`` is never an
+    ``int`` here, and the elements of a tuple attribute must be ints."""
+    if value is None:
+        return None
+    allowed = types if isinstance(types, tuple) else (types,)
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, list):
+        value = tuple(value)
+    if isinstance(value, tuple):
+        value = tuple(v.item() if isinstance(v, np.generic) else v for v in value)
+    if isinstance(value, bool):
+        ok = bool in allowed
+    elif isinstance(value, int):
+        ok = int in allowed or float in allowed
+        if ok and int not in allowed:
+            value = float(value)
+    elif isinstance(value, tuple):
+        ok = tuple in allowed and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    else:
+        ok = isinstance(value, allowed) and not isinstance(value, (bool, tuple))
+    if not ok:
+        raise GraphError(node_name, f"attribute '{key}' must be {_type_names(types)}"
+                                    f"{' of ints' if tuple in allowed else ''}, got {value!r}")
+    return value
+
+
 class Op:
     """Base of every op. Subclasses set ``attrs``, ``params``, ``optional_params``, ``arity``."""
 
@@ -56,18 +90,11 @@ class Op:
         out = {}
         for key, spec in cls.attrs.items():
             if key in attrs:
-                value = attrs[key]
+                value = _coerce(node_name, key, attrs[key], spec.type)
             elif spec.default is REQUIRED:
                 raise GraphError(node_name, f"{cls.name} needs attribute '{key}'")
             else:
                 value = spec.default
-            if value is not None and not isinstance(value, spec.type):
-                if isinstance(value, list) and spec.type is tuple:
-                    value = tuple(value)
-                elif spec.type in (float, (int, float)) and isinstance(value, int) and not isinstance(value, bool):
-                    value = float(value) if spec.type is float else value
-                else:
-                    raise GraphError(node_name, f"attribute '{key}' must be {spec.type}, got {value!r}")
             if spec.choices is not None and value not in spec.choices:
                 raise GraphError(node_name, f"attribute '{key}' must be one of {spec.choices}, got {value!r}")
             out[key] = value
@@ -89,6 +116,8 @@ class Op:
         for key, value in node.params.items():
             if not isinstance(value, np.ndarray):
                 raise GraphError(node.name, f"parameter '{key}' must be a numpy array, got {type(value).__name__}")
+            if value.dtype.kind not in "biuf":
+                raise GraphError(node.name, f"parameter '{key}' must be numeric, got dtype {value.dtype}")
             if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
                 raise GraphError(node.name, f"parameter '{key}' contains NaN or Inf")
 
@@ -103,6 +132,11 @@ def _pair(node_name: str, key: str, value) -> tuple[int, int]:
     if isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, int) for v in value):
         return (int(value[0]), int(value[1]))
     raise GraphError(node_name, f"attribute '{key}' must be an int or a pair of ints, got {value!r}")
+
+
+def _at_least(node_name: str, key: str, pair: tuple[int, int], low: int) -> None:
+    if min(pair) < low:
+        raise GraphError(node_name, f"attribute '{key}' must be >= {low}, got {pair}")
 
 
 def _broadcastable(node, key: str, shape: Shape) -> None:
@@ -186,12 +220,17 @@ class Conv2d(Op):
         if len(shape) != 3:
             raise GraphError(node.name, f"Conv2d expects a per-step input [C, H, W], got {shape}")
         g = node.attrs["groups"]
+        if g < 1:
+            raise GraphError(node.name, f"attribute 'groups' must be >= 1, got {g}")
         if shape[0] != w.shape[1] * g or w.shape[0] % g:
             raise GraphError(node.name, f"Conv2d weight {w.shape} with groups={g} does not fit {shape[0]} input channels")
         b = node.params.get("bias")
         if b is not None and b.shape != (w.shape[0],):
             raise GraphError(node.name, f"Conv2d bias must have shape ({w.shape[0]},), got {b.shape}")
         s, p, d = (_pair(node.name, k, node.attrs[k]) for k in ("stride", "padding", "dilation"))
+        _at_least(node.name, "stride", s, 1)
+        _at_least(node.name, "padding", p, 0)
+        _at_least(node.name, "dilation", d, 1)
         h = _conv_out(shape[1], w.shape[2], s[0], p[0], d[0])
         wd = _conv_out(shape[2], w.shape[3], s[1], p[1], d[1])
         if h <= 0 or wd <= 0:
@@ -208,6 +247,11 @@ class _Pool2d(Op):
         k = _pair(node.name, "kernel_size", node.attrs["kernel_size"])
         s = _pair(node.name, "stride", node.attrs["stride"] if node.attrs["stride"] is not None else k)
         p = _pair(node.name, "padding", node.attrs["padding"])
+        _at_least(node.name, "kernel_size", k, 1)
+        _at_least(node.name, "stride", s, 1)
+        _at_least(node.name, "padding", p, 0)
+        if p[0] > k[0] // 2 or p[1] > k[1] // 2:
+            raise GraphError(node.name, f"padding {p} must be at most half the kernel size {k}")
         return k, s, p
 
     @classmethod
@@ -325,6 +369,15 @@ class Neuron(Op):
     un-reset ``H`` and the reset of the previous step's spike ``S'`` is applied inside the next charge
     (``beta`` charge only): ``subtract``: ``H = (beta * V + X) - S' * v_threshold``; ``hard`` (snnTorch
     ``zero``): ``H = beta * V * (1 - S') + X``; ``none``: as immediate.
+    For the ``cuba`` charge (snnTorch ``Synaptic``) the delayed reset acts after the charge
+    ``M = V * beta + I``: ``subtract``: ``H = M - S' * v_threshold``; ``hard``: ``H = M - M * S'``
+    (``I`` is not reset).
+
+    ``reset_timing="compensated"`` (snnTorch ``reset_delay=False``; ``beta``/``cuba`` charges): at the
+    start of the step ``R = [V cmp v_threshold]`` is taken from the stored (already reset) ``V``, the
+    charge is the delayed one above with ``S' := R``, then ``S`` fires from ``H`` and the stored value
+    is ``V = H - (S - R) * v_threshold`` (``subtract``), ``V = H - (S - R) * H`` (``hard``), ``V = H``
+    (``none``). It equals the immediate reset unless the reset ``V`` still exceeds the threshold.
 
     The output is ``S`` (0/1 in the value dtype). Every parameter is a scalar or broadcasts to the
     per-step shape.
@@ -336,7 +389,7 @@ class Neuron(Op):
         "decay_input": Attr(bool, True),
         "compare": Attr(str, "ge", ("ge", "gt")),
         "reset": Attr(str, "hard", ("hard", "subtract", "none")),
-        "reset_timing": Attr(str, "immediate", ("immediate", "delayed")),
+        "reset_timing": Attr(str, "immediate", ("immediate", "delayed", "compensated")),
         "window_size": Attr(int, 0),
     }
     params = ("v_threshold",)
@@ -352,8 +405,9 @@ class Neuron(Op):
                 raise GraphError(node.name, f"Neuron with charge '{charge}' needs parameter '{key}'")
         if node.attrs["reset"] == "hard" and "v_reset" not in node.params:
             raise GraphError(node.name, "Neuron with hard reset needs parameter 'v_reset'")
-        if node.attrs["reset_timing"] == "delayed" and charge != "beta":
-            raise GraphError(node.name, "delayed reset is defined for the 'beta' charge only")
+        if node.attrs["reset_timing"] != "immediate" and charge not in ("beta", "cuba"):
+            raise GraphError(node.name, f"{node.attrs['reset_timing']} reset is defined for the 'beta' "
+                                        "and 'cuba' charges only")
         if charge == "lif" and np.any(node.params["tau"] == 0):
             raise GraphError(node.name, "parameter 'tau' must be non-zero")
         if node.attrs["window_size"] < 0:
@@ -413,6 +467,8 @@ class Readout(Op):
             raise GraphError(node.name, f"rule '{rule}' is not a {mode}-mode rule; expected one of {READOUT_RULES[mode]}")
         if node.attrs["window_size"] < 0:
             raise GraphError(node.name, "window_size must be >= 0")
+        if node.attrs["class_threshold"] < 1:
+            raise GraphError(node.name, f"class_threshold must be >= 1, got {node.attrs['class_threshold']}")
         beta = node.params.get("beta")
         if beta is not None and beta.shape != ():
             raise GraphError(node.name, f"Readout beta must be a scalar, got shape {beta.shape}")
