@@ -23,10 +23,16 @@ def detach_net(net: nn.Module) -> None:
 
 
 def set_step_mode(net: nn.Module, step_mode: str) -> None:
-    """Set ``step_mode`` ('s' or 'm') on every snnc module in ``net``."""
-    for m in net.modules():
+    """Set ``step_mode`` ('s' or 'm') on every snnc module in ``net``, except inside containers that
+    drive their inner modules step by step (``keeps_inner_step_mode``: SeqToANNContainer,
+    MultiStepContainer, ElementwiseRecurrentContainer); those keep their own mode."""
+    pending = [net]
+    while pending:
+        m = pending.pop()
         if isinstance(m, StepModule):
             m.step_mode = step_mode
+        if not getattr(m, "keeps_inner_step_mode", False):
+            pending.extend(m.children())
 
 
 def set_backend(net: nn.Module, backend: str, instance=None) -> None:
