@@ -18,3 +18,10 @@ def load(path):
 
 
 __all__ = ["__version__", "ir", "nn", "Graph", "SnncError", "load"]
+
+# the compile driver and deployment verification (snnc/compiler.py, snnc/verify.py, snnc/testing.py)
+from .compiler import Artifact, compile, simulate  # noqa: E402,A004
+from .verify import Report, verify  # noqa: E402
+from . import testing  # noqa: E402
+
+__all__ += ["compile", "simulate", "verify", "Artifact", "Report", "testing"]

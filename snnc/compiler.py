@@ -1,0 +1,389 @@
+"""The compile driver: model or graph → standard passes → ``target.prepare`` → ``target.check`` →
+atomic ``target.lower`` + ``snnc.json``.
+
+    art = snnc.compile(model, "loihi", "out/", example_input=x)   # -> Artifact
+    y = snnc.simulate(art, x)                                      # runs the artifact files only
+
+An artifact directory holds the target's files, ``snnc.json`` (the manifest below) and ``ir/``: the
+prepared (quantized) IR graph the files were lowered from, kept **for inspection only** — no simulator
+reads it. ``snnc.json``::
+
+    {"format": "snnc-artifact", "version": 1, "target": "loihi", "snnc_version": "0.1.0",
+     "ir_hash": <sha256 of the prepared graph>, "numerics": "loihi",
+     "input_shape": [64], "output_shapes": [[1]], "timesteps": 16, "window": 16,
+     "options": {...json-able compile options...}, "calibration": <sha256 or null>,
+     "files": {"model.json": <sha256>, ...}}
+
+``files`` lists the target's own files (not ``snnc.json``, not ``ir/``) with their SHA-256 at compile
+time, so ``verify --artifact`` can say which file changed since the compile.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .ir import Graph
+from .ir.atomic import atomic_output
+from .ir.errors import SnncError
+from .ir.interpreter import window_of
+
+MANIFEST = "snnc.json"
+IR_DIR = "ir"
+CALIBRATION = "calibration.npy"  # inside IR_DIR: the example input the quantizer saw, to re-derive the graph
+FORMAT = "snnc-artifact"
+VERSION = 1
+
+#: compile options recorded in the manifest (json-able ones), re-used by ``verify --artifact``
+RECORDED_OPTIONS = ("window", "timesteps", "input_shape", "config")
+
+
+# --------------------------------------------------------------------------------------------------
+# targets and graphs
+
+
+def resolve_target(target):
+    """A :class:`snnc.targets.Target`, given one or its name (``"loihi"``)."""
+    from .targets import Target, get_target
+
+    if isinstance(target, Target):
+        return target
+    if isinstance(target, str):
+        return get_target(target)
+    raise SnncError(f"target must be a target name or a snnc.targets.Target, got {type(target).__name__}")
+
+
+def _parse_shape(shape):
+    if shape is None:
+        return None
+    if isinstance(shape, str):
+        try:
+            return tuple(int(s) for s in shape.replace("x", ",").split(",") if s.strip())
+        except ValueError:
+            raise SnncError(f"input shape must be comma-separated integers like 1,8,8, got {shape!r}") from None
+    return tuple(int(s) for s in shape)
+
+
+def to_graph(model_or_graph, example_input=None, **options) -> Graph:
+    """The IR graph of a model: a :class:`Graph` (copied), a saved snnc IR or model file (path), or a
+    torch module traced with ``snnc.trace(model, example_input)``."""
+    if isinstance(model_or_graph, Graph):
+        return model_or_graph.copy()
+    if isinstance(model_or_graph, (str, Path)):
+        path = Path(model_or_graph)
+        if not path.exists():
+            raise SnncError(f"{path}: no such file or directory")
+        if (path / "graph.json").is_file() or str(path).endswith((".snnc", ".zip")):
+            from .ir import load
+            return load(path)
+        if (path / MANIFEST).is_file():
+            raise SnncError(f"{path}: this is a compiled artifact, not a model; pass the model and use --artifact")
+        try:
+            from .frontend import load_model
+        except ImportError:
+            raise SnncError(f"{path}: cannot load this kind of model in this build of snnc "
+                            "(only saved snnc IR graphs)") from None
+        loaded = load_model(path, **{k: v for k, v in options.items()
+                                     if k in ("trust_pickle", "modules", "input_shape")})
+        if isinstance(loaded, Graph):
+            return loaded
+        model_or_graph = loaded
+    if isinstance(model_or_graph, torch.nn.Module):
+        try:
+            from .frontend import trace
+        except ImportError:
+            trace = None
+        if trace is None:
+            raise SnncError("tracing torch modules needs snnc.trace, which is not available in this build")
+        if example_input is None:
+            shape = _parse_shape(options.get("input_shape"))
+            if shape is None:
+                raise SnncError("a torch module needs an example input [T, N, *input_shape] "
+                                "(or --input-shape C,H,W) to be traced")
+            example_input = torch.zeros((options.get("timesteps") or 1, 1) + shape)
+        graph = trace(model_or_graph, torch.as_tensor(example_input))
+        if not isinstance(graph, Graph):
+            raise SnncError(f"snnc.trace returned {type(graph).__name__}, expected a snnc.ir.Graph")
+        return graph
+    raise SnncError(f"cannot compile a {type(model_or_graph).__name__}: expected a torch module, a snnc.ir.Graph "
+                    "or a path to a model")
+
+
+def standard_passes(graph: Graph, window=None) -> Graph:
+    """The common passes before a target's own preparation (``snnc.passes.standard_pipeline`` when
+    it exists: shape inference, BN folding, dead-node elimination, readout window propagation)."""
+    try:
+        from .passes import standard_pipeline
+    except ImportError:
+        standard_pipeline = None
+    if standard_pipeline is not None:
+        out = standard_pipeline(graph, window=window)
+        return (out if out is not None else graph).verify()
+    graph = graph.copy().verify()
+    if window is not None:
+        if not isinstance(window, int) or window < 0:
+            raise SnncError(f"window must be an integer >= 0, got {window!r}")
+        for node in graph.nodes:
+            if node.stateful:
+                node.attrs["window_size"] = window
+        graph.verify()
+    if any(n.op == "BatchNorm" for n in graph.nodes):
+        raise SnncError("BatchNorm must be folded before lowering, and this build has no folding pass")
+    return graph
+
+
+def prepare(model_or_graph, target, example_input=None, **options):
+    """``(target, float_graph, prepared_graph, options)``: the graph after the standard passes (the
+    float model, used for drift) and after ``target.prepare`` + ``target.check`` (what is lowered)."""
+    target = resolve_target(target)
+    options = dict(options)
+    graph = to_graph(model_or_graph, example_input, **options)
+    float_graph = standard_passes(graph, options.get("window"))
+    if example_input is not None and options.get("calibration") is None:
+        options["calibration"] = torch.as_tensor(example_input)
+    prepared = target.prepare(float_graph.copy(), options)
+    if not isinstance(prepared, Graph):
+        raise SnncError(f"target '{target.name}': prepare returned {type(prepared).__name__}, expected a Graph")
+    prepared.verify()
+    target.check(prepared, options)
+    return target, float_graph, prepared, options
+
+
+# --------------------------------------------------------------------------------------------------
+# artifacts
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def artifact_files(path: Path) -> list[Path]:
+    """The target's own files of an artifact directory (relative), without ``snnc.json`` and ``ir/``."""
+    path = Path(path)
+    out = []
+    for p in sorted(path.rglob("*")):
+        rel = p.relative_to(path)
+        if rel.parts[0] in (MANIFEST, IR_DIR) or not p.is_file():
+            continue
+        out.append(rel)
+    return out
+
+
+def read_manifest(path) -> dict:
+    """The checked ``snnc.json`` of an artifact directory; :class:`SnncError` naming the file if bad."""
+    path = Path(path)
+    if not path.is_dir():
+        raise SnncError(f"{path}: not an artifact directory (no such directory)")
+    mpath = path / MANIFEST
+    if not mpath.is_file():
+        raise SnncError(f"{mpath}: missing; not an snnc artifact (compile writes it)")
+    try:
+        doc = json.loads(mpath.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise SnncError(f"{mpath}: not valid JSON: {e}") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise SnncError(f"{mpath}: not an snnc artifact manifest (format must be '{FORMAT}')")
+    if doc.get("version") != VERSION:
+        raise SnncError(f"{mpath}: unsupported artifact version {doc.get('version')!r}; this snnc reads {VERSION}")
+    for key, kind in (("target", str), ("input_shape", list), ("numerics", str)):
+        if not isinstance(doc.get(key), kind):
+            raise SnncError(f"{mpath}: field '{key}' missing or not a {kind.__name__}")
+    if not all(isinstance(d, int) and d > 0 for d in doc["input_shape"]):
+        raise SnncError(f"{mpath}: field 'input_shape' must be positive integers, got {doc['input_shape']}")
+    return doc
+
+
+@dataclass
+class Artifact:
+    """A compiled artifact on disk. ``graph`` is the prepared IR it was lowered from when it was
+    compiled in this process (``None`` when opened from disk; ``load_ir()`` reads ``ir/`` for
+    inspection)."""
+
+    path: Path
+    manifest: dict
+    graph: Graph | None = field(default=None, repr=False)
+    float_graph: Graph | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, path) -> "Artifact":
+        path = Path(path)
+        return cls(path, read_manifest(path))
+
+    @property
+    def target(self) -> str:
+        return self.manifest["target"]
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.manifest["input_shape"])
+
+    @property
+    def files(self) -> list[Path]:
+        return artifact_files(self.path)
+
+    @property
+    def size_bytes(self) -> int:
+        """Total size of the target's files (without ``snnc.json`` and the inspection copy ``ir/``)."""
+        return sum((self.path / f).stat().st_size for f in self.files)
+
+    def load_ir(self) -> Graph:
+        from .ir import load
+        return load(self.path / IR_DIR)
+
+    def changed_files(self) -> list[str]:
+        """Target files whose SHA-256 differs from the one recorded at compile time (or are new/gone)."""
+        recorded = self.manifest.get("files") or {}
+        now = {str(f): _sha256(self.path / f) for f in self.files}
+        return sorted(k for k in set(recorded) | set(now) if recorded.get(k) != now.get(k))
+
+    def simulate(self, inputs) -> torch.Tensor:
+        return simulate(self, inputs)
+
+    def __str__(self) -> str:
+        return f"{self.target} artifact at {self.path} ({self.size_bytes} bytes)"
+
+
+def _jsonable_options(options: dict) -> dict:
+    out = {}
+    for key in RECORDED_OPTIONS:
+        value = options.get(key)
+        if value is None:
+            continue
+        if isinstance(value, Path):
+            value = str(value)
+        if isinstance(value, tuple):
+            value = list(value)
+        try:
+            json.dumps(value)
+        except TypeError:
+            continue
+        out[key] = value
+    return out
+
+
+def tensor_hash(x) -> str:
+    arr = np.ascontiguousarray(torch.as_tensor(x).detach().cpu().numpy())
+    h = hashlib.sha256(f"{arr.dtype.str}:{arr.shape}".encode())
+    h.update(arr.tobytes())
+    return h.hexdigest()
+
+
+def write_artifact(target, prepared: Graph, out, options: dict, float_graph: Graph | None = None) -> Artifact:
+    """Lower ``prepared`` with ``target`` into ``out`` atomically and add ``snnc.json`` and ``ir/``."""
+    from . import __version__
+
+    out = Path(out)
+    calibration = options.get("calibration")
+    with atomic_output(out) as tmp:
+        target.lower(prepared, tmp, options)
+        files = artifact_files(tmp)
+        if not files:
+            raise SnncError(f"target '{target.name}' wrote no files")
+        for reserved in (MANIFEST, IR_DIR):
+            if (tmp / reserved).exists():
+                raise SnncError(f"target '{target.name}' wrote '{reserved}', which the driver reserves")
+        prepared.save(tmp / IR_DIR)
+        if calibration is not None:
+            np.save(tmp / IR_DIR / CALIBRATION, torch.as_tensor(calibration).detach().cpu().numpy(),
+                    allow_pickle=False)
+        manifest = {
+            "format": FORMAT, "version": VERSION, "target": target.name, "snnc_version": __version__,
+            "ir_hash": prepared.content_hash(), "numerics": target.numerics,
+            "input_shape": list(prepared.input_shape),
+            "output_shapes": [list(n.shape) for n in prepared.outputs],
+            "timesteps": options.get("timesteps"), "window": window_of(prepared),
+            "options": _jsonable_options(options),
+            "calibration": tensor_hash(calibration) if calibration is not None else None,
+            "files": {str(f): _sha256(tmp / f) for f in files},
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+    return Artifact(out, manifest, prepared, float_graph)
+
+
+def compile(model_or_graph, target, out, example_input=None, **options) -> Artifact:  # noqa: A001
+    """Compile a model for a target into the directory ``out`` (written atomically: on any error an
+    existing ``out`` is left untouched and nothing partial remains).
+
+    ``model_or_graph``: a torch module (traced with ``snnc.trace(model, example_input)``), a
+    :class:`snnc.ir.Graph`, or a path (saved snnc IR; other model files through the frontend loader).
+    ``target``: a target name (``"gpu"``, ``"loihi"``, ``"lynxi"``, ``"hls"``, ``"onnx"``, ``"nir"``) or
+    a :class:`snnc.targets.Target`. ``example_input``: ``[T, N, *input_shape]``; used to trace a
+    module and handed to ``target.prepare`` as ``options["calibration"]`` (kept in ``ir/`` so that
+    ``verify --artifact`` re-derives the same quantized graph). ``options``: ``window`` (fixed readout
+    window, steps), ``timesteps``, ``input_shape``, ``config`` (per-layer precision etc.), and any
+    target option; all are passed to ``prepare``/``check``/``lower``.
+
+    Raises :class:`SnncError` (CLI exit 2) for bad input or what the target cannot lower.
+    """
+    target, float_graph, prepared, options = prepare(model_or_graph, target, example_input, **options)
+    return write_artifact(target, prepared, out, options, float_graph)
+
+
+def as_inputs(inputs, input_shape=None) -> torch.Tensor:
+    """Inputs as a float tensor ``[T, N, *input_shape]`` (from a tensor, an array or a ``.npy`` path)."""
+    if isinstance(inputs, (str, Path)):
+        path = Path(inputs)
+        try:
+            inputs = np.load(path, allow_pickle=False)
+        except FileNotFoundError:
+            raise SnncError(f"{path}: no such file") from None
+        except (ValueError, OSError, EOFError) as e:
+            raise SnncError(f"{path}: not a valid .npy array: {e}") from None
+    try:
+        x = torch.as_tensor(np.asarray(inputs) if not isinstance(inputs, torch.Tensor) else inputs)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise SnncError(f"inputs must be a numeric array [T, N, *input_shape]: {e}") from None
+    if not x.is_floating_point():
+        x = x.to(torch.float32)
+    if input_shape is not None:
+        shape = tuple(input_shape)
+        if x.dim() != len(shape) + 2 or tuple(x.shape[2:]) != shape:
+            raise SnncError(f"inputs must have shape [T, N, {', '.join(map(str, shape))}], got {list(x.shape)}")
+    if x.numel() and not torch.isfinite(x).all():
+        raise SnncError("inputs contain NaN or Inf")
+    return x
+
+
+def simulate(artifact_or_path, inputs) -> torch.Tensor:
+    """Run an artifact (an :class:`Artifact` or its directory) on ``inputs`` ``[T, N, *input_shape]``
+    with its target's simulator, which reads only the artifact's files. Returns the outputs per step
+    ``[T, N, *output_shape]`` (a tuple for several outputs), exactly as the target produces them."""
+    art = artifact_or_path if isinstance(artifact_or_path, Artifact) else Artifact.open(artifact_or_path)
+    target = resolve_target(art.target)
+    x = as_inputs(inputs, art.input_shape)
+    return target.simulate(art.path, x)
+
+
+def simulate_recorded(target, path, x):
+    """``(outputs, layers)``: the target's outputs and, when its simulator supports ``record=True``,
+    the per-layer values it exposes ``{ir_node_name: [T, N, *shape]}`` (else ``{}``)."""
+    import inspect
+
+    try:
+        accepts = "record" in inspect.signature(target.simulate).parameters
+    except (TypeError, ValueError):
+        accepts = False
+    if accepts:
+        result = target.simulate(Path(path), x, record=True)
+        if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict):
+            return result[0], dict(result[1])
+        return result, {}
+    return target.simulate(Path(path), x), {}
+
+
+def copy_artifact(src, dst) -> None:
+    shutil.copytree(src, dst)
+
+
+__all__ = ["compile", "simulate", "Artifact", "prepare", "to_graph", "standard_passes", "read_manifest",
+           "resolve_target", "as_inputs"]

@@ -1,0 +1,681 @@
+"""Deployment verification: the target's simulator, run on the artifact files, against the reference
+interpreter under the target's numerics — equal element for element, every output and step.
+
+    report = snnc.verify(model, "loihi", x)                  # compiles to a temporary artifact
+    report = snnc.verify(model, "loihi", artifact="out/")    # checks the artifact about to ship
+    report.ok, report.first_divergence, report.layers, report.drift
+    report.to_json("report.json"); report.write_junit("junit.xml"); report.plot("plots/")
+
+What is compared: every graph output, and every per-layer value the artifact exposes. A target
+exposes layers when its ``simulate`` accepts ``record=True`` and then returns ``(outputs, {node: [T, N,
+*shape]})`` keyed by IR node names; the first divergence is the earliest step, and within it the
+earliest node in topological order, where any element differs (then the first batch index and neuron
+index in C order). When a checked artifact (``artifact=``) differs, the driver also lowers the model
+afresh and compares the files: the nodes whose parameters sit in the changed bytes are named as
+``suspects`` (found by re-lowering with one node's parameters perturbed at a time), so a tampered
+weight or threshold is traced to its node even on targets that expose no layer state.
+
+Drift (a measurement, a failure only with ``max_drift``): the float32 interpreter on the unquantized
+graph against the quantized reference: decision agreement (the readout's decision, or the argmax of
+output spike counts, at each window end) and, per neuron layer, the mean absolute spike-rate error.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .compiler import (CALIBRATION, IR_DIR, Artifact, artifact_files, as_inputs, prepare, resolve_target,
+                       simulate_recorded, tensor_hash, write_artifact)
+from .ir import Graph, interpret
+from .ir.errors import SnncError
+from .ir.interpreter import window_of
+from .ir.numerics import get_profile
+
+
+@dataclass
+class Divergence:
+    """The first element where target and reference differ."""
+
+    node: str
+    step: int
+    batch: int
+    index: tuple  # neuron index within the per-step shape
+    reference: float
+    target: float
+
+    def __str__(self) -> str:
+        idx = ",".join(map(str, self.index))
+        return (f"node '{self.node}', step {self.step}, batch {self.batch}, neuron [{idx}]: "
+                f"reference {_fmt(self.reference)}, target {_fmt(self.target)}")
+
+
+@dataclass
+class LayerResult:
+    """Comparison of one node's values over all steps: ``mismatches`` of ``elements``."""
+
+    node: str
+    op: str
+    kind: str  # "output" or "layer"
+    elements: int
+    mismatches: int
+    first: Divergence | None = None
+    shape_error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.mismatches == 0 and self.shape_error is None
+
+
+@dataclass
+class Drift:
+    """Quantized reference vs float32 model on the same inputs."""
+
+    decision_agreement: float | None  # fraction of equal decisions (None: no decisions)
+    decisions: int
+    spike_rate_error: dict  # neuron node -> mean |rate_float - rate_quant|
+    spike_rate_float: dict
+    spike_rate_quant: dict
+
+    @property
+    def worst(self) -> float:
+        """The largest of ``1 - decision_agreement`` and every layer's spike-rate error."""
+        values = list(self.spike_rate_error.values())
+        if self.decision_agreement is not None:
+            values.append(1.0 - self.decision_agreement)
+        return max(values) if values else 0.0
+
+
+@dataclass
+class Report:
+    target: str
+    numerics: str
+    artifact: str | None
+    inputs_shape: list
+    ok: bool = True
+    first_divergence: Divergence | None = None
+    layers: list = field(default_factory=list)  # LayerResult, outputs first then exposed layers
+    drift: Drift | None = None
+    max_drift: float | None = None
+    drift_ok: bool = True
+    ir_hash: str | None = None
+    artifact_ir_hash: str | None = None
+    changed_files: list = field(default_factory=list)
+    suspects: list = field(default_factory=list)  # nodes whose parameters sit in changed artifact bytes
+    notes: list = field(default_factory=list)
+    # kept for plots; not serialized
+    _traces: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else 1
+
+    @property
+    def bit_exact(self) -> bool:
+        return all(layer.ok for layer in self.layers) and self.ir_hash_matches
+
+    @property
+    def ir_hash_matches(self) -> bool:
+        return self.artifact_ir_hash is None or self.artifact_ir_hash == self.ir_hash
+
+    @property
+    def mismatches(self) -> dict:
+        """Per compared node: number of differing elements."""
+        return {layer.node: layer.mismatches for layer in self.layers}
+
+    # text -------------------------------------------------------------------------------------
+    def summary(self) -> str:
+        lines = [f"snnc verify: target {self.target} (numerics {self.numerics}), inputs {self.inputs_shape}"
+                 + (f", artifact {self.artifact}" if self.artifact else "")]
+        if not self.ir_hash_matches:
+            lines.append(f"  FAIL artifact was compiled from a different graph: ir_hash {self.artifact_ir_hash[:12]} "
+                         f"in snnc.json, {self.ir_hash[:12]} re-derived from the model")
+        for layer in self.layers:
+            status = "ok" if layer.ok else "FAIL"
+            detail = layer.shape_error or f"{layer.mismatches}/{layer.elements} elements differ"
+            lines.append(f"  {status:<4} {layer.kind:<6} {layer.node:<20} {layer.op:<8} {detail}")
+        if self.first_divergence is not None:
+            lines.append(f"  first divergence: {self.first_divergence}")
+        if self.changed_files:
+            lines.append(f"  artifact files changed since compile: {', '.join(self.changed_files)}")
+        if self.suspects:
+            lines.append(f"  changed artifact bytes belong to node(s): {', '.join(self.suspects)}")
+        if self.drift is not None:
+            d = self.drift
+            agree = "n/a" if d.decision_agreement is None else f"{100 * d.decision_agreement:.2f}% of {d.decisions}"
+            lines.append(f"  drift from float32: decision agreement {agree}")
+            for node, err in d.spike_rate_error.items():
+                lines.append(f"    spike rate {node:<20} float {d.spike_rate_float[node]:.4f} "
+                             f"quantized {d.spike_rate_quant[node]:.4f} error {err:.4f}")
+            if self.max_drift is not None:
+                lines.append(f"  {'ok' if self.drift_ok else 'FAIL'} drift {d.worst:.4f} (max {self.max_drift})")
+        lines.extend(f"  note: {n}" for n in self.notes)
+        lines.append("  result: " + ("OK, bit-exact" if self.ok else "MISMATCH"))
+        return "\n".join(lines)
+
+    __str__ = summary
+
+    def to_dict(self) -> dict:
+        d = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        d["bit_exact"] = self.bit_exact
+        d["ir_hash_matches"] = self.ir_hash_matches
+        d["mismatches"] = self.mismatches
+        if self.drift is not None:
+            d["drift"]["worst"] = self.drift.worst
+        return _clean(d)
+
+    def to_json(self, path=None) -> str:
+        """The full report as JSON (written to ``path`` too when given)."""
+        text = json.dumps(self.to_dict(), indent=1)
+        if path is not None:
+            Path(path).write_text(text + "\n")
+        return text
+
+    def write_junit(self, path) -> None:
+        """A JUnit XML file: one test case per compared node, one for the IR hash, one for drift."""
+        from xml.etree import ElementTree as ET
+
+        suite = ET.Element("testsuite", name=f"snnc.verify.{self.target}")
+        cases = []
+        if self.artifact_ir_hash is not None:
+            cases.append(("ir_hash", None if self.ir_hash_matches else
+                          f"artifact ir_hash {self.artifact_ir_hash} != re-derived {self.ir_hash}"))
+        for layer in self.layers:
+            msg = None
+            if not layer.ok:
+                msg = layer.shape_error or f"{layer.mismatches}/{layer.elements} elements differ; first: {layer.first}"
+            cases.append((f"bit_exact[{layer.node}]", msg))
+        if self.drift is not None:
+            msg = None
+            if not self.drift_ok:
+                msg = f"drift {self.drift.worst:.4f} exceeds {self.max_drift}"
+            cases.append(("drift", msg))
+        failures = 0
+        for name, msg in cases:
+            case = ET.SubElement(suite, "testcase", classname=f"snnc.verify.{self.target}", name=name)
+            if msg is not None:
+                failures += 1
+                ET.SubElement(case, "failure", message=msg).text = self.summary()
+        suite.set("tests", str(len(cases)))
+        suite.set("failures", str(failures))
+        suite.set("errors", "0")
+        ET.SubElement(suite, "system-out").text = self.summary()
+        ET.ElementTree(suite).write(str(path), encoding="utf-8", xml_declaration=True)
+
+    def plot(self, directory) -> list[Path]:
+        """Spike rasters per compared node (reference vs target, batch 0) and a divergence map
+        (differing elements per node and step). Returns the written PNG paths."""
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        written = []
+        for node, (ref, tgt) in self._traces.items():
+            if ref.shape != tgt.shape:
+                continue
+            r = ref[:, 0].reshape(ref.shape[0], -1).numpy()
+            t = tgt[:, 0].reshape(tgt.shape[0], -1).numpy()
+            fig, axes = plt.subplots(1, 3, figsize=(12, 3.2), sharey=True)
+            for ax, data, title in ((axes[0], r, "reference"), (axes[1], t, f"target {self.target}"),
+                                    (axes[2], (r != t).astype(float), "differs")):
+                ax.imshow(data.T, aspect="auto", interpolation="nearest", cmap="Greys" if title != "differs" else "Reds")
+                ax.set_title(f"{node}: {title}")
+                ax.set_xlabel("step")
+            axes[0].set_ylabel("neuron (batch 0)")
+            fig.tight_layout()
+            out = directory / f"raster_{_safe(node)}.png"
+            fig.savefig(out, dpi=80)
+            plt.close(fig)
+            written.append(out)
+        if self._traces:
+            names = list(self._traces)
+            steps = max(v[0].shape[0] for v in self._traces.values())
+            grid = np.zeros((len(names), steps))
+            for i, node in enumerate(names):
+                ref, tgt = self._traces[node]
+                if ref.shape == tgt.shape:
+                    grid[i, :ref.shape[0]] = (ref != tgt).reshape(ref.shape[0], -1).sum(dim=1).numpy()
+            fig, ax = plt.subplots(figsize=(10, 1 + 0.4 * len(names)))
+            im = ax.imshow(grid, aspect="auto", interpolation="nearest", cmap="Reds")
+            ax.set_yticks(range(len(names)), names)
+            ax.set_xlabel("step")
+            ax.set_title(f"differing elements per node and step ({self.target})")
+            fig.colorbar(im, ax=ax)
+            fig.tight_layout()
+            out = directory / "divergence_map.png"
+            fig.savefig(out, dpi=80)
+            plt.close(fig)
+            written.append(out)
+        return written
+
+
+def _fmt(v) -> str:
+    return repr(int(v)) if float(v).is_integer() else repr(float(v))
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def _clean(value):
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, (np.generic,)):
+        return value.item()
+    return value
+
+
+# --------------------------------------------------------------------------------------------------
+# inputs
+
+
+def sample_inputs(input_shape, samples: int = 4, timesteps: int = 16, seed: int = 0,
+                  kind: str = "spikes", rate: float = 0.3) -> torch.Tensor:
+    """Random inputs ``[timesteps, samples, *input_shape]``: Bernoulli spikes (0/1, probability
+    ``rate``) or values uniform in ``[0, 1)`` (``kind="values"``), reproducible from ``seed``."""
+    if samples <= 0 or timesteps <= 0:
+        raise SnncError(f"need samples > 0 and timesteps > 0, got samples={samples}, timesteps={timesteps}")
+    gen = torch.Generator().manual_seed(int(seed))
+    shape = (int(timesteps), int(samples)) + tuple(input_shape)
+    u = torch.rand(shape, generator=gen)
+    if kind == "spikes":
+        return (u < rate).to(torch.float32)
+    if kind == "values":
+        return u
+    raise SnncError(f"input kind must be 'spikes' or 'values', got {kind!r}")
+
+
+def _is_float_profile(name: str) -> bool:
+    try:
+        return get_profile(name).dtype.is_floating_point and name in ("float32", "float64", "float16", "bfloat16")
+    except SnncError:
+        return False
+
+
+# --------------------------------------------------------------------------------------------------
+# comparison
+
+
+def _as_list(out) -> list:
+    if isinstance(out, (tuple, list)):
+        return list(out)
+    return [out]
+
+
+def _compare(node: str, op: str, kind: str, ref: torch.Tensor, tgt) -> LayerResult:
+    ref = torch.as_tensor(ref).detach().cpu()
+    try:
+        tgt = torch.as_tensor(tgt).detach().cpu()
+    except (TypeError, ValueError, RuntimeError) as e:
+        return LayerResult(node, op, kind, ref.numel(), ref.numel(), shape_error=f"target value is not a tensor: {e}")
+    if tuple(ref.shape) != tuple(tgt.shape):
+        return LayerResult(node, op, kind, ref.numel(), ref.numel(),
+                           shape_error=f"target shape {list(tgt.shape)} != reference {list(ref.shape)}")
+    r, t = ref.to(torch.float64), tgt.to(torch.float64)
+    differ = (r != t) & ~(torch.isnan(r) & torch.isnan(t))
+    count = int(differ.sum())
+    first = None
+    if count:
+        step = int(differ.reshape(differ.shape[0], -1).any(dim=1).nonzero()[0])
+        flat = differ[step].reshape(-1).nonzero()[0].item()
+        per_step = tuple(differ.shape[2:])
+        batch, rest = divmod(flat, max(1, math.prod(per_step)))
+        index = tuple(int(i) for i in np.unravel_index(rest, per_step)) if per_step else ()
+        first = Divergence(node, step, int(batch), index, float(r[step].reshape(-1)[flat]),
+                           float(t[step].reshape(-1)[flat]))
+    return LayerResult(node, op, kind, ref.numel(), count, first)
+
+
+def _first_divergence(layers: list[LayerResult], order: dict[str, int]) -> Divergence | None:
+    firsts = [layer.first for layer in layers if layer.first is not None]
+    if not firsts:
+        shape_errors = [layer for layer in layers if layer.shape_error]
+        if shape_errors:
+            return None
+        return None
+    return min(firsts, key=lambda d: (d.step, order.get(d.node, len(order)), d.batch, d.index))
+
+
+# --------------------------------------------------------------------------------------------------
+# drift
+
+
+def _decision_steps(T: int, window: int) -> list[int]:
+    if window and window > 0:
+        ends = [t for t in range(T) if (t + 1) % window == 0]
+        return ends or [T - 1]
+    return [T - 1]
+
+
+def _decisions(graph: Graph, out_node, values: torch.Tensor, window: int) -> torch.Tensor:
+    """Decisions ``[windows, N]`` from one output's values ``[T, N, *shape]``."""
+    src = graph[out_node.inputs[0]] if out_node.inputs else None
+    steps = _decision_steps(values.shape[0], window)
+    if src is not None and src.op == "Readout":
+        v = values[steps, :, 0]
+        return (v > 0).to(torch.int64) if src.attrs["rule"] == "binary_logit" else v.round().to(torch.int64)
+    flat = values.reshape(values.shape[0], values.shape[1], -1).to(torch.float64)
+    out, start = [], 0
+    for end in steps:
+        out.append(flat[start:end + 1].sum(dim=0).argmax(dim=1))
+        start = end + 1
+    return torch.stack(out)
+
+
+def measure_drift(float_graph: Graph, prepared: Graph, float_trace: dict, quant_trace: dict) -> Drift:
+    window = window_of(prepared)
+    agree, total = 0, 0
+    for f_out, q_out in zip(float_graph.outputs, prepared.outputs):
+        if f_out.name not in float_trace or q_out.name not in quant_trace:
+            continue
+        df = _decisions(float_graph, f_out, float_trace[f_out.name], window_of(float_graph))
+        dq = _decisions(prepared, q_out, quant_trace[q_out.name], window)
+        if df.shape != dq.shape:
+            continue
+        agree += int((df == dq).sum())
+        total += df.numel()
+    err, rf, rq = {}, {}, {}
+    for node in prepared.nodes:
+        if node.op != "Neuron" or node.name not in float_trace or node.name not in quant_trace:
+            continue
+        f, q = float_trace[node.name].to(torch.float64), quant_trace[node.name].to(torch.float64)
+        if f.shape != q.shape:
+            continue
+        rate_f = (f != 0).to(torch.float64).mean(dim=(0, 1))
+        rate_q = (q != 0).to(torch.float64).mean(dim=(0, 1))
+        err[node.name] = float((rate_f - rate_q).abs().mean())
+        rf[node.name] = float(rate_f.mean())
+        rq[node.name] = float(rate_q.mean())
+    return Drift(agree / total if total else None, total, err, rf, rq)
+
+
+# --------------------------------------------------------------------------------------------------
+# localisation of changed artifact bytes
+
+
+def _file_marks(path: Path) -> object:
+    """A comparable description of a file's content: bytes for binary, lines for text."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        return data
+
+
+def _changed_positions(fresh: dict, other: dict) -> set:
+    """Positions ``(file, where)`` at which ``other`` differs from ``fresh`` (same-length binaries
+    by byte, text by line, anything else as the whole file)."""
+    import difflib
+
+    out = set()
+    for name in set(fresh) | set(other):
+        a, b = fresh.get(name), other.get(name)
+        if a == b:
+            continue
+        if a is None or b is None:
+            out.add((name, "*"))
+        elif isinstance(a, bytes) and isinstance(b, bytes) and len(a) == len(b):
+            x = np.frombuffer(a, np.uint8) != np.frombuffer(b, np.uint8)
+            out.update((name, int(i)) for i in np.flatnonzero(x))
+        elif isinstance(a, list) and isinstance(b, list):
+            sm = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+            for tag, i1, i2, _, _ in sm.get_opcodes():
+                if tag != "equal":
+                    out.update((name, i) for i in range(i1, max(i2, i1 + 1)))
+        else:
+            out.add((name, "*"))
+    return out
+
+
+def _snapshot(directory: Path) -> dict:
+    return {str(f): _file_marks(directory / f) for f in artifact_files(directory)}
+
+
+def _perturbed(value: np.ndarray) -> np.ndarray:
+    if value.dtype == np.bool_:
+        return ~value
+    if value.dtype.kind in "iu":
+        out = value.copy()
+        out[value != 0] = value[value != 0] - np.sign(value[value != 0]).astype(value.dtype)
+        out[value == 0] = 1
+        return out
+    return (value * 0.5 + np.asarray(0.25, value.dtype)).astype(value.dtype)
+
+
+def locate_changes(target, prepared: Graph, artifact_dir: Path, options: dict, max_nodes: int = 64) -> tuple[list, list]:
+    """``(changed_files, suspects)``: the target files of ``artifact_dir`` that differ from a fresh
+    lowering of ``prepared``, and the nodes whose parameters are lowered into the differing places
+    (found by lowering again with one node's parameters perturbed at a time)."""
+    with tempfile.TemporaryDirectory(prefix="snnc-locate-") as tmp:
+        tmp = Path(tmp)
+        fresh_dir = tmp / "fresh"
+        fresh_dir.mkdir()
+        target.lower(prepared.copy(), fresh_dir, options)
+        fresh = _snapshot(fresh_dir)
+        again_dir = tmp / "again"
+        again_dir.mkdir()
+        target.lower(prepared.copy(), again_dir, options)
+        noise = _changed_positions(fresh, _snapshot(again_dir))  # non-deterministic bytes (timestamps)
+        changed = _changed_positions(fresh, _snapshot(Path(artifact_dir))) - noise
+        files = sorted({f for f, _ in changed})
+        if not changed:
+            return files, []
+        suspects = []
+        for i, node in enumerate(n for n in prepared.nodes if n.params):
+            if i >= max_nodes:
+                break
+            variant = prepared.copy()
+            for key, value in variant[node.name].params.items():
+                variant[node.name].params[key] = _perturbed(value)
+            vdir = tmp / f"v{i}"
+            vdir.mkdir()
+            try:
+                target.lower(variant, vdir, options)
+            except Exception:  # noqa: BLE001 - a perturbed graph the target refuses tells nothing
+                continue
+            touched = _changed_positions(fresh, _snapshot(vdir)) - noise
+            if touched & changed:
+                suspects.append(node.name)
+        return files, suspects
+
+
+# --------------------------------------------------------------------------------------------------
+# the check
+
+
+def _progress(total: int, enabled: bool, desc: str):
+    if not enabled:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc=desc, file=sys.stderr, leave=False, unit="run")
+
+
+def verify(model_or_graph, target, inputs=None, artifact=None, samples=None, seed=0, max_drift=None,
+           progress=False, example_input=None, timesteps=None, input_kind=None, chunk=None,
+           **options) -> Report:
+    """Check a target bit-exactly against the reference interpreter under its numerics.
+
+    ``model_or_graph``: as :func:`snnc.compile`. ``target``: a name or a ``Target``.
+    ``inputs``: ``[T, N, *input_shape]`` (tensor, array or ``.npy`` path); without them ``samples``
+    (default 4) random sequences of ``timesteps`` steps (default: the artifact's, else twice the
+    window, else 16) are drawn with ``seed``: spikes for integer targets, values in [0, 1) for float
+    ones (``input_kind`` overrides). ``artifact``: an existing artifact directory to check (the one
+    about to ship) instead of compiling a fresh one; the model is re-derived with the options recorded
+    in its ``snnc.json`` (and the calibration input kept in its ``ir/``). ``max_drift``: fail when the
+    drift (``1 - decision agreement``, or any layer's spike-rate error) exceeds it. ``progress``: a
+    progress bar on stderr. Other ``options`` go to the target as in :func:`snnc.compile`.
+
+    Returns a :class:`Report`; ``report.ok`` is False (CLI exit 1) on any mismatch, a different IR hash
+    in the artifact, or too much drift. Bad input raises :class:`SnncError` (CLI exit 2).
+    """
+    target = resolve_target(target)
+    art = None
+    if artifact is not None:
+        art = artifact if isinstance(artifact, Artifact) else Artifact.open(artifact)
+        if art.target != target.name:
+            raise SnncError(f"{art.path}: artifact was compiled for target '{art.target}', not '{target.name}'")
+        for key, value in (art.manifest.get("options") or {}).items():
+            options.setdefault(key, value)
+        calib = art.path / IR_DIR / CALIBRATION
+        if example_input is None and options.get("calibration") is None and calib.is_file():
+            try:
+                example_input = torch.as_tensor(np.load(calib, allow_pickle=False))
+            except (ValueError, OSError) as e:
+                raise SnncError(f"{calib}: not a valid .npy array: {e}") from None
+        if timesteps is None:
+            timesteps = art.manifest.get("timesteps")
+    if timesteps is None:
+        timesteps = options.get("timesteps")
+    if inputs is not None and example_input is None and not isinstance(model_or_graph, (Graph, str, Path)):
+        example_input = as_inputs(inputs)  # a module is traced with the verification inputs
+    target, float_graph, prepared, options = prepare(model_or_graph, target, example_input, **options)
+    window = window_of(prepared)
+
+    if inputs is not None:
+        x = as_inputs(inputs, prepared.input_shape)
+    else:
+        steps = timesteps or (2 * window if window else 16)
+        kind = input_kind or ("values" if _is_float_profile(target.numerics) else "spikes")
+        x = sample_inputs(prepared.input_shape, samples or 4, steps, seed, kind)
+
+    report = Report(target.name, target.numerics, str(art.path) if art else None, list(x.shape),
+                    max_drift=max_drift, ir_hash=prepared.content_hash())
+    with tempfile.TemporaryDirectory(prefix="snnc-verify-") as tmp:
+        if art is None:
+            art_dir = Path(tmp) / "artifact"
+            write_artifact(target, prepared, art_dir, options, float_graph)
+        else:
+            art_dir = art.path
+            report.artifact_ir_hash = art.manifest.get("ir_hash") or "missing"
+            report.changed_files = art.changed_files()
+            calibration = options.get("calibration")
+            if art.manifest.get("calibration") and calibration is not None and \
+                    tensor_hash(calibration) != art.manifest["calibration"]:
+                report.notes.append("the calibration input differs from the one the artifact was compiled with")
+        _run(report, target, float_graph, prepared, art_dir, x, progress, chunk)
+        if art is not None and not report.bit_exact:
+            try:
+                files, suspects = locate_changes(target, prepared, art_dir, options)
+            except SnncError as e:
+                files, suspects = [], []
+                report.notes.append(f"could not re-lower the model to locate the change: {e}")
+            report.suspects = suspects
+            for f in files:
+                if f not in report.changed_files:
+                    report.changed_files.append(f)
+            if files and not suspects:
+                report.notes.append(f"artifact differs from a fresh lowering in {', '.join(files)}")
+    if max_drift is not None and report.drift is not None:
+        report.drift_ok = report.drift.worst <= max_drift
+    report.ok = report.bit_exact and report.drift_ok
+    return report
+
+
+def _run(report: Report, target, float_graph: Graph, prepared: Graph, art_dir: Path, x: torch.Tensor,
+         progress: bool, chunk) -> None:
+    n = x.shape[1]
+    size = chunk or max(1, math.ceil(n / 8)) if progress else (chunk or n)
+    starts = list(range(0, n, size)) or [0]
+    bar = _progress(3 * len(starts), progress, f"verify {target.name}")
+    parts = {"ref_out": [], "ref": [], "tgt_out": [], "tgt": [], "flt": []}
+    try:
+        for s in starts:
+            xc = x[:, s:s + size]
+            ref_out, ref_trace = interpret(prepared, xc, numerics=target.numerics, record=True)
+            bar and bar.update(1)
+            tgt_out, tgt_layers = simulate_recorded(target, art_dir, xc)
+            bar and bar.update(1)
+            _, flt_trace = interpret(float_graph, xc, numerics="float32", record=True)
+            bar and bar.update(1)
+            parts["ref_out"].append(_as_list(ref_out))
+            parts["ref"].append(ref_trace.values)
+            parts["tgt_out"].append(_as_list(tgt_out))
+            parts["tgt"].append(tgt_layers)
+            parts["flt"].append(flt_trace.values)
+    finally:
+        if bar is not None:
+            bar.close()
+
+    def cat(seq):
+        seq = [torch.as_tensor(v).detach().cpu() for v in seq]
+        try:
+            return torch.cat(seq, dim=1)
+        except RuntimeError:
+            return seq[0]  # inconsistent shapes across chunks: the shape check reports it
+
+    ref_trace = {k: cat([p[k] for p in parts["ref"]]) for k in parts["ref"][0]}
+    flt_trace = {k: cat([p[k] for p in parts["flt"]]) for k in parts["flt"][0]}
+    order = {node.name: i for i, node in enumerate(prepared.nodes)}
+    outputs = prepared.outputs
+    n_tgt = len(parts["tgt_out"][0])
+    if n_tgt != len(outputs):
+        report.layers.append(LayerResult("(outputs)", "Output", "output", 0, 1,
+                                         shape_error=f"target returned {n_tgt} outputs, the graph has {len(outputs)}"))
+    for i, node in enumerate(outputs[:n_tgt]):
+        ref = cat([p[i] for p in parts["ref_out"]])
+        tgt = cat([p[i] for p in parts["tgt_out"]])
+        report.layers.append(_compare(node.name, node.op, "output", ref, tgt))
+        report._traces[node.name] = (ref, torch.as_tensor(tgt).detach().cpu())
+    exposed = [k for k in parts["tgt"][0] if k not in {o.name for o in outputs}]
+    for name in sorted(exposed, key=lambda k: order.get(k, len(order))):
+        if name not in ref_trace:
+            report.notes.append(f"target exposes '{name}', which is not a node of the prepared graph")
+            continue
+        tgt = cat([p[name] for p in parts["tgt"]])
+        report.layers.append(_compare(name, prepared[name].op, "layer", ref_trace[name], tgt))
+        report._traces[name] = (ref_trace[name], torch.as_tensor(tgt).detach().cpu())
+    if not exposed:
+        report.notes.append(f"target '{target.name}' exposes no per-layer state; outputs compared")
+    report.first_divergence = _first_divergence(report.layers, order)
+    report.drift = measure_drift(float_graph, prepared, flt_trace, ref_trace)
+
+
+# --------------------------------------------------------------------------------------------------
+# the command
+
+
+def run_command(args) -> int:
+    """``snnc verify`` for an argparse namespace with the design's flags (``model``, ``target``,
+    ``artifact``, ``inputs``, ``samples``, ``seed``, ``report``, and optionally ``junit``, ``plots``,
+    ``max_drift``, ``timesteps``, ``window``, ``input_shape``, ``config``, ``trust_pickle``,
+    ``module``). Prints the summary on stdout; returns 0 (bit-exact) or 1 (mismatch or too much
+    drift). Raises :class:`SnncError` for bad input (the CLI maps it to exit 2)."""
+    options = {}
+    for key in ("window", "input_shape", "config", "trust_pickle"):
+        value = getattr(args, key, None)
+        if value not in (None, False):
+            options[key] = value
+    if getattr(args, "module", None):
+        options["modules"] = list(args.module)
+    report = verify(args.model, args.target, inputs=getattr(args, "inputs", None),
+                    artifact=getattr(args, "artifact", None), samples=getattr(args, "samples", None),
+                    seed=getattr(args, "seed", 0) or 0, max_drift=getattr(args, "max_drift", None),
+                    progress=sys.stderr.isatty(), timesteps=getattr(args, "timesteps", None), **options)
+    print(report.summary())
+    if getattr(args, "report", None):
+        report.to_json(args.report)
+    if getattr(args, "junit", None):
+        report.write_junit(args.junit)
+    if getattr(args, "plots", None):
+        report.plot(args.plots)
+    return report.exit_code
+
+
+__all__ = ["verify", "Report", "Divergence", "LayerResult", "Drift", "sample_inputs", "measure_drift",
+           "locate_changes", "run_command"]
