@@ -55,6 +55,7 @@ class BaseNode(MemoryModule):
         self.backend = backend
         self.store_v_seq = store_v_seq
         self.register_memory("v", 0.0 if v_reset is None else float(v_reset))
+        self.register_memory("v_seq", None)
 
     # parameters ---------------------------------------------------------------------------------
     def _set_hyper(self, name: str, value) -> None:
@@ -91,23 +92,31 @@ class BaseNode(MemoryModule):
         if not isinstance(self.v, torch.Tensor) or self.v.shape != x.shape:
             self.v = torch.zeros_like(x) + self.v if not isinstance(self.v, torch.Tensor) else self.v.expand_as(x)
 
-    def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _step(self, x: torch.Tensor) -> torch.Tensor:
+        """Charge, fire and reset for one step; leaves ``V[t]`` in ``self.v`` (no window bookkeeping)."""
         self._init_state(x)
         h = self.charge(x)
         spike = self.surrogate_function(h - self.v_threshold)
         spike_r = spike.detach() if self.detach_reset else spike
         self.v = dynamics.reset(h, spike_r, self.reset_mode, self.v_threshold, self.v_reset)
+        return spike
+
+    def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
+        spike = self._step(x)
         self._advance_window()
         return spike
 
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        """``[T, N, ...]``: the steps in order; with ``store_v_seq`` also ``self.v_seq = V[0..T-1]``
+        (the potential after each step's reset, before any window reset)."""
         if self.backend != "torch":
             return self._fused_forward(x_seq)
         spikes, v_seq = [], []
         for x in x_seq:
-            spikes.append(self.single_step_forward(x))
+            spikes.append(self._step(x))
             if self.store_v_seq:
                 v_seq.append(self.v)
+            self._advance_window()
         if self.store_v_seq:
             self.v_seq = torch.stack(v_seq)
         return torch.stack(spikes)
