@@ -452,7 +452,8 @@ def _perturbed(value: np.ndarray) -> np.ndarray:
         out[value != 0] = value[value != 0] - np.sign(value[value != 0]).astype(value.dtype)
         out[value == 0] = 1
         return out
-    return (value * 0.5 + np.asarray(0.25, value.dtype)).astype(value.dtype)
+    step = np.maximum(np.abs(value), 1).astype(value.dtype) * np.asarray(0.375, value.dtype)
+    return (value + step).astype(value.dtype)  # never equal to value (a positive step)
 
 
 def locate_changes(target, prepared: Graph, artifact_dir: Path, options: dict, max_nodes: int = 64) -> tuple[list, list]:

@@ -1,0 +1,201 @@
+"""Hypothesis strategies that build random valid spiking networks, for checking every target.
+
+    from hypothesis import given
+    from snnc.fuzz import networks
+
+    @given(networks())
+    def test_target(case):
+        assert snnc.verify(case.graph, "hls", case.inputs).ok
+
+A :class:`Case` is a verified IR graph plus time-major spike inputs. The graphs are layer stacks
+(dense, or convolutional with pooling then dense), every neuron variant of the IR (IF, LIF with and
+without decay_input, PLIF, beta, CUBA; ``>=``/``>``; hard/subtract/none reset; delayed reset for the
+beta charge), with parameters in one of three regimes: ``"typical"``, ``"threshold"`` (weights and
+thresholds on a coarse dyadic grid so that membrane potentials land exactly on the threshold and
+``>=`` vs ``>`` matters) and ``"overflow"`` (large weights and thresholds that push fixed-point
+states to their limits), and optionally a Readout with any rule and both output modes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from hypothesis import strategies as st
+
+from .ir import Graph
+from .ir.ops import READOUT_RULES
+
+REGIMES = ("typical", "threshold", "overflow")
+CHARGES = ("if", "lif", "plif", "beta", "cuba")
+
+
+@dataclass
+class Case:
+    graph: Graph
+    inputs: torch.Tensor
+    regime: str
+
+    def __repr__(self) -> str:
+        return f"Case(regime={self.regime!r}, inputs={list(self.inputs.shape)})\n{self.graph.summary()}"
+
+
+def _grid(draw, shape, regime: str, fan_in: int) -> np.ndarray:
+    """Weights: typical ~ N(0, 1/sqrt(fan_in)) rounded to 1/64; threshold regime: multiples of 1/4 in
+    [-1, 1]; overflow regime: multiples of 1/2 up to ±(a large power of two)."""
+    seed = draw(st.integers(0, 2**31 - 1))
+    rng = np.random.default_rng(seed)
+    if regime == "threshold":
+        w = rng.integers(-4, 5, size=shape) / 4.0
+    elif regime == "overflow":
+        big = 2.0 ** draw(st.integers(3, 9))
+        w = np.round(rng.uniform(-big, big, size=shape) * 2) / 2
+    else:
+        w = np.round(rng.normal(0.0, 1.5 / np.sqrt(fan_in), size=shape) * 64) / 64
+    return w.astype(np.float32)
+
+
+def _infer(g: Graph, name: str):
+    """Per-step shape of the (so far last) node ``name`` of a graph under construction."""
+    node = g[name]
+    node.shape = tuple(node.definition.infer_shape(node, [g[s].shape for s in node.inputs]))
+    return node.shape
+
+
+def _scalar(value: float) -> np.ndarray:
+    return np.array(value, np.float32)
+
+
+@st.composite
+def neuron_params(draw, shape, regime: str = "typical", charges=CHARGES, per_neuron: bool | None = None):
+    """``(attrs, params)`` of one Neuron node with per-step ``shape``."""
+    charge = draw(st.sampled_from(charges))
+    attrs = {"charge": charge, "compare": draw(st.sampled_from(("ge", "gt"))),
+             "reset": draw(st.sampled_from(("hard", "subtract", "none")))}
+    if charge in ("lif", "plif"):
+        attrs["decay_input"] = draw(st.booleans())
+    if charge == "beta" and draw(st.booleans()):
+        attrs["reset_timing"] = "delayed"
+    if regime == "threshold":
+        th = draw(st.sampled_from((0.25, 0.5, 0.75, 1.0)))
+    elif regime == "overflow":
+        th = float(2.0 ** draw(st.integers(4, 10)))
+    else:
+        th = draw(st.sampled_from((0.25, 0.5, 1.0, 1.5)))
+    per = draw(st.booleans()) if per_neuron is None else per_neuron
+    if per:
+        seed = draw(st.integers(0, 2**31 - 1))
+        factors = np.random.default_rng(seed).integers(2, 7, size=shape) / 4.0
+        params = {"v_threshold": (th * factors).astype(np.float32)}
+    else:
+        params = {"v_threshold": _scalar(th)}
+    if attrs["reset"] == "hard":
+        params["v_reset"] = _scalar(draw(st.sampled_from((0.0, 0.0, -0.25 * th))))
+    if charge == "lif":
+        params["tau"] = _scalar(draw(st.sampled_from((2.0, 4.0, 8.0))))
+    elif charge == "plif":
+        params["k"] = _scalar(draw(st.sampled_from((0.5, 0.25, 0.125))))
+    elif charge == "beta":
+        params["beta"] = _scalar(draw(st.sampled_from((0.5, 0.75, 0.875, 1.0))))
+    elif charge == "cuba":
+        params["alpha"] = _scalar(draw(st.sampled_from((0.5, 0.75, 0.875))))
+        params["beta"] = _scalar(draw(st.sampled_from((0.5, 0.75, 0.875, 0.9375))))
+    return attrs, params
+
+
+@st.composite
+def graphs(draw, regime: str | None = None, conv: bool | None = None, readout: bool | None = None,
+           charges=CHARGES, pools=("SumPool2d", "AvgPool2d", "MaxPool2d"), max_dense_layers: int = 3,
+           window: int | None = None, bias: bool | None = None):
+    """A random verified :class:`Graph`. Every argument left ``None`` is drawn."""
+    regime = regime or draw(st.sampled_from(REGIMES))
+    conv = draw(st.booleans()) if conv is None else conv
+    g = Graph()
+    n_neurons = 0
+
+    def neuron(src, shape):
+        nonlocal n_neurons
+        attrs, params = draw(neuron_params(shape, regime, charges))
+        n_neurons += 1
+        node = g.add_node(f"n{n_neurons}", "Neuron", [src], params, **attrs)
+        node.shape = tuple(shape)
+        return node.name
+
+    def with_bias(n_out):
+        use = draw(st.booleans()) if bias is None else bias
+        return {"bias": _grid(draw, (n_out,), regime, 4)} if use else {}
+
+    if conv:
+        c, h = draw(st.integers(1, 2)), draw(st.integers(4, 7))
+        g.add_node("x", "Input", shape=(c, h, h))
+        g["x"].shape = (c, h, h)
+        src, shape = "x", (c, h, h)
+        for i in range(draw(st.integers(1, 2))):
+            o, k = draw(st.integers(1, 4)), draw(st.integers(1, 3))
+            if k > shape[1]:
+                k = shape[1]
+            pad = draw(st.integers(0, k // 2))
+            stride = draw(st.integers(1, 2))
+            params = {"weight": _grid(draw, (o, shape[0], k, k), regime, shape[0] * k * k), **with_bias(o)}
+            src = g.add_node(f"conv{i + 1}", "Conv2d", [src], params, stride=stride, padding=pad).name
+            shape = _infer(g, src)
+            src = neuron(src, shape)
+            if pools and shape[1] >= 2 and draw(st.booleans()):
+                pool = draw(st.sampled_from(pools))
+                src = g.add_node(f"pool{i + 1}", pool, [src], kernel_size=2).name
+                shape = _infer(g, src)
+        src = g.add_node("flat", "Flatten", [src]).name
+        width = int(np.prod(shape))
+    else:
+        width = draw(st.integers(2, 12))
+        g.add_node("x", "Input", shape=(width,))
+        src = "x"
+    use_readout = draw(st.booleans()) if readout is None else readout
+    layers = draw(st.integers(1, max_dense_layers))
+    for i in range(layers):
+        last = i == layers - 1
+        out = draw(st.integers(2, 4)) if last and use_readout else draw(st.integers(2, 10))
+        params = {"weight": _grid(draw, (out, width), regime, width), **with_bias(out)}
+        src = g.add_node(f"fc{i + 1}", "Linear", [src], params).name
+        src = neuron(src, (out,))
+        width = out
+    win = window if window is not None else draw(st.sampled_from((0, 4, 6, 8)))
+    if use_readout:
+        mode = draw(st.sampled_from(("spike", "membrane")))
+        rules = [r for r in READOUT_RULES[mode] if r != "binary_logit" or width == 2]
+        rule = draw(st.sampled_from(rules))
+        params = {}
+        if mode == "membrane" and draw(st.booleans()):
+            params["beta"] = _scalar(draw(st.sampled_from((0.5, 0.75, 1.0))))
+        src = g.add_node("readout", "Readout", [src], params, output_mode=mode, rule=rule,
+                         class_threshold=draw(st.integers(1, 3))).name
+    g.add_node("y", "Output", [src])
+    g.metadata["fuzz_regime"] = regime
+    if win:
+        for node in g.nodes:
+            if node.stateful:
+                node.attrs["window_size"] = win
+    return g.verify()
+
+
+@st.composite
+def spike_inputs(draw, input_shape, timesteps=(4, 16), batch=(1, 3)):
+    """Bernoulli spike trains ``[T, N, *input_shape]`` with a drawn rate."""
+    T = draw(st.integers(*timesteps)) if isinstance(timesteps, tuple) else timesteps
+    N = draw(st.integers(*batch)) if isinstance(batch, tuple) else batch
+    rate = draw(st.sampled_from((0.1, 0.3, 0.6, 0.9)))
+    seed = draw(st.integers(0, 2**31 - 1))
+    gen = torch.Generator().manual_seed(seed)
+    return (torch.rand((T, N) + tuple(input_shape), generator=gen) < rate).to(torch.float32)
+
+
+@st.composite
+def networks(draw, timesteps=(4, 16), batch=(1, 3), **graph_options):
+    """A :class:`Case`: a random graph (``graph_options`` as :func:`graphs`) and spike inputs."""
+    g = draw(graphs(**graph_options))
+    x = draw(spike_inputs(g.input_shape, timesteps, batch))
+    return Case(g, x, g.metadata["fuzz_regime"])
+
+
+__all__ = ["graphs", "networks", "neuron_params", "spike_inputs", "Case", "REGIMES", "CHARGES"]
