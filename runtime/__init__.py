@@ -1,1 +1,135 @@
-"""snnc.runtime — fused multi-step neuron kernels for the GPU (Triton, and CUDA generated through CuPy)."""
+"""snnc.runtime — fused multi-step neuron kernels for the GPU (Triton, and CUDA generated through CuPy).
+
+``runtime`` imports nothing of snnc: the neurons call :func:`neuron_forward` with themselves, and it
+reads their hyperparameters and state by attribute name, turns them into plain values
+(:class:`NeuronProblem`) and runs one fused kernel over the whole ``[T, N, ...]`` sequence:
+
+- ``backend='triton'``: ``snnc.runtime.triton`` (``torch.library.triton_op``, works under
+  ``torch.compile``; on CPU tensors only with ``TRITON_INTERPRET=1``);
+- ``backend='cupy'``: ``snnc.runtime.cuda`` (CUDA source generated as strings, compiled by CuPy).
+
+Semantics are those of the IR's ``Neuron`` op and of the PyTorch loop in ``snnc.nn`` (see
+``triton/kernels.py`` for the equations and the operation order).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .surrogates import SURROGATES, surrogate_code
+
+CHARGES = {"if": 0, "lif": 1, "plif": 2, "cuba": 3}
+
+
+@dataclass
+class NeuronProblem:
+    """Everything a fused kernel needs, as plain values.
+
+    Parameters ``v_threshold``, ``p1`` (lif: tau; plif: k; cuba: alpha) and ``p2`` (cuba: beta) are
+    Python floats or tensors: ``[N]`` per neuron, or one element (plif ``k``, learnable)."""
+
+    charge: str
+    hard: bool
+    v_reset: float
+    v_leak: float
+    v_init: float
+    detach_reset: bool
+    decay_input: bool
+    surrogate: str
+    surrogate_params: tuple
+    v_threshold: float | torch.Tensor
+    p1: float | torch.Tensor = 0.0
+    p2: float | torch.Tensor = 0.0
+    window: int = 0
+    steps0: int = 0
+    store_v_seq: bool = False
+
+
+def _per_neuron(value, shape, dtype):
+    """A float stays a float; a tensor is broadcast to the per-step shape and flattened."""
+    if isinstance(value, torch.Tensor):
+        return value.to(dtype).expand(shape).contiguous().reshape(-1)
+    return float(value)
+
+
+def problem_of(module, x_seq: torch.Tensor) -> NeuronProblem:
+    """Read a snnc neuron's hyperparameters (by attribute name) into a :class:`NeuronProblem`."""
+    kind = module.charge_kind
+    if kind not in CHARGES:
+        raise ValueError(f"{type(module).__name__}: charge {kind!r} has no fused kernel; expected one of "
+                         f"{', '.join(CHARGES)}")
+    shape, dtype = x_seq.shape[1:], x_seq.dtype
+    surrogate = module.surrogate_function
+    name = getattr(surrogate, "kernel_name", "")
+    surrogate_code(name, surrogate.kernel_params())  # checks the name and the parameter count now
+    hard = module.v_reset is not None
+    p1 = p2 = 0.0
+    if kind == "lif":
+        p1 = _per_neuron(module.tau, shape, dtype)
+    elif kind == "plif":
+        p1 = module.k.reshape(1)
+    elif kind == "cuba":
+        p1, p2 = _per_neuron(module.alpha, shape, dtype), _per_neuron(module.beta, shape, dtype)
+    return NeuronProblem(
+        charge=kind, hard=hard, v_reset=float(module.v_reset) if hard else 0.0, v_leak=float(module.v_leak),
+        v_init=float(module.v_reset) if hard else 0.0, detach_reset=bool(module.detach_reset),
+        decay_input=bool(getattr(module, "decay_input", True)), surrogate=name,
+        surrogate_params=tuple(surrogate.kernel_params()),
+        v_threshold=_per_neuron(module.v_threshold, shape, dtype), p1=p1, p2=p2,
+        window=int(module.window_size), steps0=int(module._steps) if module.window_size else 0,
+        store_v_seq=bool(module.store_v_seq))
+
+
+def _state(value, shape, dtype):
+    if isinstance(value, torch.Tensor):
+        return value.to(dtype).expand(shape).contiguous()
+    return float(value)
+
+
+def multistep(backend: str, problem: NeuronProblem, x_seq: torch.Tensor, v, i=0.0):
+    """Run the fused kernel: returns ``(spikes, v_last, i_last, v_seq)`` (``v_seq`` is None unless
+    ``problem.store_v_seq``; ``i_last`` None unless cuba). ``v``/``i`` are floats or tensors."""
+    if backend == "triton":
+        from .triton import multistep as run
+    elif backend == "cupy":
+        from .cuda import multistep as run
+    else:
+        raise ValueError(f"unknown runtime backend {backend!r}; expected 'triton' or 'cupy'")
+    shape = x_seq.shape[1:]
+    return run(problem, x_seq, _state(v, shape, x_seq.dtype), _state(i, shape, x_seq.dtype))
+
+
+def neuron_forward(module, x_seq: torch.Tensor) -> torch.Tensor:
+    """The fused multi-step forward of a snnc neuron module; updates its state like the loop does."""
+    if x_seq.dim() < 2:
+        raise ValueError(f"{type(module).__name__}: multi-step input must be [T, N, ...], got {list(x_seq.shape)}")
+    problem = problem_of(module, x_seq)
+    is_cuba = problem.charge == "cuba"
+    spikes, v_last, i_last, v_seq = multistep(module.backend, problem, x_seq, module.v,
+                                              module.i if is_cuba else 0.0)
+    steps = x_seq.shape[0]
+    window = problem.window
+    if window and (problem.steps0 + steps) % window == 0:
+        module.reset()
+    else:
+        module.v = v_last
+        if is_cuba:
+            module.i = i_last
+        module._steps = (problem.steps0 + steps) % window if window else module._steps + steps
+    if problem.store_v_seq:
+        module.v_seq = v_seq
+    return spikes
+
+
+def kernel_scalars(problem: NeuronProblem, on_cuda: bool):
+    """``(tau_recip, p1 scalar)``: PyTorch on CUDA divides by a Python-number ``tau`` as a multiplication
+    by its float32 reciprocal; the kernels do the same there, to stay bit-identical."""
+    if problem.charge == "lif" and not isinstance(problem.p1, torch.Tensor) and on_cuda:
+        return True, float(np.float32(1.0) / np.float32(problem.p1))
+    return False, problem.p1 if not isinstance(problem.p1, torch.Tensor) else 0.0
+
+
+__all__ = ["neuron_forward", "multistep", "problem_of", "NeuronProblem", "SURROGATES", "CHARGES"]

@@ -1,0 +1,59 @@
+"""Triton multi-step neuron kernels (``kernels.py``) and their ``torch.library`` ops (``ops.py``)."""
+
+from __future__ import annotations
+
+import torch
+
+from .. import CHARGES, NeuronProblem, kernel_scalars
+from ..surrogates import surrogate_code
+from .ops import CONFIG, SCALARS, neuron_bwd, neuron_fwd  # noqa: F401
+
+_NEVER = 1 << 30  # a window that never ends
+
+
+def _mode(value) -> int:
+    if not isinstance(value, torch.Tensor):
+        return 0
+    return 2 if value.numel() == 1 else 1
+
+
+def multistep(problem: NeuronProblem, x_seq: torch.Tensor, v, i):
+    """Run ``problem`` on ``x_seq`` ``[T, N, ...]`` from state ``v`` (and ``i``), floats or tensors of
+    the per-step shape. Returns ``(spikes, v_last, i_last, v_seq)``; differentiable."""
+    if not x_seq.is_floating_point() or x_seq.dtype not in (torch.float32, torch.float16, torch.bfloat16):
+        raise TypeError(f"triton neuron kernel: input must be float32/float16/bfloat16, got {x_seq.dtype}")
+    p = problem
+    tau_recip, p1_scalar = kernel_scalars(p, x_seq.is_cuda)
+    tensors = {
+        "v0": v if isinstance(v, torch.Tensor) else None,
+        "i0": i if isinstance(i, torch.Tensor) and p.charge == "cuba" else None,
+        "vth": p.v_threshold if isinstance(p.v_threshold, torch.Tensor) else None,
+        "p1": p.p1 if isinstance(p.p1, torch.Tensor) else None,
+        "p2": p.p2 if isinstance(p.p2, torch.Tensor) else None,
+    }
+    code, (sg0, sg1) = surrogate_code(p.surrogate, p.surrogate_params)
+    store_h = torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in (x_seq, tensors["v0"], tensors["i0"], tensors["p1"]))
+    config = {
+        "charge": CHARGES[p.charge], "decay_input": int(p.decay_input), "tau_recip": int(tau_recip),
+        "hard": int(p.hard), "detach": int(p.detach_reset), "surrogate": code,
+        "window": p.window if p.window else _NEVER, "steps0": p.steps0 if p.window else 0,
+        "store_h": int(store_h), "store_v": int(p.store_v_seq),
+        "v0_mode": _mode(tensors["v0"]) and 1, "i0_mode": _mode(tensors["i0"]) and 1,
+        "vth_mode": _mode(tensors["vth"]), "p1_mode": _mode(tensors["p1"]), "p2_mode": _mode(tensors["p2"]),
+    }
+    scalars = {
+        "v0": 0.0 if tensors["v0"] is not None else float(v), "vth": 0.0 if tensors["vth"] is not None else p.v_threshold,
+        "p1": p1_scalar, "p2": p.p2 if tensors["p2"] is None else 0.0, "v_reset": p.v_reset,
+        "v_leak": p.v_leak, "v_init": p.v_init, "sg_p0": sg0, "sg_p1": sg1,
+    }
+    if p.charge == "cuba" and tensors["i0"] is None and float(i) != 0.0:
+        tensors["i0"] = torch.full_like(x_seq[0], float(i))
+        config["i0_mode"] = 1
+    s, _, v_last, i_last, v_seq = neuron_fwd(
+        x_seq, tensors["v0"], tensors["i0"], tensors["vth"], tensors["p1"], tensors["p2"],
+        [float(scalars[k]) for k in SCALARS], [int(config[k]) for k in CONFIG])
+    return s, v_last, (i_last if p.charge == "cuba" else None), (v_seq if p.store_v_seq else None)
+
+
+__all__ = ["multistep", "neuron_fwd", "neuron_bwd"]

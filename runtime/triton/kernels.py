@@ -1,0 +1,247 @@
+"""Triton kernels for the multi-step neuron (the IR's ``Neuron`` op, charges if/lif/plif/cuba).
+
+One program owns ``BLOCK`` neurons and loops over the ``T`` steps of the sequence ``[T, N]``.
+
+forward, per step (the order of operations is that of ``snnc.ir.dynamics``, so float32 results are
+bit-identical to the PyTorch loop; in float16/bfloat16 every operation is rounded to the storage
+dtype, as the PyTorch loop does)::
+
+    H = charge(V, I, X)
+    S = (H - v_threshold) >= 0
+    V = H·(1 - S) + v_reset·S        (hard)    |    V = H - v_threshold·S   (soft)
+
+backward (seed 002, Alg. 3, one kernel, reverse time), with ``gV`` the gradient reaching ``V[t]``::
+
+    gH = gS·σ'(H - v_th) + gV·∂V/∂H + [not detach_reset] gV·∂V/∂S·σ'(H - v_th)
+    gX = gH·∂H/∂X;  gV ← gH·∂H/∂V;  (cuba: gI ← (gH + gI)·alpha);  (plif: gk += gH·∂H/∂k)
+
+The forward stores ``H`` (storage dtype) only when a gradient is needed: ``S`` and ``V[t-1]`` are
+recomputed from it exactly. Window resets (state back to ``v_init``/0 before step ``t`` when
+``(steps0 + t) % window == 0``) cut the gradient through the state.
+
+Parameters come in one of three modes (``*_MODE`` constexpr): 0 = a scalar argument, 1 = one value per
+neuron (a ``[N]`` tensor), 2 = a one-element tensor (PLIF's ``k``: read on the device, so no host sync).
+"""
+
+from __future__ import annotations
+
+import triton
+import triton.language as tl
+
+IF, LIF, PLIF, CUBA = 0, 1, 2, 3
+SCALAR, PER_NEURON, ONE = 0, 1, 2
+
+
+@triton.jit
+def _round(x, DT: tl.constexpr, LOWP: tl.constexpr):
+    """Round a float32 intermediate to the storage dtype (a no-op in float32)."""
+    if LOWP:
+        x = x.to(DT).to(tl.float32)
+    return x
+
+
+@triton.jit
+def _param(ptr, scalar, offs, mask, MODE: tl.constexpr):
+    if MODE == 1:
+        p = tl.load(ptr + offs, mask=mask, other=1.0).to(tl.float32)
+    elif MODE == 2:
+        p = tl.load(ptr).to(tl.float32)
+    else:
+        p = scalar
+    return p
+
+
+@triton.jit
+def _charge(v, i, x, p1, p2, v_leak, CHARGE: tl.constexpr, DECAY_INPUT: tl.constexpr,
+            TAU_RECIP: tl.constexpr, DT: tl.constexpr, LOWP: tl.constexpr):
+    """``(H, I)``; ``p1`` is tau (lif; its reciprocal if TAU_RECIP), k (plif) or alpha (cuba), ``p2`` beta."""
+    if CHARGE == 0:
+        h = _round(v + x, DT, LOWP)
+    elif CHARGE == 1:
+        if DECAY_INPUT:
+            a = _round(x - _round(v - v_leak, DT, LOWP), DT, LOWP)
+        else:
+            a = _round(v - v_leak, DT, LOWP)
+        if TAU_RECIP:
+            d = _round(a * p1, DT, LOWP)
+        else:
+            d = _round(tl.math.div_rn(a, p1 + tl.zeros_like(a)), DT, LOWP)
+        if DECAY_INPUT:
+            h = _round(v + d, DT, LOWP)
+        else:
+            h = _round(_round(v - d, DT, LOWP) + x, DT, LOWP)
+    elif CHARGE == 2:
+        if DECAY_INPUT:
+            h = _round(v + _round(_round(x - _round(v - v_leak, DT, LOWP), DT, LOWP) * p1, DT, LOWP), DT, LOWP)
+        else:
+            h = _round(_round(v - _round(_round(v - v_leak, DT, LOWP) * p1, DT, LOWP), DT, LOWP) + x, DT, LOWP)
+    else:
+        i = _round(_round(i * p1, DT, LOWP) + x, DT, LOWP)
+        h = _round(_round(v * p2, DT, LOWP) + i, DT, LOWP)
+    return h, i
+
+
+@triton.jit
+def _reset(h, s, vth, v_reset, HARD: tl.constexpr, DT: tl.constexpr, LOWP: tl.constexpr):
+    if HARD:
+        v = _round(_round(h * (1.0 - s), DT, LOWP) + _round(v_reset * s, DT, LOWP), DT, LOWP)
+    else:
+        v = _round(h - _round(vth * s, DT, LOWP), DT, LOWP)
+    return v
+
+
+@triton.jit
+def _surrogate_grad(x, p0, p1, CODE: tl.constexpr):
+    """``g'(x)`` for the surrogate numbered ``CODE`` (``runtime/surrogates.py``), in float32."""
+    if CODE == 0:  # sigmoid
+        sg = tl.sigmoid(p0 * x)
+        g = p0 * sg * (1.0 - sg)
+    elif CODE == 1:  # atan
+        a = 1.5707963267948966 * p0 * x
+        g = p0 / 2.0 / (1.0 + a * a)
+    elif CODE == 2:  # piecewise_leaky_relu
+        g = tl.where(tl.abs(x) < p0, 0.5 / p0 + tl.zeros_like(x), p1 + tl.zeros_like(x))
+    elif CODE == 3:  # s2nn
+        sg = tl.sigmoid(p0 * x)
+        g = tl.where(x < 0.0, p0 * sg * (1.0 - sg), p1 / (x + 1.0))
+    elif CODE == 4:  # q_pseudo_spike
+        g = tl.exp(-p0 * tl.log(1.0 + 2.0 / (p0 - 1.0) * tl.abs(x)))
+    elif CODE == 5:  # leaky_k_relu
+        g = tl.where(x >= 0.0, p1 + tl.zeros_like(x), p0 + tl.zeros_like(x))
+    elif CODE == 6:  # fake_numerical_gradient
+        g = tl.minimum(1.0 / tl.abs(x), p0)
+    else:  # log_tailed_relu
+        g = tl.where(x <= 0.0, p0 + tl.zeros_like(x), tl.where(x <= 1.0, 1.0, 1.0 / x))
+    return g
+
+
+@triton.jit(do_not_specialize=["N", "T", "window", "steps0"])
+def neuron_forward_kernel(
+        x_ptr, s_ptr, h_ptr, vseq_ptr, v0_ptr, i0_ptr, vT_ptr, iT_ptr, vth_ptr, p1_ptr, p2_ptr,
+        v0_s, vth_s, p1_s, p2_s, v_reset, v_leak, v_init,
+        N, T, window, steps0,
+        CHARGE: tl.constexpr, DECAY_INPUT: tl.constexpr, TAU_RECIP: tl.constexpr, HARD: tl.constexpr,
+        V0_MODE: tl.constexpr, I0_MODE: tl.constexpr, VTH_MODE: tl.constexpr, P1_MODE: tl.constexpr,
+        P2_MODE: tl.constexpr, STORE_H: tl.constexpr, STORE_V: tl.constexpr, LOWP: tl.constexpr,
+        BLOCK: tl.constexpr):
+    """Multi-step forward of the ``Neuron`` op (see the module docstring)."""
+    DT: tl.constexpr = x_ptr.dtype.element_ty
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < N
+    v = _param(v0_ptr, v0_s, offs, mask, V0_MODE) + tl.zeros([BLOCK], tl.float32)
+    i = _param(i0_ptr, 0.0, offs, mask, I0_MODE) + tl.zeros([BLOCK], tl.float32)
+    vth = _param(vth_ptr, vth_s, offs, mask, VTH_MODE)
+    p1 = _param(p1_ptr, p1_s, offs, mask, P1_MODE)
+    p2 = _param(p2_ptr, p2_s, offs, mask, P2_MODE)
+    step = offs.to(tl.int64)
+    for t in range(T):
+        fresh = ((steps0 + t) % window == 0) & (t > 0)
+        v = tl.where(fresh, v_init, v)
+        i = tl.where(fresh, 0.0, i)
+        x = tl.load(x_ptr + step, mask=mask, other=0.0).to(tl.float32)
+        h, i = _charge(v, i, x, p1, p2, v_leak, CHARGE, DECAY_INPUT, TAU_RECIP, DT, LOWP)
+        s = tl.where(_round(h - vth, DT, LOWP) >= 0.0, 1.0, 0.0)
+        v = _reset(h, s, vth, v_reset, HARD, DT, LOWP)
+        tl.store(s_ptr + step, s.to(DT), mask=mask)
+        if STORE_H:
+            tl.store(h_ptr + step, h.to(DT), mask=mask)
+        if STORE_V:
+            tl.store(vseq_ptr + step, v.to(DT), mask=mask)
+        step += N
+    tl.store(vT_ptr + offs, v.to(DT), mask=mask)
+    if CHARGE == 3:
+        tl.store(iT_ptr + offs, i.to(DT), mask=mask)
+
+
+@triton.jit(do_not_specialize=["N", "T", "window", "steps0"])
+def neuron_backward_kernel(
+        gs_ptr, gvseq_ptr, gvT_ptr, giT_ptr, h_ptr, x_ptr, v0_ptr, vth_ptr, p1_ptr, p2_ptr,
+        gx_ptr, gv0_ptr, gi0_ptr, gk_ptr,
+        v0_s, vth_s, p1_s, p2_s, v_reset, v_leak, v_init, sg_p0, sg_p1,
+        N, T, window, steps0,
+        CHARGE: tl.constexpr, DECAY_INPUT: tl.constexpr, TAU_RECIP: tl.constexpr, HARD: tl.constexpr,
+        DETACH: tl.constexpr, SURROGATE: tl.constexpr,
+        V0_MODE: tl.constexpr, VTH_MODE: tl.constexpr, P1_MODE: tl.constexpr, P2_MODE: tl.constexpr,
+        HAS_GS: tl.constexpr, HAS_GVSEQ: tl.constexpr, HAS_GVT: tl.constexpr, HAS_GIT: tl.constexpr,
+        STORE_GV0: tl.constexpr, STORE_GI0: tl.constexpr, LOWP: tl.constexpr, BLOCK: tl.constexpr):
+    """BPTT of :func:`neuron_forward_kernel` in one pass over reversed time."""
+    DT: tl.constexpr = h_ptr.dtype.element_ty
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < N
+    vth = _param(vth_ptr, vth_s, offs, mask, VTH_MODE)
+    p1 = _param(p1_ptr, p1_s, offs, mask, P1_MODE)
+    p2 = _param(p2_ptr, p2_s, offs, mask, P2_MODE)
+    if CHARGE == 1:  # dH/dV = 1 - 1/tau, dH/dX = 1/tau (decay_input)
+        if TAU_RECIP:
+            inv_tau = p1
+        else:
+            inv_tau = 1.0 / p1
+    gv = tl.zeros([BLOCK], tl.float32)
+    gi = tl.zeros([BLOCK], tl.float32)
+    gk = tl.zeros([BLOCK], tl.float32)
+    if HAS_GVT:
+        gv += tl.load(gvT_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    if HAS_GIT:
+        gi += tl.load(giT_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    step = offs.to(tl.int64) + (T - 1) * N.to(tl.int64)
+    h_prev = tl.load(h_ptr + step, mask=mask, other=0.0).to(tl.float32)
+    for r in range(T):
+        t = T - 1 - r
+        h = h_prev
+        h_prev = tl.load(h_ptr + step - N, mask=mask & (offs * 0 + t > 0), other=0.0).to(tl.float32)
+        fresh = ((steps0 + t) % window == 0) & (t > 0)
+        if HAS_GVSEQ:
+            gv += tl.load(gvseq_ptr + step, mask=mask, other=0.0).to(tl.float32)
+        d = _round(h - vth, DT, LOWP)
+        s = tl.where(d >= 0.0, 1.0, 0.0)
+        sg = _surrogate_grad(d, sg_p0, sg_p1, SURROGATE)
+        if HARD:
+            gh = gv * (1.0 - s)
+            dv_ds = v_reset - h
+        else:
+            gh = gv
+            dv_ds = -vth
+        if HAS_GS:
+            gh += tl.load(gs_ptr + step, mask=mask, other=0.0).to(tl.float32) * sg
+        if not DETACH:
+            gh += gv * dv_ds * sg
+        if CHARGE == 0:
+            gx = gh
+            gv = gh
+        elif CHARGE == 1:
+            if DECAY_INPUT:
+                gx = gh * inv_tau
+            else:
+                gx = gh
+            gv = gh * (1.0 - inv_tau)
+        elif CHARGE == 2:
+            if t == 0:
+                v_before = _param(v0_ptr, v0_s, offs, mask, V0_MODE) + tl.zeros([BLOCK], tl.float32)
+            else:
+                s_prev = tl.where(_round(h_prev - vth, DT, LOWP) >= 0.0, 1.0, 0.0)
+                v_before = _reset(h_prev, s_prev, vth, v_reset, HARD, DT, LOWP)
+            v_before = tl.where(fresh, v_init, v_before)
+            dh_dk = -_round(v_before - v_leak, DT, LOWP)
+            if DECAY_INPUT:
+                x = tl.load(x_ptr + step, mask=mask, other=0.0).to(tl.float32)
+                dh_dk = _round(x + dh_dk, DT, LOWP)
+                gx = gh * p1
+            else:
+                gx = gh
+            gk += tl.where(mask, gh * dh_dk, 0.0)
+            gv = gh * (1.0 - p1)
+        else:
+            gi = gh + gi
+            gx = gi
+            gv = gh * p2
+            gi = gi * p1
+        tl.store(gx_ptr + step, gx.to(gx_ptr.dtype.element_ty), mask=mask)
+        gv = tl.where(fresh, 0.0, gv)
+        gi = tl.where(fresh, 0.0, gi)
+        step -= N
+    if STORE_GV0:
+        tl.store(gv0_ptr + offs, gv.to(gv0_ptr.dtype.element_ty), mask=mask)
+    if STORE_GI0:
+        tl.store(gi0_ptr + offs, gi.to(gi0_ptr.dtype.element_ty), mask=mask)
+    if CHARGE == 2:
+        tl.store(gk_ptr + tl.program_id(0), tl.sum(gk, axis=0))

@@ -1,0 +1,155 @@
+"""Host side of the Triton neuron kernels: checks, launch, ``torch.library`` registration, autograd.
+
+Two custom ops, ``snnc::neuron_fwd`` and ``snnc::neuron_bwd``, registered with
+``torch.library.triton_op`` (so ``torch.compile`` sees the Triton kernels and can trace through them,
+``fullgraph=True`` and CUDA graphs included) or, on a PyTorch without it, ``torch.library.custom_op``
+with a fake implementation. ``neuron_fwd`` carries its autograd formula (``neuron_bwd``).
+
+The ops take plain values: tensors, a list of floats (``SCALARS``) and a list of ints (``CONFIG``).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import triton
+from torch import Tensor
+
+from . import kernels as K
+
+BLOCK = 1024
+NUM_WARPS = 4
+
+#: order of the ``config`` int list
+CONFIG = ("charge", "decay_input", "tau_recip", "hard", "detach", "surrogate", "window", "steps0",
+          "store_h", "store_v", "v0_mode", "i0_mode", "vth_mode", "p1_mode", "p2_mode")
+#: order of the ``scalars`` float list
+SCALARS = ("v0", "vth", "p1", "p2", "v_reset", "v_leak", "v_init", "sg_p0", "sg_p1")
+
+_C = {name: i for i, name in enumerate(CONFIG)}
+_S = {name: i for i, name in enumerate(SCALARS)}
+
+_HAS_TRITON_OP = hasattr(torch.library, "triton_op") and hasattr(torch.library, "wrap_triton")
+
+
+def _launcher(kernel):
+    return torch.library.wrap_triton(kernel) if _HAS_TRITON_OP else kernel
+
+
+def _grid(n: int):
+    return (triton.cdiv(n, BLOCK),)
+
+
+def _or(t: Optional[Tensor], dummy: Tensor) -> Tensor:
+    return dummy if t is None else t
+
+
+def _forward_impl(x: Tensor, v0: Optional[Tensor], i0: Optional[Tensor], vth: Optional[Tensor],
+                  p1: Optional[Tensor], p2: Optional[Tensor], scalars: list[float],
+                  config: list[int]) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    c = config
+    x = x.contiguous()
+    steps, n = x.shape[0], x[0].numel()
+    s = torch.empty_like(x)
+    h = torch.empty_like(x) if c[_C["store_h"]] else x.new_empty(0)
+    vseq = torch.empty_like(x) if c[_C["store_v"]] else x.new_empty(0)
+    v_last = x.new_empty(x.shape[1:])
+    i_last = x.new_empty(x.shape[1:]) if c[_C["charge"]] == K.CUBA else x.new_empty(0)
+    f = scalars
+    _launcher(K.neuron_forward_kernel)[_grid(n)](
+        x, s, _or(h if h.numel() else None, s), _or(vseq if vseq.numel() else None, s),
+        _or(v0, x), _or(i0, x), v_last, i_last if i_last.numel() else v_last,
+        _or(vth, x), _or(p1, x), _or(p2, x),
+        f[_S["v0"]], f[_S["vth"]], f[_S["p1"]], f[_S["p2"]], f[_S["v_reset"]], f[_S["v_leak"]],
+        f[_S["v_init"]], n, steps, c[_C["window"]], c[_C["steps0"]],
+        CHARGE=c[_C["charge"]], DECAY_INPUT=bool(c[_C["decay_input"]]), TAU_RECIP=bool(c[_C["tau_recip"]]),
+        HARD=bool(c[_C["hard"]]), V0_MODE=c[_C["v0_mode"]], I0_MODE=c[_C["i0_mode"]],
+        VTH_MODE=c[_C["vth_mode"]], P1_MODE=c[_C["p1_mode"]], P2_MODE=c[_C["p2_mode"]],
+        STORE_H=bool(c[_C["store_h"]]), STORE_V=bool(c[_C["store_v"]]), LOWP=x.dtype != torch.float32,
+        BLOCK=BLOCK, num_warps=NUM_WARPS, enable_fp_fusion=False)
+    return s, h, v_last, i_last, vseq
+
+
+def _backward_impl(gs: Optional[Tensor], gvseq: Optional[Tensor], gv_last: Optional[Tensor],
+                   gi_last: Optional[Tensor], h: Tensor, x: Optional[Tensor], v0: Optional[Tensor],
+                   vth: Optional[Tensor], p1: Optional[Tensor], p2: Optional[Tensor], scalars: list[float],
+                   config: list[int], need: list[int]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``need`` = [grad of v0 wanted, grad of i0 wanted]."""
+    c, f = config, scalars
+    steps, n = h.shape[0], h[0].numel()
+    gx = torch.empty_like(h)
+    gv0 = h.new_empty(h.shape[1:]) if need[0] else h.new_empty(0)
+    gi0 = h.new_empty(h.shape[1:]) if need[1] else h.new_empty(0)
+    blocks = _grid(n)[0]
+    gk = h.new_empty(blocks, dtype=torch.float32) if c[_C["charge"]] == K.PLIF else h.new_empty(0, dtype=torch.float32)
+    contiguous = lambda t: None if t is None else t.contiguous()  # noqa: E731
+    gs, gvseq, gv_last, gi_last = map(contiguous, (gs, gvseq, gv_last, gi_last))
+    _launcher(K.neuron_backward_kernel)[(blocks,)](
+        _or(gs, h), _or(gvseq, h), _or(gv_last, h), _or(gi_last, h), h, _or(x, h), _or(v0, h),
+        _or(vth, h), _or(p1, h), _or(p2, h),
+        gx, gv0 if need[0] else gx, gi0 if need[1] else gx, gk if gk.numel() else gx,
+        f[_S["v0"]], f[_S["vth"]], f[_S["p1"]], f[_S["p2"]], f[_S["v_reset"]], f[_S["v_leak"]],
+        f[_S["v_init"]], f[_S["sg_p0"]], f[_S["sg_p1"]], n, steps, c[_C["window"]], c[_C["steps0"]],
+        CHARGE=c[_C["charge"]], DECAY_INPUT=bool(c[_C["decay_input"]]), TAU_RECIP=bool(c[_C["tau_recip"]]),
+        HARD=bool(c[_C["hard"]]), DETACH=bool(c[_C["detach"]]), SURROGATE=c[_C["surrogate"]],
+        V0_MODE=c[_C["v0_mode"]], VTH_MODE=c[_C["vth_mode"]], P1_MODE=c[_C["p1_mode"]],
+        P2_MODE=c[_C["p2_mode"]], HAS_GS=gs is not None, HAS_GVSEQ=gvseq is not None,
+        HAS_GVT=gv_last is not None, HAS_GIT=gi_last is not None, STORE_GV0=bool(need[0]),
+        STORE_GI0=bool(need[1]), LOWP=h.dtype != torch.float32, BLOCK=BLOCK, num_warps=NUM_WARPS,
+        enable_fp_fusion=False)
+    return gx, gv0, gi0, gk
+
+
+def _fake_forward(x, v0, i0, vth, p1, p2, scalars, config):
+    c = config
+    empty = x.new_empty(0)
+    return (torch.empty_like(x), torch.empty_like(x) if c[_C["store_h"]] else empty, x.new_empty(x.shape[1:]),
+            x.new_empty(x.shape[1:]) if c[_C["charge"]] == K.CUBA else empty,
+            torch.empty_like(x) if c[_C["store_v"]] else empty)
+
+
+def _fake_backward(gs, gvseq, gv_last, gi_last, h, x, v0, vth, p1, p2, scalars, config, need):
+    blocks = _grid(h[0].numel())[0]
+    return (torch.empty_like(h), h.new_empty(h.shape[1:]) if need[0] else h.new_empty(0),
+            h.new_empty(h.shape[1:]) if need[1] else h.new_empty(0),
+            h.new_empty(blocks if config[_C["charge"]] == K.PLIF else 0, dtype=torch.float32))
+
+
+if _HAS_TRITON_OP:
+    neuron_fwd = torch.library.triton_op("snnc::neuron_fwd", _forward_impl, mutates_args=())
+    neuron_bwd = torch.library.triton_op("snnc::neuron_bwd", _backward_impl, mutates_args=())
+else:  # pragma: no cover - PyTorch < 2.6
+    neuron_fwd = torch.library.custom_op("snnc::neuron_fwd", _forward_impl, mutates_args=())
+    neuron_bwd = torch.library.custom_op("snnc::neuron_bwd", _backward_impl, mutates_args=())
+    neuron_fwd.register_fake(_fake_forward)
+    neuron_bwd.register_fake(_fake_backward)
+
+
+def _setup_context(ctx, inputs, output):
+    x, v0, i0, vth, p1, p2, scalars, config = inputs
+    s, h, v_last, i_last, vseq = output
+    keep_x = config[_C["charge"]] == K.PLIF and config[_C["decay_input"]]
+    ctx.save_for_backward(h, x if keep_x else None, v0, vth, p1, p2)
+    ctx.scalars, ctx.config = scalars, config
+    ctx.has_v0, ctx.has_i0 = v0 is not None, i0 is not None
+
+
+def _backward(ctx, gs, gh, gv_last, gi_last, gvseq):
+    h, x, v0, vth, p1, p2 = ctx.saved_tensors
+    c = ctx.config
+    if h.numel() == 0:
+        raise RuntimeError("snnc neuron kernel: backward needs the forward run with store_h "
+                           "(a gradient was not expected when the forward ran)")
+    need_v0 = ctx.has_v0 and c[_C["v0_mode"]] == 1 and ctx.needs_input_grad[1]
+    need_i0 = ctx.has_i0 and c[_C["i0_mode"]] == 1 and ctx.needs_input_grad[2]
+    gx, gv0, gi0, gk = neuron_bwd(gs, gvseq if c[_C["store_v"]] else None, gv_last,
+                                  gi_last if c[_C["charge"]] == K.CUBA else None, h, x, v0, vth, p1, p2,
+                                  ctx.scalars, c, [int(need_v0), int(need_i0)])
+    grad_p1 = None
+    if c[_C["charge"]] == K.PLIF and p1 is not None and ctx.needs_input_grad[4]:
+        grad_p1 = gk.sum().reshape(p1.shape).to(p1.dtype)
+    return (gx, gv0 if need_v0 else None, gi0 if need_i0 else None, None, grad_p1, None, None, None)
+
+
+torch.library.register_autograd("snnc::neuron_fwd", _backward, setup_context=_setup_context)

@@ -1,0 +1,98 @@
+"""The Triton kernels, under TRITON_INTERPRET=1 on CPU (or natively on a GPU), against the torch backend.
+
+float32 is bit-exact (spikes, membrane, v_seq); gradients agree to float rounding. float16 is exact too
+(the kernels round every operation to float16 as PyTorch does). bfloat16 is checked to rounding only:
+the interpreter's float32→bfloat16 conversion truncates where the GPU rounds to nearest (the GPU tests
+check it exactly).
+"""
+
+import pytest
+import torch
+
+pytest.importorskip("triton")
+
+from snnc.nn import neuron  # noqa: E402
+
+from runtime_cases import CONFIGS, compare, make_pair, surrogates  # noqa: E402
+
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _x(shape, dtype=torch.float32, seed=0, scale=1.5):
+    gen = torch.Generator().manual_seed(seed)
+    return (torch.randn(shape, generator=gen) * scale).to(DEVICE, dtype)
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+@pytest.mark.parametrize("detach", [False, True])
+def test_float32_exact(name, detach):
+    ref, fused = make_pair(name, "triton", detach_reset=detach)
+    compare(ref.to(DEVICE), fused.to(DEVICE), _x((7, 3, 45)))
+
+
+@pytest.mark.parametrize("name", ["if-hard", "lif-soft-nodecay", "plif-hard", "cuba-hard"])
+def test_float16_exact(name):
+    ref, fused = make_pair(name, "triton")
+    compare(ref.to(DEVICE), fused.to(DEVICE), _x((6, 2, 50), torch.float16), rtol=2e-2, atol=2e-2)
+
+
+@pytest.mark.parametrize("name", ["lif-hard", "plif-soft-nodecay"])
+def test_bfloat16(name):
+    ref, fused = make_pair(name, "triton")
+    x = _x((6, 2, 50), torch.bfloat16)
+    if DEVICE == "cuda":
+        compare(ref.to(DEVICE), fused.to(DEVICE), x, rtol=0.1, atol=0.1)
+        return
+    # interpreter: float32 -> bfloat16 truncates, so only near-agreement is expected
+    with torch.no_grad():
+        sa, sb = ref(x), fused(x)
+    assert sb.dtype == torch.bfloat16 and fused.v.dtype == torch.bfloat16
+    assert (sa == sb).float().mean() > 0.95
+    assert ((ref.v.float() - fused.v.float()).abs() < 0.05).float().mean() > 0.9
+
+
+@pytest.mark.parametrize("sg", surrogates(), ids=lambda s: type(s).__name__)
+def test_surrogates(sg):
+    ref = neuron.LIF(tau=2.0, step_mode="m", surrogate_function=sg)
+    fused = neuron.LIF(tau=2.0, step_mode="m", surrogate_function=sg, backend="triton")
+    compare(ref.to(DEVICE), fused.to(DEVICE), _x((5, 2, 40), scale=1.0))
+
+
+def test_per_neuron_parameters():
+    gen = torch.Generator().manual_seed(3)
+    th = torch.rand(4, 9, generator=gen) + 0.5
+    tau = torch.rand(4, 9, generator=gen) * 3 + 1.2
+    ref = neuron.LIF(tau=tau, v_threshold=th, step_mode="m")
+    fused = neuron.LIF(tau=tau, v_threshold=th, step_mode="m", backend="triton")
+    compare(ref.to(DEVICE), fused.to(DEVICE), _x((6, 2, 4, 9)))
+    alpha = torch.rand(9, generator=gen)
+    ref = neuron.CubaLIF(current_decay=alpha, voltage_decay=0.25, step_mode="m", v_reset=None)
+    fused = neuron.CubaLIF(current_decay=alpha, voltage_decay=0.25, step_mode="m", v_reset=None, backend="triton")
+    compare(ref.to(DEVICE), fused.to(DEVICE), _x((6, 3, 9)))
+
+
+@pytest.mark.parametrize("window", [2, 3, 5])
+def test_window_and_state_carry(window):
+    """Two calls back to back: the state (and its gradient) carries over, windows cut it."""
+    for name in ("lif-hard", "cuba-soft", "plif-hard"):
+        ref, fused = make_pair(name, "triton", window_size=window, store_v_seq=True)
+        compare(ref.to(DEVICE), fused.to(DEVICE), _x((4, 2, 33), seed=window), calls=2)
+        assert ref._steps == fused._steps
+
+
+def test_no_grad_forward_stores_nothing_extra():
+    ref, fused = make_pair("lif-hard", "triton")
+    with torch.no_grad():
+        compare(ref.to(DEVICE), fused.to(DEVICE), _x((5, 70)), grad=False)
+
+
+def test_unknown_surrogate_is_a_clear_error():
+    class Odd(torch.nn.Module):
+        kernel_name = "odd"
+
+        def kernel_params(self):
+            return (1.0,)
+
+    fused = neuron.LIF(step_mode="m", backend="triton", surrogate_function=Odd())
+    with pytest.raises(ValueError, match="no fused-kernel form"):
+        fused(_x((2, 3)))
