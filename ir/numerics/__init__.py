@@ -23,6 +23,10 @@ class Profile:
     dtype: torch.dtype
     kernels: dict[str, Callable] = field(default_factory=dict)
     description: str = ""
+    #: default fixed-point formats of value classes (``{"v": Fixed(...).to_dict(), "i": ...}``, in the
+    #: graph's units; see ``snnc.ir.quantize``) for nodes whose ``quant["formats"]`` has none; read by
+    #: the range-analysis pass. Empty for float profiles.
+    formats: dict = field(default_factory=dict)
 
     def prepare(self, graph):
         """Check (or adapt) a graph before it is interpreted under this profile."""
