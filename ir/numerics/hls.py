@@ -407,7 +407,9 @@ def quantize(graph, calibration=None, config: dict | None = None):
             raise UnsupportedError(node.name, f"op {node.op} is not supported by the hls profile "
                                               f"(supported: {', '.join(SUPPORTED)}); fold BatchNorm first",
                                    target="hls")
-    cal = None if calibration is None else calibrate(graph, calibration, numerics="float64")
+    needs_cal = any(cfg.spec(n.name, c).get("int") == "auto" for n in graph.nodes
+                    for c in ("result", "v", "i", "mem", "input"))
+    cal = calibrate(graph, calibration, numerics="float64") if calibration is not None and needs_cal else None
 
     def observed(node, cls):
         if cal is None:

@@ -1,0 +1,429 @@
+"""Lower an ``hls``-quantized graph to synchronous HLS-style C++ (see ``FORMAT.md``).
+
+Each layer kind has one template in ``templates/`` that reads like the C++ it produces; this module
+fills them in: names (the IR node names made C identifiers), sizes, types (one ``typedef`` per tensor
+class and layer, from ``node.quant["formats"]``) and, for neurons, the lines of the charge and reset
+that the node's attributes select. Parameters go to ``firmware/weights.h`` as constant arrays whose
+literals are exactly the quantized values.
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import math
+import re
+import shutil
+from pathlib import Path
+from string import Template
+
+import numpy as np
+
+from ...ir.numerics.hls import formats
+from ...ir.quantize import Fixed
+from .constraints import check
+
+HERE = Path(__file__).parent
+TEMPLATES = HERE / "templates"
+HEADER = HERE / "include" / "snnc_fixed.h"
+CXXFLAGS = "-std=c++17 -O2 -Wall -Werror -Wno-unknown-pragmas"
+TOP = "snnc_top"
+CPP_KEYWORDS = {
+    "alignas", "alignof", "and", "asm", "auto", "bool", "break", "case", "catch", "char", "class", "const",
+    "constexpr", "continue", "default", "delete", "do", "double", "else", "enum", "explicit", "export",
+    "extern", "false", "float", "for", "friend", "goto", "if", "inline", "int", "long", "mutable",
+    "namespace", "new", "noexcept", "not", "nullptr", "operator", "or", "private", "protected", "public",
+    "register", "return", "short", "signed", "sizeof", "static", "struct", "switch", "template", "this",
+    "throw", "true", "try", "typedef", "typename", "union", "unsigned", "using", "virtual", "void",
+    "volatile", "while", "x", "y", "s", "k", "main", "last", "snnc", "std"}
+
+
+def template(template_file: str, **values) -> str:
+    return Template((TEMPLATES / template_file).read_text()).substitute(**{k: str(v) for k, v in values.items()})
+
+
+def cpp_type(fmt: Fixed) -> str:
+    return f"snnc::fixed<{fmt.width}, {fmt.int_bits}, snnc::{fmt.rounding.upper()}, snnc::{fmt.overflow.upper()}>"
+
+
+def literal(value: float) -> str:
+    """A C++ double literal that parses back to exactly ``value``."""
+    text = repr(float(value))
+    return text if any(c in text for c in ".e") else text + ".0"
+
+
+def c_identifiers(graph) -> dict[str, str]:
+    """Node name -> a unique C identifier (non-identifier characters become ``_``)."""
+    out, used = {}, set()
+    for node in graph.nodes:
+        base = re.sub(r"\W", "_", node.name, flags=re.ASCII) or "node"
+        if base[0].isdigit():
+            base = "n_" + base
+        if base in CPP_KEYWORDS or keyword.iskeyword(base) or base.startswith(("snnc_", "SNNC_")):
+            base = base + "_"
+        name, i = base, 1
+        while name in used or name + "_reset" in used:
+            name, i = f"{base}_{i}", i + 1
+        used.update({name, name + "_reset"})
+        out[node.name] = name
+    return out
+
+
+def _array(values: np.ndarray) -> str:
+    """Nested braces of literals for a C array of ``values.shape``."""
+    if values.ndim == 1:
+        items = [literal(v) for v in values]
+        lines = [", ".join(items[i:i + 12]) for i in range(0, len(items), 12)]
+        return "{" + (",\n   ".join(lines)) + "}"
+    return "{" + ",\n ".join(_array(v) for v in values) + "}"
+
+
+def _const(name: str, ctype: str, values: np.ndarray) -> str:
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 0:
+        return f"static const {ctype} {name} = {literal(values)};"
+    dims = "".join(f"[{d}]" for d in values.shape)
+    return f"static const {ctype} {name}{dims} = {_array(values)};"
+
+
+class _Lowering:
+    def __init__(self, graph, options: dict):
+        self.graph = graph
+        self.options = options
+        self.ids = c_identifiers(graph)
+        self.typedefs: list[str] = []
+        self.weights: list[str] = []
+        self.layers: list[str] = []
+        self.calls: list[str] = []
+        self.resets: list[str] = []
+        self.buffer: dict[str, str] = {}  # node -> the C array holding its per-step value
+        self.layer_info: list[dict] = []
+
+    def t(self, node, cls: str) -> str:
+        return f"{self.ids[node.name]}_{cls}_t"
+
+    def run(self) -> dict:
+        g = self.graph
+        for node in g.nodes:
+            for cls, d in formats(node).items():
+                self.typedefs.append(f"typedef {cpp_type(d)} {self.t(node, cls)};")
+        for node in g.nodes:
+            getattr(self, "_" + node.op.lower())(node)
+        return self.info()
+
+    # --- per op ------------------------------------------------------------------------------------
+    def _input(self, node):
+        self.typedefs.append(f"typedef {self.t(node, 'result')} input_t;")
+        self.buffer[node.name] = "x"
+
+    def _flatten(self, node):
+        self.buffer[node.name] = self.buffer[node.inputs[0]]  # same elements, same (C) order
+
+    def _output(self, node):
+        self.buffer[node.name] = self.buffer[node.inputs[0]]
+
+    def _emit(self, node, code: str, args: list[str], stateful: bool = False, info: dict | None = None):
+        fn = self.ids[node.name]
+        n = math.prod(node.shape)
+        self.layers.append(code)
+        out = f"{fn}_out"
+        self.calls.append(f"  {self.t(node, 'result')} {out}[{n}];")
+        self.calls.append(f"  {fn}({', '.join(args + [out] + (['last'] if stateful else []))});")
+        self.buffer[node.name] = out
+        if stateful:
+            self.resets.append(f"  {fn}_reset();")
+        self.layer_info.append({"name": node.name, "function": fn, "op": node.op, "shape": list(node.shape),
+                                "formats": {k: str(v) for k, v in formats(node).items()}, **(info or {})})
+
+    def _in(self, node, i: int = 0) -> tuple[str, str]:
+        src = self.graph[node.inputs[i]]
+        return self.buffer[src.name], self.t(src, "result")
+
+    def _linear(self, node):
+        fn = self.ids[node.name]
+        w = node.params["weight"]
+        n_out, n_in = w.shape
+        self.weights.append(_const(f"{fn}_weight", self.t(node, "weight"), w))
+        if "bias" in node.params:
+            self.weights.append(_const(f"{fn}_bias", self.t(node, "bias"), node.params["bias"]))
+        reuse = node.quant.get("reuse_factor", 1)
+        mults = math.ceil(w.size / reuse)
+        buf, in_t = self._in(node)
+        code = template("dense.cpp", name=node.name, fn=fn, n_in=n_in, n_out=n_out, reuse=reuse,
+                        multipliers=mults, partition=max(1, math.ceil(n_in / reuse)), in_t=in_t,
+                        out_t=self.t(node, "result"), acc_t=self.t(node, "accum"),
+                        acc_init=f"{fn}_bias[o]" if "bias" in node.params else f"{self.t(node, 'accum')}(0)")
+        self._emit(node, code, [buf], info=self._mac_info(node, w.size, w.size, reuse))
+
+    def _conv2d(self, node):
+        from ...ir.ops import _pair
+        fn = self.ids[node.name]
+        w = node.params["weight"]
+        a = node.attrs
+        (sh, sw), (ph, pw), (dh, dw) = (_pair(node.name, k, a[k]) for k in ("stride", "padding", "dilation"))
+        c_in, h_in, w_in = self.graph[node.inputs[0]].shape
+        c_out, h_out, w_out = node.shape
+        self.weights.append(_const(f"{fn}_weight", self.t(node, "weight"), w))
+        if "bias" in node.params:
+            self.weights.append(_const(f"{fn}_bias", self.t(node, "bias"), node.params["bias"]))
+        reuse = node.quant.get("reuse_factor", 1)
+        buf, in_t = self._in(node)
+        code = template("conv2d.cpp", name=node.name, fn=fn, c_in=c_in, h_in=h_in, w_in=w_in, c_out=c_out,
+                        h_out=h_out, w_out=w_out, kh=w.shape[2], kw=w.shape[3], sh=sh, sw=sw, ph=ph, pw=pw,
+                        dh=dh, dw=dw, groups=a["groups"], reuse=reuse, multipliers=math.ceil(w.size / reuse),
+                        out_per_group=c_out // a["groups"], c_per_group=w.shape[1],
+                        n_in=c_in * h_in * w_in, n_out=c_out * h_out * w_out, in_t=in_t,
+                        out_t=self.t(node, "result"), acc_t=self.t(node, "accum"),
+                        acc_init=f"{fn}_bias[o]" if "bias" in node.params else f"{self.t(node, 'accum')}(0)")
+        self._emit(node, code, [buf], info=self._mac_info(node, w.size, w.size * h_out * w_out, reuse))
+
+    def _mac_info(self, node, n_weights: int, macs: int, reuse: int) -> dict:
+        fm = formats(node)
+        bits = n_weights * fm["weight"].width + (len(node.params["bias"]) * fm["bias"].width
+                                                  if "bias" in node.params else 0)
+        src = self.graph[node.inputs[0]]
+        return {"multipliers": math.ceil(n_weights / reuse), "macs_per_step": macs, "reuse_factor": reuse,
+                "weight_bits": bits, "state_bits": 0, "binary_input": src.op == "Neuron"}
+
+    def _pool(self, node):
+        from ...ir.ops import _Pool2d
+        fn = self.ids[node.name]
+        (kh, kw), (sh, sw), (ph, pw) = _Pool2d.geometry(node)
+        c, h_in, w_in = self.graph[node.inputs[0]].shape
+        _, h_out, w_out = node.shape
+        buf, in_t = self._in(node)
+        if node.op == "MaxPool2d":
+            init = f"{in_t} best = {in_t}(0);\n        bool any = false;"
+            update = "if (!any || value > best) best = value;\n            any = true;"
+            store = "best"
+        else:
+            init = f"{self.t(node, 'accum')} acc = {self.t(node, 'accum')}(0);"
+            update = "acc += value;"
+            store = "acc"
+            if node.op == "AvgPool2d":
+                self.weights.append(_const(f"{fn}_recip", self.t(node, "weight"), np.array(node.quant["recip"])))
+                store = f"acc * {fn}_recip"
+        code = template("pool2d.cpp", name=node.name, fn=fn, op=node.op, c=c, h_in=h_in, w_in=w_in,
+                        h_out=h_out, w_out=w_out, kh=kh, kw=kw, sh=sh, sw=sw, ph=ph, pw=pw,
+                        n_in=c * h_in * w_in, n_out=c * h_out * w_out, in_t=in_t, out_t=self.t(node, "result"),
+                        init=init, update=update, store=store)
+        mults = c * h_out * w_out if node.op == "AvgPool2d" else 0
+        self._emit(node, code, [buf], info={"multipliers": mults, "weight_bits": 0, "state_bits": 0})
+
+    _avgpool2d = _sumpool2d = _maxpool2d = _pool
+
+    def _add(self, node):
+        fn = self.ids[node.name]
+        n = math.prod(node.shape)
+        ins = [self._in(node, i) for i in range(len(node.inputs))]
+        args = ", ".join(f"const {t} x{i}[{n}]" for i, (_, t) in enumerate(ins))
+        expr = " + ".join(f"x{i}[k]" for i in range(len(ins)))
+        code = template("elementwise.cpp", name=node.name, fn=fn, op="Add", n=n, args=args,
+                        out_t=self.t(node, "result"), expr=expr)
+        self._emit(node, code, [b for b, _ in ins], info={"multipliers": 0, "weight_bits": 0, "state_bits": 0})
+
+    def _scale(self, node):
+        fn = self.ids[node.name]
+        n = math.prod(node.shape)
+        scale = np.asarray(node.params["scale"])
+        buf, in_t = self._in(node)
+        if scale.ndim == 0:
+            self.weights.append(_const(f"{fn}_scale", self.t(node, "weight"), scale))
+            expr = f"x[k] * {fn}_scale"
+        else:
+            self.weights.append(_const(f"{fn}_scale", self.t(node, "weight"),
+                                       np.broadcast_to(scale, node.shape).reshape(-1)))
+            expr = f"x[k] * {fn}_scale[k]"
+        code = template("elementwise.cpp", name=node.name, fn=fn, op="Scale", n=n,
+                        args=f"const {in_t} x[{n}]", out_t=self.t(node, "result"), expr=expr)
+        bits = (scale.size if scale.ndim else 1) * formats(node)["weight"].width
+        self._emit(node, code, [buf], info={"multipliers": n, "weight_bits": bits, "state_bits": 0})
+
+    def _param(self, node, key: str, cls: str) -> str:
+        """A neuron parameter as a constant (scalar) or an array over the neurons; its C expression."""
+        fn = self.ids[node.name]
+        value = np.asarray(node.params[key], dtype=np.float64)
+        if value.ndim == 0 or value.size == 1:
+            self.weights.append(_const(f"{fn}_{key}", self.t(node, cls), value.reshape(())))
+            return f"{fn}_{key}"
+        full = np.broadcast_to(value, node.shape).reshape(-1)
+        self.weights.append(_const(f"{fn}_{key}", self.t(node, cls), full))
+        return f"{fn}_{key}[k]"
+
+    def _neuron(self, node):
+        fn = self.ids[node.name]
+        a = node.attrs
+        n = math.prod(node.shape)
+        buf, in_t = self._in(node)
+        v_t = self.t(node, "v")
+        charge, reset, timing = a["charge"], a["reset"], a["reset_timing"]
+        th = self._param(node, "v_threshold", "threshold")
+        p = {key: self._param(node, key, cls) for key, cls in
+             (("beta", "decay"), ("alpha", "decay"), ("k", "decay"), ("v_reset", "v"), ("v_leak", "v"),
+              ("v_init", "v"), ("i_init", "i")) if key in node.params}
+        V, X, I = f"{fn}_v[k]", "x[k]", f"{fn}_i[k]"
+        cmp = ">=" if a["compare"] == "ge" else ">"
+        body = []
+        if charge == "cuba":
+            body.append(f"{I} = {I} * {p['alpha']} + {X};")
+            m = f"{V} * {p['beta']} + {I}"
+        elif charge == "beta":
+            m = f"{p['beta']} * {V} + {X}"
+        elif charge == "if":
+            m = f"{V} + {X}"
+        else:  # plif (lif became plif with k = 1/tau at quantization)
+            leak = p.get("v_leak", f"{v_t}(0)")
+            m = (f"{V} + ({X} - ({V} - {leak})) * {p['k']}" if a["decay_input"]
+                 else f"{V} - ({V} - {leak}) * {p['k']} + {X}")
+        if timing == "immediate":
+            body.append(f"const {v_t} h = {m};")
+            body.append(f"const bool spike = h {cmp} {th};")
+            if reset == "hard":
+                body.append(f"{V} = spike ? {p['v_reset']} : h;")
+            elif reset == "subtract":
+                body.append(f"if (spike) {V} = h - {th};\nelse {V} = h;")
+            else:
+                body.append(f"{V} = h;")
+        else:
+            if timing == "delayed":
+                body.insert(0, f"const bool r = {fn}_s[k];  // the previous step's spike")
+            else:
+                body.insert(0, f"const bool r = {V} {cmp} {th};  // compensated: the stored V still fires")
+            body.append(f"{v_t} h;")
+            if reset == "subtract":
+                body.append(f"if (r) h = {m} - {th};\nelse h = {m};")
+            elif reset == "hard":
+                body.append(f"if (r) h = {v_t}(0);\nelse h = {m};" if charge == "cuba"
+                            else f"if (r) h = {X};\nelse h = {m};")
+            else:
+                body.append(f"h = {m};")
+            body.append(f"const bool spike = h {cmp} {th};")
+            if timing == "delayed" or reset == "none":
+                body.append(f"{V} = h;")
+            elif reset == "subtract":
+                body.append(f"if (spike && !r) {V} = h - {th};\nelse if (r && !spike) {V} = h + {th};\nelse {V} = h;")
+            else:
+                body.append(f"if (spike && !r) {V} = {v_t}(0);\nelse if (r && !spike) {V} = h + h;\nelse {V} = h;")
+            if timing == "delayed":
+                body.append(f"{fn}_s[k] = spike;")
+        init = p.get("v_init", p.get("v_reset") if reset == "hard" else None)
+        decls, resets = "", ""
+        if charge == "cuba":
+            decls += f"\nstatic {self.t(node, 'i')} {fn}_i[{n}];"
+            resets += f"\n    {fn}_i[k] = {p.get('i_init', self.t(node, 'i') + '(0)')};"
+        if timing == "delayed":
+            decls += f"\nstatic bool {fn}_s[{n}];"
+            resets += f"\n    {fn}_s[k] = false;"
+        body_text = "\n".join("    " + line for chunk in body for line in chunk.split("\n"))
+        code = template("neuron.cpp", name=node.name, fn=fn, n=n, charge=a["charge"] + (
+            " (lif: k = 1/tau)" if node.quant.get("charge_from") == "lif" else ""),
+            cmp=cmp, reset=reset, timing=timing, v_t=v_t, in_t=in_t, out_t=self.t(node, "result"),
+            v_init=init if init is not None else f"{v_t}(0)", state_decls=decls, state_resets=resets,
+            body=body_text)
+        fm = formats(node)
+        state_bits = n * fm["v"].width + (n * fm["i"].width if charge == "cuba" else 0) + (n if timing == "delayed" else 0)
+        per_neuron = {"if": 0, "beta": 1, "plif": 1, "cuba": 2}[charge]
+        param_bits = sum(np.asarray(node.params[k]).size * fm[{"v_threshold": "threshold", "beta": "decay",
+                                                                "alpha": "decay", "k": "decay", "i_init": "i"}.get(k, "v")].width
+                         for k in node.params)
+        self._emit(node, code, [buf], stateful=True,
+                   info={"multipliers": per_neuron * n, "weight_bits": int(param_bits), "state_bits": state_bits})
+
+    def _readout(self, node):
+        fn = self.ids[node.name]
+        a = node.attrs
+        n = self.graph[node.inputs[0]].shape[0]
+        buf, in_t = self._in(node)
+        out_t = self.t(node, "result")
+        rule = a["rule"]
+        if a["output_mode"] == "spike":
+            decision = {"argmax_spike_count": "best", "first_to_threshold": f"{fn}_first",
+                        "threshold_then_argmax": f"{fn}_first >= 0 ? {fn}_first : best",
+                        "binary_logit": f"{fn}_count[1] - {fn}_count[0]"}[rule]
+            code = template("readout_spike.cpp", name=node.name, fn=fn, n=n, rule=rule,
+                            class_threshold=a["class_threshold"], in_t=in_t, out_t=out_t, decision=decision)
+            state_bits = 32 * (n + 1)
+            mults, wbits = 0, 0
+        else:
+            self.weights.append(_const(f"{fn}_beta", self.t(node, "decay"), np.asarray(node.params["beta"])))
+            decision = f"{out_t}(best)" if rule == "argmax_membrane" else f"{fn}_mem[1] - {fn}_mem[0]"
+            code = template("readout_membrane.cpp", name=node.name, fn=fn, n=n, rule=rule,
+                            mem_t=self.t(node, "mem"), in_t=in_t, out_t=out_t, decision=decision)
+            state_bits = n * formats(node)["mem"].width
+            mults, wbits = n, formats(node)["decay"].width
+        self._emit(node, code, [buf], stateful=True,
+                   info={"multipliers": mults, "weight_bits": wbits, "state_bits": state_bits})
+
+    # --- the whole model ---------------------------------------------------------------------------
+    def info(self) -> dict:
+        g = self.graph
+        window = _window(g)
+        outputs = []
+        offset = 0
+        for node in g.outputs:
+            size = math.prod(node.shape)
+            outputs.append({"name": node.name, "shape": list(node.shape), "offset": offset, "size": size,
+                            "array": self.buffer[node.name], "type": self.t(g[node.inputs[0]], "result")})
+            offset += size
+        return {"window": window, "outputs": outputs, "n_out_total": offset}
+
+
+def _window(graph) -> int:
+    from ...ir.interpreter import window_of
+    return window_of(graph)
+
+
+def lower(graph, out_dir, options: dict | None = None) -> None:
+    """Write the C++ project for ``graph`` (quantized for ``hls``) into ``out_dir``."""
+    options = dict(options or {})
+    check(graph, options)
+    out = Path(out_dir)
+    low = _Lowering(graph, options)
+    info = low.run()
+    window = info["window"]
+    in_node = graph.inputs[0]
+    n_in = math.prod(in_node.shape)
+    in_shape = ", ".join(map(str, in_node.shape))
+    top_args = ", ".join([f"const input_t x[{n_in}]"] + [f"{o['type']} y{i}[{o['size']}]"
+                                                         for i, o in enumerate(info["outputs"])])
+    window_comment = (f"after every {window} steps (the window) the decision of the window's last step "
+                      "is out and all state resets." if window else
+                      "the model has no window: state resets only through the reset function.")
+    copies = "\n".join(f"  for (int k = 0; k < {o['size']}; ++k) y{i}[k] = {o['array']}[k];"
+                       for i, o in enumerate(info["outputs"]))
+    (out / "firmware").mkdir(parents=True, exist_ok=True)
+    (out / "tb").mkdir(exist_ok=True)
+    shutil.copyfile(HEADER, out / "firmware" / "snnc_fixed.h")
+    sizes = "\n".join(f"static const int SNNC_N_OUT{i} = {o['size']};  // {o['name']}: shape {tuple(o['shape'])}"
+                      for i, o in enumerate(info["outputs"]))
+    (out / "firmware" / f"{TOP}.h").write_text(template(
+        "model.h", top=TOP, n_in=n_in, in_shape=f"({in_shape})", window=window, window_comment=window_comment,
+        typedefs="\n".join(low.typedefs), top_args=top_args, output_sizes=sizes))
+    (out / "firmware" / "weights.h").write_text(template("weights.h", top=TOP, weights="\n\n".join(low.weights)))
+    last = "false" if not window else f"snnc_step == {window - 1}"
+    (out / "firmware" / f"{TOP}.cpp").write_text(template(
+        "model.cpp", top=TOP, layers="\n\n".join(low.layers), resets="\n".join(low.resets) or "",
+        top_args=top_args, last_expr=last, calls="\n".join(low.calls) + ("\n" + copies if copies else "")))
+    out_decls = "\n".join(f"  {o['type']} y{i}[{o['size']}];" for i, o in enumerate(info["outputs"]))
+    out_copies = "\n".join(f"      for (int k = 0; k < {o['size']}; ++k) dst[{o['offset']} + k] = y{i}[k].to_double();"
+                           for i, o in enumerate(info["outputs"]))
+    (out / "tb" / "testbench.cpp").write_text(template(
+        "testbench.cpp", top=TOP, n_in=n_in, in_shape=in_shape, n_out_total=info["n_out_total"],
+        outputs_doc=", ".join(f"{o['name']} {tuple(o['shape'])}" for o in info["outputs"]),
+        in_t="input_t", out_decls=out_decls, out_copies=out_copies,
+        call_args=", ".join(["x"] + [f"y{i}" for i in range(len(info["outputs"]))])))
+    (out / "Makefile").write_text(template("Makefile", top=TOP, cxxflags=CXXFLAGS))
+    (out / "vitis_hls.tcl").write_text(template("vitis_hls.tcl", top=TOP))
+    (out / "README.md").write_text(template(
+        "README.md", top=TOP, in_shape=f"({in_shape})", in_t=f"input_t = {cpp_type(formats(in_node)['result'])}",
+        window_comment=window_comment, cxxflags=CXXFLAGS, n_in=n_in, n_out_total=info["n_out_total"]))
+    model = {"format": "snnc-hls", "version": 1, "top": TOP, "cxxflags": CXXFLAGS,
+             "input": {"name": in_node.name, "shape": list(in_node.shape), "format": str(formats(in_node)["result"])},
+             "outputs": [{k: o[k] for k in ("name", "shape", "offset", "size")} for o in info["outputs"]],
+             "n_out_total": info["n_out_total"], "window": window, "layers": low.layer_info,
+             "sources": [f"firmware/{TOP}.cpp", "tb/testbench.cpp"],
+             "files": sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) + ["model.json"]}
+    (out / "model.json").write_text(json.dumps(model, indent=1) + "\n")
+
+
+__all__ = ["lower", "cpp_type", "c_identifiers", "CXXFLAGS", "TOP"]

@@ -1,0 +1,127 @@
+"""Run an hls artifact: build its C++ testbench with the machine's C++ compiler and run it.
+
+The build is cached by the SHA-256 of the sources, the compiler's identity and the flags (under
+``$SNNC_CACHE`` or ``~/.cache/snnc/hls/<hash>/``), so simulating the same artifact again costs only
+the run. Reads nothing but the artifact's files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ...ir.errors import SnncError
+
+COMPILE_TIMEOUT_S = 600
+
+
+def _cxx() -> str:
+    cxx = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
+    if not cxx:
+        raise SnncError("hls: no C++ compiler found (set CXX, or install g++)")
+    return cxx
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("SNNC_CACHE")
+    return Path(root) / "hls" if root else Path.home() / ".cache" / "snnc" / "hls"
+
+
+def _model(out_dir: Path) -> dict:
+    path = out_dir / "model.json"
+    try:
+        model = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise SnncError(f"hls: cannot read {path}: {e}") from None
+    if model.get("format") != "snnc-hls" or model.get("version") != 1:
+        raise SnncError(f"hls: {path} is not an snnc-hls v1 model description")
+    return model
+
+
+def build(out_dir, cxx: str | None = None) -> tuple[Path, dict]:
+    """Compile the artifact's testbench (cached); returns ``(binary, {"cached", "seconds"})``."""
+    import time
+    out_dir = Path(out_dir)
+    model = _model(out_dir)
+    cxx = cxx or _cxx()
+    flags = model["cxxflags"].split()
+    h = hashlib.sha256()
+    version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
+    h.update(f"{cxx}\n{version}\n{' '.join(flags)}\n".encode())
+    for rel in sorted(p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*")
+                      if p.is_file() and p.suffix in (".h", ".cpp")):
+        h.update(rel.encode() + b"\0" + (out_dir / rel).read_bytes() + b"\0")
+    target = cache_dir() / h.hexdigest()[:32]
+    binary = target / "testbench"
+    if binary.exists():
+        return binary, {"cached": True, "seconds": 0.0}
+    target.mkdir(parents=True, exist_ok=True)
+    tmp = target / f"testbench.{os.getpid()}.tmp"
+    cmd = [cxx, *flags, f"-I{out_dir / 'firmware'}", "-o", str(tmp),
+           *(str(out_dir / s) for s in model["sources"])]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SnncError(f"hls: compiling {out_dir} failed ({' '.join(cmd)}):\n{proc.stderr[-4000:]}")
+    os.replace(tmp, binary)
+    return binary, {"cached": False, "seconds": seconds}
+
+
+def simulate(out_dir, inputs) -> torch.Tensor:
+    """Run the artifact on ``[T, N, *input_shape]`` inputs; returns ``[T, N, *output_shape]`` float64
+    (a tuple if the model has several outputs). The N sequences run one after another, each from the
+    reset state, exactly as the reference interpreter runs them side by side."""
+    out_dir = Path(out_dir)
+    model = _model(out_dir)
+    x = torch.as_tensor(inputs).detach().to("cpu", torch.float64)
+    shape = tuple(model["input"]["shape"])
+    if x.dim() != len(shape) + 2 or tuple(x.shape[2:]) != shape:
+        raise SnncError(f"hls: input must have shape [T, N, {', '.join(map(str, shape))}], got {list(x.shape)}")
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise SnncError(f"hls: input must have at least one step and one sample, got {list(x.shape)}")
+    if not bool(torch.isfinite(x).all()):
+        raise SnncError("hls: input contains NaN or Inf")
+    binary, _ = build(out_dir)
+    T, N = x.shape[0], x.shape[1]
+    with tempfile.TemporaryDirectory(prefix="snnc-hls-") as tmp:
+        fin, fout = Path(tmp) / "input.bin", Path(tmp) / "output.bin"
+        fin.write_bytes(x.numpy().astype("<f8").tobytes())
+        proc = subprocess.run([str(binary), str(fin), str(fout), str(T), str(N)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SnncError(f"hls: the testbench failed: {proc.stderr.strip()}")
+        y = np.frombuffer(fout.read_bytes(), dtype="<f8").reshape(T, N, model["n_out_total"])
+    y = torch.from_numpy(y.copy())
+    outs = [y[:, :, o["offset"]:o["offset"] + o["size"]].reshape(T, N, *o["shape"]) for o in model["outputs"]]
+    return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+def describe(out_dir) -> str:
+    """Per layer: multipliers, weight bits, state bits, formats (from the artifact's model.json)."""
+    model = _model(Path(out_dir))
+    rows = [f"hls artifact: top {model['top']}(), input {tuple(model['input']['shape'])} "
+            f"{model['input']['format']}, window {model['window'] or 'none'}",
+            f"{'layer':<20} {'op':<10} {'shape':<16} {'mults':>8} {'weight bits':>12} {'state bits':>11}  formats"]
+    total = {"multipliers": 0, "weight_bits": 0, "state_bits": 0}
+    for layer in model["layers"]:
+        for k in total:
+            total[k] += int(layer.get(k, 0))
+        extra = f" (reuse {layer['reuse_factor']}" + (", binary input: adders" if layer.get("binary_input") else "") \
+            + ")" if "reuse_factor" in layer else ""
+        fmts = ", ".join(f"{k}={v}" for k, v in layer["formats"].items())
+        rows.append(f"{layer['name']:<20} {layer['op']:<10} {str(tuple(layer['shape'])):<16} "
+                    f"{layer.get('multipliers', 0):>8} {layer.get('weight_bits', 0):>12} "
+                    f"{layer.get('state_bits', 0):>11}  {fmts}{extra}")
+    rows.append(f"{'total':<48} {total['multipliers']:>8} {total['weight_bits']:>12} {total['state_bits']:>11}")
+    return "\n".join(rows)
+
+
+__all__ = ["simulate", "build", "describe", "cache_dir"]
