@@ -32,7 +32,7 @@ def pack_tensors(tensors: list[tuple[str, np.ndarray]], alignment: int = 64) -> 
     blob = bytearray()
     table = []
     for name, array in tensors:
-        array = np.ascontiguousarray(array)
+        array = np.asarray(array, order="C")  # (np.ascontiguousarray would make 0-d arrays 1-d)
         data = array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes(order="C")
         offset = align_up(len(blob), alignment)
         blob.extend(b"\0" * (offset - len(blob)))

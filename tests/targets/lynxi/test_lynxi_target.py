@@ -1,0 +1,289 @@
+"""The lynxi target: artifact re-read by an independent reader, corrupt pairs refused, and the
+simulator equal to the interpreter under the ``lynxi`` profile bit for bit."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lynxi_graphs import draw_graph, draw_inputs
+from snnc.ir import Graph, interpret
+from snnc.ir.errors import GraphError, SnncError, UnsupportedError
+from snnc.targets.lynxi import TARGET
+from snnc.targets.lynxi.simulate import load, run
+
+
+# --- a reader written from FORMAT.md alone (json + hashlib + numpy; nothing of snnc) ---------------
+def read_pair(directory):
+    doc = json.loads((directory / "model.json").read_text())
+    assert doc["format"] == "snnc-lynxi" and doc["version"] == 1 and doc["byte_order"] == "little"
+    blob = (directory / doc["bin"]["file"]).read_bytes()
+    assert len(blob) == doc["bin"]["nbytes"]
+    assert hashlib.sha256(blob).hexdigest() == doc["bin"]["sha256"]
+    tensors = {}
+    for t in doc["tensors"]:
+        assert t["dtype"] == "float16" and t["offset"] % doc["alignment"] == 0
+        raw = blob[t["offset"]:t["offset"] + t["nbytes"]]
+        assert len(raw) == t["nbytes"] == 2 * int(np.prod(t["shape"]))
+        assert hashlib.sha256(raw).hexdigest() == t["sha256"]
+        tensors[t["name"]] = np.frombuffer(raw, dtype="<f2").reshape(t["shape"])
+    layers = {}
+    for layer in doc["layers"]:
+        layers[layer["name"]] = {"type": layer["type"], "inputs": layer["inputs"], "shape": tuple(layer["shape"]),
+                                 "attrs": layer["attrs"],
+                                 "params": {k: tensors[v] for k, v in layer["params"].items()},
+                                 "state": layer["state"]}
+    region = doc["state_region"]
+    for e in region["entries"]:
+        size = {"float16": 2, "int32": 4}[e["dtype"]]
+        assert e["nbytes"] == size * int(np.prod(e["shape"]))
+        assert e["offset"] % region["alignment"] == 0 and e["offset"] + e["nbytes"] <= region["bytes_per_sample"]
+    return doc, layers
+
+
+def _fixed_graph() -> Graph:
+    rng = np.random.default_rng(3)
+    g = Graph()
+    g.add_node("x", "Input", shape=(2, 6, 6))
+    g.add_node("conv", "Conv2d", ["x"], {"weight": rng.normal(size=(4, 2, 3, 3)).astype(np.float32),
+                                         "bias": rng.normal(size=4).astype(np.float32)}, padding=1)
+    g.add_node("n_conv", "Neuron", ["conv"], {"v_threshold": np.array(0.5, np.float32),
+                                              "v_reset": np.array(0.0, np.float32),
+                                              "tau": rng.uniform(1.5, 3, size=(4, 1, 1)).astype(np.float32)},
+               charge="lif", window_size=4)
+    g.add_node("pool", "AvgPool2d", ["n_conv"], kernel_size=3)
+    g.add_node("flat", "Flatten", ["pool"])
+    g.add_node("fc", "Linear", ["flat"], {"weight": rng.normal(size=(3, 16)).astype(np.float32)})
+    g.add_node("n", "Neuron", ["fc"], {"v_threshold": np.array(0.7, np.float32), "alpha": np.array(0.9, np.float32),
+                                       "beta": np.array(0.8, np.float32)}, charge="cuba", reset="subtract",
+               window_size=4)
+    g.add_node("readout", "Readout", ["n"], rule="first_to_threshold", class_threshold=2, window_size=4)
+    g.add_node("y", "Output", ["readout"])
+    return g.verify()
+
+
+@pytest.fixture(scope="module")
+def fixed():
+    graph = TARGET.prepare(_fixed_graph(), {})
+    TARGET.check(graph, {})
+    return graph
+
+
+@pytest.fixture
+def artifact(fixed, tmp_path):
+    out = tmp_path / "art"
+    out.mkdir()
+    TARGET.lower(fixed, out, {})
+    return out
+
+
+def test_independent_reader_reproduces_parameters(fixed, artifact):
+    doc, layers = read_pair(artifact)
+    assert [l["name"] for l in doc["layers"]] == [n.name for n in fixed.nodes]
+    for node in fixed.nodes:
+        layer = layers[node.name]
+        assert layer["shape"] == node.shape
+        assert set(layer["params"]) == set(node.params)
+        for key, value in node.params.items():
+            assert value.dtype == np.float16
+            np.testing.assert_array_equal(layer["params"][key], value)
+            assert layer["params"][key].tobytes() == value.tobytes()
+    assert layers["n"]["attrs"] == {"charge": "cuba", "decay_input": True, "compare": "ge", "reset": "subtract",
+                                    "reset_timing": "immediate"}
+    assert layers["conv"]["attrs"]["padding"] == [1, 1]
+    assert [e["var"] for e in doc["state_region"]["entries"] if e["layer"] == "n"] == ["v", "i"]
+    assert doc["window"] == 4 and doc["outputs"] == ["y"]
+
+
+def test_simulator_matches_interpreter_fixed(fixed, artifact):
+    x = torch.from_numpy((np.random.default_rng(0).random((13, 4, 2, 6, 6)) < 0.5).astype(np.float32))
+    got = TARGET.simulate(artifact, x)
+    expected = interpret(fixed, x, numerics="lynxi")
+    assert got.dtype == torch.float16 and torch.equal(got, expected)
+    assert (expected >= 0).any()
+
+
+def test_quantization_report(fixed):
+    graph, report = TARGET.prepare(_fixed_graph(), {}), None
+    report = graph.metadata["quantization_report"]
+    assert graph.metadata["numerics"] == "lynxi"
+    original = _fixed_graph()
+    for node in graph.nodes:
+        if node.params:
+            assert node.quant["format"] == "float16"
+        for key, value in node.params.items():
+            ref = original[node.name].params[key].astype(np.float64)
+            err = np.abs(value.astype(np.float64) - ref)
+            assert report[node.name][key]["max_abs_error"] == pytest.approx(err.max())
+            # round to nearest: at most half an ulp, 2**-11 relative for normal float16 values
+            assert np.all(err <= np.abs(ref) * 2.0**-11 + 2.0**-25)
+
+
+def test_out_of_range_parameter_refused():
+    g = _fixed_graph()
+    g["fc"].params["weight"][0, 0] = 1e6
+    with pytest.raises(GraphError, match=r"node 'fc'.*'weight'.*float16 range"):
+        TARGET.prepare(g, {})
+
+
+def test_check_refuses_batchnorm_and_unquantized():
+    g = Graph()
+    g.add_node("x", "Input", shape=(3, 4, 4))
+    ones = np.ones(3, np.float32)
+    g.add_node("bn", "BatchNorm", ["x"], {"mean": ones, "var": ones, "weight": ones, "bias": ones})
+    g.add_node("y", "Output", ["bn"])
+    with pytest.raises(UnsupportedError, match=r"lynxi: node 'bn': op BatchNorm.*fold"):
+        TARGET.check(TARGET.prepare(g.verify(), {}), {})
+    with pytest.raises(UnsupportedError, match="not quantized"):
+        TARGET.check(_fixed_graph(), {})
+
+
+# --- corrupt, truncated, version-bumped pairs --------------------------------------------------------
+def _edit_json(directory, edit):
+    path = directory / "model.json"
+    doc = json.loads(path.read_text())
+    edit(doc)
+    path.write_text(json.dumps(doc))
+
+
+def _tensor(doc, name):
+    return next(t for t in doc["tensors"] if t["name"] == name)
+
+
+def _layer(doc, name):
+    return next(l for l in doc["layers"] if l["name"] == name)
+
+
+def test_corrupt_tensor_byte(artifact):
+    doc = json.loads((artifact / "model.json").read_text())
+    t = _tensor(doc, "fc.weight")
+    blob = bytearray((artifact / "model.bin").read_bytes())
+    blob[t["offset"] + 5] ^= 0x40
+    (artifact / "model.bin").write_bytes(bytes(blob))
+    with pytest.raises(SnncError, match=r"tensor 'fc.weight'.*sha256.*corrupt"):
+        TARGET.simulate(artifact, torch.zeros(1, 1, 2, 6, 6))
+
+
+def test_corrupt_padding_byte(artifact):
+    doc = json.loads((artifact / "model.json").read_text())
+    t = _tensor(doc, "conv.bias")  # 8 bytes, so the rest of its 64-byte slot is padding
+    blob = bytearray((artifact / "model.bin").read_bytes())
+    blob[t["offset"] + t["nbytes"] + 1] ^= 1
+    (artifact / "model.bin").write_bytes(bytes(blob))
+    with pytest.raises(SnncError, match=r"model.bin: sha256 .* does not match model.json.*corrupt"):
+        TARGET.simulate(artifact, torch.zeros(1, 1, 2, 6, 6))
+
+
+def test_truncated_bin(artifact):
+    blob = (artifact / "model.bin").read_bytes()
+    (artifact / "model.bin").write_bytes(blob[:-7])
+    with pytest.raises(SnncError, match=r"model.bin: has \d+ bytes, model.json declares \d+ \(truncated\)"):
+        TARGET.simulate(artifact, torch.zeros(1, 1, 2, 6, 6))
+
+
+def test_trailing_bytes(artifact):
+    with open(artifact / "model.bin", "ab") as f:
+        f.write(b"\0")
+    with pytest.raises(SnncError, match=r"trailing bytes"):
+        TARGET.simulate(artifact, torch.zeros(1, 1, 2, 6, 6))
+
+
+def test_truncated_json(artifact):
+    text = (artifact / "model.json").read_text()
+    (artifact / "model.json").write_text(text[: len(text) // 2])
+    with pytest.raises(SnncError, match=r"model.json: not valid JSON"):
+        TARGET.simulate(artifact, torch.zeros(1, 1, 2, 6, 6))
+
+
+def test_missing_bin(artifact):
+    (artifact / "model.bin").unlink()
+    with pytest.raises(SnncError, match=r"model.bin: not found"):
+        TARGET.simulate(artifact, torch.zeros(1, 1, 2, 6, 6))
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d.update(version=2), r"model.json: version 2 is not supported by this reader \(supports \[1\]\)"),
+    (lambda d: d.update(format="other"), r"format is 'other', expected 'snnc-lynxi'"),
+    (lambda d: d.update(byte_order="big"), r"byte_order: expected 'little'"),
+    (lambda d: _tensor(d, "fc.weight").update(dtype="float32"), r"tensor 'fc.weight': dtype 'float32'"),
+    (lambda d: _tensor(d, "fc.weight").update(offset=_tensor(d, "fc.weight")["offset"] + 2),
+     r"tensor 'fc.weight': offset \d+ is not a non-negative multiple of the alignment 64"),
+    (lambda d: _tensor(d, "fc.weight").update(offset=1 << 20), r"tensor 'fc.weight': bytes .* lie outside model.bin"),
+    (lambda d: _tensor(d, "fc.weight").update(shape=[3, 15]), r"tensor 'fc.weight': nbytes 96 does not match shape"),
+    (lambda d: _tensor(d, "fc.weight").update(sha256="0" * 64), r"tensor 'fc.weight': sha256 .* corrupt"),
+    (lambda d: _layer(d, "fc").update(shape=[4]), r"layer 'fc'.shape: declared \[4\], but the layer computes \[3\]"),
+    (lambda d: _layer(d, "fc").update(type="dense"), r"layer 'fc': unknown type 'dense'"),
+    (lambda d: _layer(d, "fc").update(inputs=["n"]), r"layer 'fc': input 'n' is not an earlier layer"),
+    (lambda d: _layer(d, "fc")["params"].update(weight="nope"), r"layer 'fc'.params.weight: tensor 'nope'"),
+    (lambda d: _layer(d, "n")["attrs"].update(charge="exp"), r"layer 'n'.attrs.charge: must be one of"),
+    (lambda d: _layer(d, "n").update(state=["n.v"]), r"layer 'n'.state: has .* a neuron layer needs"),
+    (lambda d: d["state_region"]["entries"][0].update(offset=3), r"entry 'n_conv.v': offset 3"),
+    (lambda d: d.update(outputs=["fc"]), r"outputs: must name output layers"),
+])
+def test_bad_json_refused(artifact, edit, message):
+    _edit_json(artifact, edit)
+    with pytest.raises(SnncError, match=message):
+        TARGET.simulate(artifact, torch.zeros(1, 1, 2, 6, 6))
+
+
+# --- hypothesis: simulator == interpreter(lynxi), bit for bit ------------------------------------------
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(data=st.data())
+def test_simulator_equals_interpreter(data, tmp_path_factory):
+    graph, shape = draw_graph(data)
+    prepared = TARGET.prepare(graph, {})
+    TARGET.check(prepared, {})
+    out = tmp_path_factory.mktemp("lynxi")
+    TARGET.lower(prepared, out, {})
+    x = torch.from_numpy(draw_inputs(data, shape))
+    got = TARGET.simulate(out, x)
+    expected, trace = interpret(prepared, x, numerics="lynxi", record=True)
+    for g, e in zip(got, expected):
+        assert g.dtype == e.dtype == torch.float16
+        assert g.shape == e.shape
+        assert torch.equal(g, e), f"first mismatch at {(g != e).nonzero()[0].tolist()}"
+    # every layer's value at every step, not only the outputs (synapse sums, pools, spikes)
+    _, layers = run(load(out), x, record=True)
+    assert set(layers) == set(trace.values)
+    for name, value in trace.values.items():
+        assert layers[name].dtype == torch.float16 and torch.equal(layers[name], value), name
+    # and an unquantized graph interpreted under lynxi is quantized the same way on the fly
+    assert torch.equal(interpret(graph, x, numerics="lynxi")[0], expected[0])
+    shutil.rmtree(out)
+
+
+def test_float16_arithmetic_is_what_runs():
+    """A case where float16 and float32 disagree: IF neuron charged by 0.01 per step up to 0.5. In
+    float16 0.01 is 0.0099945068359375 and every sum is rounded to 11 bits, so V crosses 0.5 at other
+    steps than in float32; the lynxi interpreter and the simulator follow float16."""
+    g = Graph()
+    g.add_node("x", "Input", shape=(1,))
+    g.add_node("n", "Neuron", ["x"], {"v_threshold": np.array(0.5, np.float32), "v_reset": np.array(0.0, np.float32)},
+               charge="if")
+    g.add_node("y", "Output", ["n"])
+    g.verify()
+    x = torch.full((120, 1, 1), 0.01)
+    f32 = interpret(g, x)[:, 0, 0]
+    v16 = np.float16(0)
+    expected = []
+    for _ in range(120):
+        v16 = np.float16(v16 + np.float16(0.01))
+        expected.append(1.0 if v16 >= 0.5 else 0.0)
+        v16 = np.float16(0) if v16 >= 0.5 else v16
+    prepared = TARGET.prepare(g, {})
+    lx = interpret(prepared, x, numerics="lynxi")[:, 0, 0]
+    assert lx.tolist() == expected
+    assert not torch.equal(lx.float(), f32)  # float32 fires at other steps
+    import tempfile
+    from pathlib import Path
+    with tempfile.TemporaryDirectory() as d:
+        TARGET.lower(prepared, Path(d), {})
+        assert torch.equal(TARGET.simulate(Path(d), x)[:, 0, 0], lx)
