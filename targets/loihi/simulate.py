@@ -93,6 +93,13 @@ def read_host(out_dir: Path) -> dict:
 
 def simulate(out_dir, inputs) -> torch.Tensor:
     """Outputs ``[T, N, *output_shape]`` (spikes, or the readout's decisions ``[T, N, 1]``), int64."""
+    return run(out_dir, inputs)
+
+
+def run(out_dir, inputs, apply_readout: bool = True, record: bool = False):
+    """:func:`simulate`; ``apply_readout=False`` returns the output layer's spikes even when the
+    artifact has a host-side readout; ``record=True`` also returns every netx layer's spikes
+    (``{index: [T, N, *layer shape]}``, the shape as in the HDF5, e.g. CHW for conv)."""
     out_dir = Path(out_dir)
     host = read_host(out_dir)
     layers = read_network(out_dir / host.get("network", NET_FILE))
@@ -104,27 +111,29 @@ def simulate(out_dir, inputs) -> torch.Tensor:
     x = x.to(torch.int64)
     steps, batch = x.shape[:2]
     window = int(host.get("window_size") or 0)
-    readout = host.get("readout")
+    readout = host.get("readout") if apply_readout else None
     out_shape = tuple(host["output_shape"])
     biases = [bias_tensor(layer.bias, layer.shape) if layer.type in ("dense", "conv") else 0 for layer in layers]
     states = [({}, {}) for _ in layers]
     ro_state: dict = {}
-    outputs = []
+    outputs, trace = [], {i: [] for i, layer in enumerate(layers) if layer.type in ("dense", "conv")}
     for t in range(steps):
         s = x[t].reshape(batch, -1) if host.get("input_flattened") else x[t]
-        for layer, bias, (syn, neu) in zip(layers, biases, states):
+        for i, (layer, bias, (syn, neu)) in enumerate(zip(layers, biases, states)):
             if layer.type == "flatten":
                 s = s.reshape(batch, -1)
-            elif layer.type == "dense":
-                a = delayed(syn, dense_sum(s, layer.weight))
-                n = layer.neuron
-                s = cuba_step(neu, a, n["iDecay"], n["vDecay"], n["vThMant"], bias)
-            elif layer.type == "conv":
+                continue
+            if layer.type == "input":
+                continue
+            if layer.type == "dense":
+                a = dense_sum(s, layer.weight)
+            else:
                 geo = layer.geometry
-                a = delayed(syn, conv_sum(s, layer.weight, geo["stride"], geo["padding"], geo["dilation"],
-                                          geo["groups"]))
-                n = layer.neuron
-                s = cuba_step(neu, a, n["iDecay"], n["vDecay"], n["vThMant"], bias)
+                a = conv_sum(s, layer.weight, geo["stride"], geo["padding"], geo["dilation"], geo["groups"])
+            n = layer.neuron
+            s = cuba_step(neu, delayed(syn, a), n["iDecay"], n["vDecay"], n["vThMant"], bias)
+            if record:
+                trace[i].append(s)
         y = s.reshape((batch,) + out_shape)
         if readout is not None:
             y = readout_step(y, ro_state, "spike", readout["rule"], readout["class_threshold"])
@@ -134,7 +143,10 @@ def simulate(out_dir, inputs) -> torch.Tensor:
                 syn.clear()
                 neu.clear()
             ro_state.clear()
-    return torch.stack(outputs)
+    result = torch.stack(outputs)
+    if record:
+        return result, {i: torch.stack(v) for i, v in trace.items()}
+    return result
 
 
-__all__ = ["simulate", "read_network", "read_host", "Layer"]
+__all__ = ["simulate", "run", "read_network", "read_host", "Layer"]
