@@ -91,9 +91,14 @@ def read_host(out_dir: Path) -> dict:
     return host
 
 
-def simulate(out_dir, inputs) -> torch.Tensor:
-    """Outputs ``[T, N, *output_shape]`` (spikes, or the readout's decisions ``[T, N, 1]``), int64."""
-    return run(out_dir, inputs)
+def simulate(out_dir, inputs, record: bool = False):
+    """Outputs ``[T, N, *output_shape]`` (spikes, or the readout's decisions ``[T, N, 1]``), int64.
+    ``record=True`` also returns every layer's spikes keyed by the IR neuron's name (from host.json)."""
+    if not record:
+        return run(out_dir, inputs)
+    out, trace = run(out_dir, inputs, record=True)
+    names = {e["index"]: e.get("neuron") for e in read_host(Path(out_dir)).get("layers", [])}
+    return out, {names.get(i) or f"layer{i}": v for i, v in trace.items()}
 
 
 def run(out_dir, inputs, apply_readout: bool = True, record: bool = False):
