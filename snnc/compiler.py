@@ -40,8 +40,6 @@ CALIBRATION = "calibration.npy"  # inside IR_DIR: the example input the quantize
 FORMAT = "snnc-artifact"
 VERSION = 1
 
-#: compile options recorded in the manifest (json-able ones), re-used by ``verify --artifact``
-RECORDED_OPTIONS = ("window", "timesteps", "input_shape", "config")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -254,10 +252,11 @@ class Artifact:
 
 
 def _jsonable_options(options: dict) -> dict:
+    """The compile options that JSON can hold (all but the calibration tensor), so that ``verify
+    --artifact`` re-derives the graph and re-lowers exactly as the compile did."""
     out = {}
-    for key in RECORDED_OPTIONS:
-        value = options.get(key)
-        if value is None:
+    for key, value in options.items():
+        if value is None or key == "calibration":
             continue
         if isinstance(value, Path):
             value = str(value)

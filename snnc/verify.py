@@ -107,7 +107,8 @@ class Report:
     drift_ok: bool = True
     ir_hash: str | None = None
     artifact_ir_hash: str | None = None
-    changed_files: list = field(default_factory=list)
+    changed_files: list = field(default_factory=list)  # vs the SHA-256 recorded in snnc.json
+    differs_from_fresh: list = field(default_factory=list)  # files unlike a fresh lowering of the model
     suspects: list = field(default_factory=list)  # nodes whose parameters sit in changed artifact bytes
     notes: list = field(default_factory=list)
     # kept for plots; not serialized
@@ -120,6 +121,11 @@ class Report:
     @property
     def bit_exact(self) -> bool:
         return all(layer.ok for layer in self.layers) and self.ir_hash_matches
+
+    @property
+    def artifact_matches(self) -> bool:
+        """The checked artifact's files equal a fresh lowering of the model (always, without one)."""
+        return not self.differs_from_fresh
 
     @property
     def ir_hash_matches(self) -> bool:
@@ -144,9 +150,11 @@ class Report:
         if self.first_divergence is not None:
             lines.append(f"  first divergence: {self.first_divergence}")
         if self.changed_files:
-            lines.append(f"  artifact files changed since compile: {', '.join(self.changed_files)}")
-        if self.suspects:
-            lines.append(f"  changed artifact bytes belong to node(s): {', '.join(self.suspects)}")
+            lines.append(f"  artifact files changed since compile (snnc.json hashes): {', '.join(self.changed_files)}")
+        if self.differs_from_fresh:
+            where = f"; the differing bytes belong to node(s) {', '.join(self.suspects)}" if self.suspects else ""
+            lines.append(f"  FAIL artifact differs from a fresh lowering of the model in "
+                         f"{', '.join(self.differs_from_fresh)}{where}")
         if self.drift is not None:
             d = self.drift
             agree = "n/a" if d.decision_agreement is None else f"{100 * d.decision_agreement:.2f}% of {d.decisions}"
@@ -165,6 +173,7 @@ class Report:
     def to_dict(self) -> dict:
         d = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
         d["bit_exact"] = self.bit_exact
+        d["artifact_matches"] = self.artifact_matches
         d["ir_hash_matches"] = self.ir_hash_matches
         d["mismatches"] = self.mismatches
         if self.drift is not None:
@@ -187,6 +196,9 @@ class Report:
         if self.artifact_ir_hash is not None:
             cases.append(("ir_hash", None if self.ir_hash_matches else
                           f"artifact ir_hash {self.artifact_ir_hash} != re-derived {self.ir_hash}"))
+            cases.append(("artifact_files", None if self.artifact_matches else
+                          f"differs from a fresh lowering in {', '.join(self.differs_from_fresh)}; "
+                          f"node(s): {', '.join(self.suspects) or 'unknown'}"))
         for layer in self.layers:
             msg = None
             if not layer.ok:
@@ -445,18 +457,38 @@ def _snapshot(directory: Path) -> dict:
 
 
 def _perturbed(value: np.ndarray) -> np.ndarray:
+    """An array of the same dtype and shape whose every element differs from ``value``'s."""
+    value = np.asarray(value)
     if value.dtype == np.bool_:
         return ~value
-    if value.dtype.kind in "iu":
-        out = value.copy()
-        out[value != 0] = value[value != 0] - np.sign(value[value != 0]).astype(value.dtype)
-        out[value == 0] = 1
-        return out
+    if value.dtype.kind in "iu" or (value.dtype.kind == "f" and np.all(value == np.round(value))):
+        # integers (or integer-valued floats: quantized weights) move one step toward zero, 0 to 1,
+        # so the result stays inside the range the target accepts
+        nonzero = value != 0
+        out = np.where(nonzero, value - np.sign(value).astype(value.dtype), np.ones_like(value))
+        return np.asarray(out, value.dtype)
     step = np.maximum(np.abs(value), 1).astype(value.dtype) * np.asarray(0.375, value.dtype)
-    return (value + step).astype(value.dtype)  # never equal to value (a positive step)
+    return np.asarray(value + step, value.dtype)  # never equal to value (a positive step)
 
 
-def locate_changes(target, prepared: Graph, artifact_dir: Path, options: dict, max_nodes: int = 64) -> tuple[list, list]:
+def _perturbed_quant(value):
+    """The numeric entries of a ``quant`` annotation perturbed like parameters (targets lower the
+    integer representation written there, e.g. Loihi's threshold mantissa)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return value - (1 if value > 0 else -1) if value else 1
+    if isinstance(value, float):
+        return value + 0.375 * max(abs(value), 1.0)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_perturbed_quant(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _perturbed_quant(v) for k, v in value.items()}
+    return value
+
+
+def locate_changes(target, prepared: Graph, artifact_dir: Path, options: dict,
+                   max_lowerings: int = 256) -> tuple[list, list]:
     """``(changed_files, suspects)``: the target files of ``artifact_dir`` that differ from a fresh
     lowering of ``prepared``, and the nodes whose parameters are lowered into the differing places
     (found by lowering again with one node's parameters perturbed at a time)."""
@@ -475,21 +507,29 @@ def locate_changes(target, prepared: Graph, artifact_dir: Path, options: dict, m
         if not changed:
             return files, []
         suspects = []
-        for i, node in enumerate(n for n in prepared.nodes if n.params):
-            if i >= max_nodes:
-                break
-            variant = prepared.copy()
-            for key, value in variant[node.name].params.items():
-                variant[node.name].params[key] = _perturbed(value)
-            vdir = tmp / f"v{i}"
-            vdir.mkdir()
-            try:
-                target.lower(variant, vdir, options)
-            except Exception:  # noqa: BLE001 - a perturbed graph the target refuses tells nothing
-                continue
-            touched = _changed_positions(fresh, _snapshot(vdir)) - noise
-            if touched & changed:
-                suspects.append(node.name)
+        lowerings = 0
+        for node in prepared.nodes:
+            entries = [("params", k) for k in node.params] + \
+                      [("quant", k) for k, v in node.quant.items() if _perturbed_quant(v) != v]
+            for where, key in entries:
+                if lowerings >= max_lowerings or node.name in suspects:
+                    break
+                variant = prepared.copy()
+                vnode = variant[node.name]
+                if where == "params":
+                    vnode.params[key] = _perturbed(vnode.params[key])
+                else:
+                    vnode.quant[key] = _perturbed_quant(vnode.quant[key])
+                vdir = tmp / f"v{lowerings}"
+                vdir.mkdir()
+                lowerings += 1
+                try:
+                    target.lower(variant, vdir, options)
+                except Exception:  # noqa: BLE001 - a perturbed graph the target refuses tells nothing
+                    continue
+                touched = {p for p in _changed_positions(fresh, _snapshot(vdir)) - noise if p[1] != "*"}
+                if touched & changed:
+                    suspects.append(node.name)
         return files, suspects
 
 
@@ -570,21 +610,17 @@ def verify(model_or_graph, target, inputs=None, artifact=None, samples=None, see
                     tensor_hash(calibration) != art.manifest["calibration"]:
                 report.notes.append("the calibration input differs from the one the artifact was compiled with")
         _run(report, target, float_graph, prepared, art_dir, x, progress, chunk)
-        if art is not None and not report.bit_exact:
+        if art is not None:
             try:
                 files, suspects = locate_changes(target, prepared, art_dir, options)
             except SnncError as e:
                 files, suspects = [], []
-                report.notes.append(f"could not re-lower the model to locate the change: {e}")
+                report.notes.append(f"could not re-lower the model to compare the artifact files: {e}")
+            report.differs_from_fresh = files
             report.suspects = suspects
-            for f in files:
-                if f not in report.changed_files:
-                    report.changed_files.append(f)
-            if files and not suspects:
-                report.notes.append(f"artifact differs from a fresh lowering in {', '.join(files)}")
     if max_drift is not None and report.drift is not None:
         report.drift_ok = report.drift.worst <= max_drift
-    report.ok = report.bit_exact and report.drift_ok
+    report.ok = report.bit_exact and report.artifact_matches and report.drift_ok
     return report
 
 

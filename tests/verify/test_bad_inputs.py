@@ -1,0 +1,116 @@
+"""The bad-input corpus (tests/data) through the real command line: every case exits 2 with one line
+on stderr naming the problem, no traceback, nothing written, and no code executed."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+import snnc
+from snnc.ir import SnncError
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+CORPUS = json.loads((DATA / "corpus.json").read_text())["cases"]
+MARKER = "SNNC_PICKLE_EXECUTED"
+INTEGER_TARGETS = ("hls", "lynxi", "loihi", "gpu")
+
+
+def available_targets() -> list[str]:
+    from snnc.targets import get_target
+    out = []
+    for name in INTEGER_TARGETS:
+        try:
+            get_target(name)
+        except (SnncError, ImportError, AttributeError):  # not in this build (or still being written)
+            continue
+        out.append(name)
+    return out
+
+
+AVAILABLE = available_targets()
+
+
+def _run(argv, cwd):
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    proc = subprocess.run([sys.executable, "-m", "snnc", *argv], cwd=cwd, capture_output=True, text=True,
+                          timeout=300, env=env)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def _case_argv(case, tmp: Path):
+    target = case.get("needs") or (AVAILABLE[0] if AVAILABLE else "hls")
+    return [a.format(data=DATA, out=tmp / "out", target=target) for a in case["argv"]]
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """Run every corpus case (and the damaged fresh artifacts) concurrently, each in its own cwd."""
+    jobs = {}
+    for case in CORPUS:
+        if case.get("needs") and case["needs"] not in AVAILABLE:
+            continue
+        tmp = tmp_path_factory.mktemp(case["name"])
+        jobs[case["name"]] = (tmp, _case_argv(case, tmp), case["expect"])
+    for target in AVAILABLE:
+        for kind, argv, expect in _damaged_artifacts(target, tmp_path_factory):
+            jobs[f"damaged_{target}_{kind}"] = (argv[-1], argv[:-1], expect)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = {name: pool.submit(_run, argv, cwd) for name, (cwd, argv, _) in jobs.items()}
+        return {name: (jobs[name], f.result()) for name, f in futures.items()}
+
+
+def _damaged_artifacts(target, factory):
+    """A fresh artifact of good.snnc for ``target``, damaged: its largest file truncated; a file gone."""
+    base = factory.mktemp(f"art_{target}")
+    try:
+        snnc.compile(DATA / "good.snnc", target, base / "art")
+    except SnncError:
+        return []
+    files = sorted((p for p in (base / "art").rglob("*") if p.is_file() and p.name != "snnc.json"
+                    and "ir" not in p.relative_to(base / "art").parts[:1]), key=lambda p: -p.stat().st_size)
+    out = []
+    for kind in ("truncated", "missing"):
+        tmp = factory.mktemp(f"{target}_{kind}")
+        art = tmp / "art"
+        shutil.copytree(base / "art", art)
+        victim = art / files[0].relative_to(base / "art")
+        if kind == "truncated":
+            victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
+        else:
+            victim.unlink()
+        out.append((kind, ["simulate", str(art), "--inputs", str(DATA / "good_inputs.npy"), "-o",
+                           str(tmp / "out"), tmp], victim.name))
+    return out
+
+
+def test_the_foreign_pickle_is_live(tmp_path):
+    """The corpus pickle really runs code when unpickled unsafely (so the CLI test below means something)."""
+    code = f"import pickle; pickle.loads(open({str(DATA / 'foreign_pickle.pkl')!r}, 'rb').read())"
+    subprocess.run([sys.executable, "-c", code], cwd=tmp_path, check=True)
+    assert (tmp_path / MARKER).exists()
+
+
+def test_corpus_names():
+    assert len(CORPUS) >= 20 and len({c["name"] for c in CORPUS}) == len(CORPUS)
+
+
+@pytest.mark.parametrize("name", [c["name"] for c in CORPUS] +
+                         [f"damaged_{t}_{k}" for t in AVAILABLE for k in ("truncated", "missing")])
+def test_bad_input_exits_2_with_one_line(results, name):
+    if name not in results:
+        pytest.skip(f"{name}: its target is not in this build")
+    (cwd, argv, expect), (code, stdout, stderr) = results[name]
+    detail = f"snnc {' '.join(map(str, argv))}\nexit {code}\nstdout: {stdout}\nstderr: {stderr}"
+    assert code == 2, detail
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, detail
+    assert "Traceback" not in stderr + stdout, detail
+    assert lines[0].startswith("snnc ") and "error:" in lines[0], detail
+    assert expect.lower() in lines[0].lower(), detail
+    assert not (Path(cwd) / "out").exists(), f"partial output left behind\n{detail}"
+    assert not (Path(cwd) / MARKER).exists() and not (DATA / MARKER).exists(), f"code was executed\n{detail}"
