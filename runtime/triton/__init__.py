@@ -6,7 +6,7 @@ import torch
 
 from .. import CHARGES, NeuronProblem, kernel_scalars
 from ..surrogates import surrogate_code
-from .ops import CONFIG, SCALARS, neuron_bwd, neuron_fwd  # noqa: F401
+from .ops import CONFIG, SCALARS, neuron_bwd, neuron_forward_op, neuron_fwd  # noqa: F401
 
 _NEVER = 1 << 30  # a window that never ends
 
@@ -50,7 +50,7 @@ def multistep(problem: NeuronProblem, x_seq: torch.Tensor, v, i):
     if p.charge == "cuba" and tensors["i0"] is None and float(i) != 0.0:
         tensors["i0"] = torch.full_like(x_seq[0], float(i))
         config["i0_mode"] = 1
-    s, _, v_last, i_last, v_seq = neuron_fwd(
+    s, _, v_last, i_last, v_seq = neuron_forward_op(
         x_seq, tensors["v0"], tensors["i0"], tensors["vth"], tensors["p1"], tensors["p2"],
         [float(scalars[k]) for k in SCALARS], [int(config[k]) for k in CONFIG])
     return s, v_last, (i_last if p.charge == "cuba" else None), (v_seq if p.store_v_seq else None)

@@ -34,7 +34,10 @@ _HAS_TRITON_OP = hasattr(torch.library, "triton_op") and hasattr(torch.library, 
 
 
 def _launcher(kernel):
-    return torch.library.wrap_triton(kernel) if _HAS_TRITON_OP else kernel
+    """The kernel itself in eager mode (least launch overhead); wrapped for tracing under torch.compile."""
+    if _HAS_TRITON_OP and torch.compiler.is_compiling():
+        return torch.library.wrap_triton(kernel)
+    return kernel
 
 
 def _grid(n: int):
@@ -153,3 +156,37 @@ def _backward(ctx, gs, gh, gv_last, gi_last, gvseq):
 
 
 torch.library.register_autograd("snnc::neuron_fwd", _backward, setup_context=_setup_context)
+
+
+class EagerNeuron(torch.autograd.Function):
+    """The same forward/backward as the ops, without the dispatcher (eager mode: lower host overhead)."""
+
+    @staticmethod
+    def forward(ctx, x, v0, i0, vth, p1, p2, scalars, config):
+        out = _forward_impl(x, v0, i0, vth, p1, p2, scalars, config)
+        _setup_context(ctx, (x, v0, i0, vth, p1, p2, scalars, config), out)
+        ctx.mark_non_differentiable(out[1])
+        return out
+
+    @staticmethod
+    def backward(ctx, gs, gh, gv_last, gi_last, gvseq):
+        c = ctx.config
+        h, x, v0, vth, p1, p2 = ctx.saved_tensors
+        if h.numel() == 0:
+            raise RuntimeError("snnc neuron kernel: backward needs the forward run with store_h")
+        need_v0 = ctx.has_v0 and c[_C["v0_mode"]] == 1 and ctx.needs_input_grad[1]
+        need_i0 = ctx.has_i0 and c[_C["i0_mode"]] == 1 and ctx.needs_input_grad[2]
+        gx, gv0, gi0, gk = _backward_impl(gs, gvseq if c[_C["store_v"]] else None, gv_last,
+                                          gi_last if c[_C["charge"]] == K.CUBA else None, h, x, v0, vth, p1,
+                                          p2, ctx.scalars, c, [int(need_v0), int(need_i0)])
+        grad_p1 = None
+        if c[_C["charge"]] == K.PLIF and p1 is not None and ctx.needs_input_grad[4]:
+            grad_p1 = gk.sum().reshape(p1.shape).to(p1.dtype)
+        return (gx, gv0 if need_v0 else None, gi0 if need_i0 else None, None, grad_p1, None, None, None)
+
+
+def neuron_forward_op(*args):
+    """``snnc::neuron_fwd`` under torch.compile, the eager autograd function otherwise."""
+    if torch.compiler.is_compiling():
+        return neuron_fwd(*args)
+    return EagerNeuron.apply(*args)

@@ -1,0 +1,7 @@
+# Sourced at the start of a device-machine command: peers from carried wheels (.whl), snnc importable
+# from the checkout (its package-dir mapping rebuilt with links, no install needed).
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl >/dev/null 2>&1
+rm -rf /tmp/pk && mkdir -p /tmp/pk && cp -r snnc /tmp/pk/snnc
+for d in ir targets runtime; do ln -s "$PWD/$d" /tmp/pk/snnc/$d; done
+export PYTHONPATH=/tmp/pk:/tmp/site:$PYTHONPATH PYTHONUNBUFFERED=1
+python3 -c "import torch, triton, snnc; print('torch', torch.__version__, 'triton', triton.__version__, torch.cuda.get_device_name(0))"

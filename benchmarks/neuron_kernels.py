@@ -1,0 +1,165 @@
+"""Multi-step LIF layer: forward and forward+backward time, snnc's fused kernels vs peers.
+
+    python benchmarks/neuron_kernels.py [--steps 4 8 16 32 64] [--neurons 4194304] [--dtypes float32 float16]
+
+Prints markdown tables (milliseconds, median of ``--repeat`` CUDA-event timings after warm-up). The
+ceiling is a device-to-device copy of the input (the bytes a forward must at least read and write);
+the ``fwd`` table also gives each forward's time as a fraction of it (copy time / kernel time).
+Peers that are not installed, or that fail, are reported as such in the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+
+import torch
+
+
+def cuda_time(fn, repeat: int, warmup: int = 3) -> float:
+    """Median milliseconds of ``fn()`` over ``repeat`` runs, each timed with its own CUDA events."""
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(repeat):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    return statistics.median(times)
+
+
+# contenders: name -> factory(dtype) returning a callable module-like object taking x_seq [T, N]
+def snnc_lif(backend):
+    def make(dtype):
+        from snnc.nn import LIF
+        module = LIF(tau=2.0, step_mode="m", backend=backend).cuda()
+
+        def run(x):
+            module.reset()
+            return module(x)
+        return run
+    return make
+
+
+def sj_lif(dtype):
+    """SpikingJelly 2.0's LIFNode: it picks its CUDA implementation itself (triton first; the environment
+    variable SJ_LIF_CUDA_IMPLEMENTATION=auto|cuda|triton|torch overrides, read at import)."""
+    from spikingjelly.activation_based import neuron as sjn
+    module = sjn.LIFNode(tau=2.0, step_mode="m").cuda()
+
+    def run(x):
+        module.reset()
+        return module(x)
+    return run
+
+
+def snntorch_leaky(dtype):
+    import snntorch
+    module = snntorch.Leaky(beta=0.5).cuda()
+
+    def run(x):
+        mem = module.init_leaky()
+        out = []
+        for xt in x:
+            spk, mem = module(xt, mem)
+            out.append(spk)
+        return torch.stack(out)
+    return run
+
+
+def norse_lif(dtype):
+    import norse.torch as nt
+    if hasattr(nt, "LIF"):
+        module = nt.LIF().cuda()
+        return lambda x: module(x)[0]
+    cell = nt.LIFCell().cuda()
+
+    def run(x):
+        state, out = None, []
+        for xt in x:
+            z, state = cell(xt, state)
+            out.append(z)
+        return torch.stack(out)
+    return run
+
+
+CONTENDERS = {
+    "snnc-triton": snnc_lif("triton"),
+    "snnc-cupy": snnc_lif("cupy"),
+    "snnc-torch": snnc_lif("torch"),
+    "SpikingJelly 2.0 LIFNode": sj_lif,
+    "snnTorch Leaky": snntorch_leaky,
+    "Norse LIF": norse_lif,
+}
+
+
+def measure(make, dtype, steps, neurons, repeat, backward):
+    x = torch.randn(steps, neurons, device="cuda").to(dtype)
+    run = make(dtype)
+    if backward:
+        x.requires_grad_(True)
+        grad = torch.randn_like(x)
+
+        def fn():
+            x.grad = None
+            run(x).backward(grad)
+    else:
+        def fn():
+            with torch.no_grad():
+                run(x)
+    return cuda_time(fn, repeat)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, nargs="+", default=[4, 8, 16, 32, 64])
+    parser.add_argument("--neurons", type=int, default=1 << 22)
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "float16"])
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--only", nargs="*", default=None, help="contenders to run (names as in the table)")
+    parser.add_argument("--slow-max-steps", type=int, default=64,
+                        help="skip the per-step Python loops (torch, snnTorch, Norse) above this T")
+    args = parser.parse_args(argv)
+    props = torch.cuda.get_device_properties(0)
+    print(f"device: {props.name}, torch {torch.__version__}, neurons per step {args.neurons}, "
+          f"median of {args.repeat} CUDA-event timings\n")
+    names = args.only or list(CONTENDERS)
+    slow = {"snnc-torch", "snnTorch Leaky", "Norse LIF"}
+    for dtype_name in args.dtypes:
+        dtype = getattr(torch, dtype_name)
+        copy = {}
+        for t in args.steps:
+            x = torch.randn(t, args.neurons, device="cuda").to(dtype)
+            y = torch.empty_like(x)
+            copy[t] = cuda_time(lambda: y.copy_(x), args.repeat)
+            del x, y
+        for backward in (False, True):
+            title = "forward+backward" if backward else "forward (no grad)"
+            print(f"### LIF {title}, {dtype_name}, ms\n")
+            print("| implementation | " + " | ".join(f"T={t}" for t in args.steps) + " |")
+            print("|---|" + "---|" * len(args.steps))
+            print("| copy of the input (ceiling) | " + " | ".join(f"{copy[t]:.3f}" for t in args.steps) + " |")
+            for name in names:
+                cells = []
+                for t in args.steps:
+                    if name in slow and t > args.slow_max_steps:
+                        cells.append("skipped")
+                        continue
+                    try:
+                        ms = measure(CONTENDERS[name], dtype, t, args.neurons, args.repeat, backward)
+                        cells.append(f"{ms:.3f}" + ("" if backward else f" ({copy[t] / ms:.0%})"))
+                    except Exception as e:  # a peer missing or failing is reported, not fatal
+                        cells.append(f"n/a ({type(e).__name__})")
+                        print(f"<!-- {name} T={t}: {type(e).__name__}: {str(e)[:200]} -->", file=sys.stderr)
+                    torch.cuda.empty_cache()
+                print(f"| {name} | " + " | ".join(cells) + " |")
+            print()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""GPU checks (marker ``gpu``; run on the device machine): full-size equality of the fused kernels with
+the torch backend, float64 torch path vs the fused float32 gradients, torch.compile modes, autocast."""
+
+import pytest
+import torch
+
+pytestmark = pytest.mark.gpu
+
+if not torch.cuda.is_available():  # pragma: no cover - collected on CPU CI, deselected by the marker
+    pytest.skip("needs a CUDA GPU", allow_module_level=True)
+
+from snnc.nn import neuron, reset_net  # noqa: E402
+
+from runtime_cases import CONFIGS, compare, make_pair  # noqa: E402
+
+BACKENDS = ["triton"]
+try:
+    import cupy  # noqa: F401
+
+    BACKENDS.append("cupy")
+except ImportError:  # pragma: no cover
+    pass
+
+
+def _x(shape, dtype=torch.float32, seed=0):
+    gen = torch.Generator(device="cuda").manual_seed(seed)
+    return (torch.randn(shape, generator=gen, device="cuda") * 1.5).to(dtype)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+def test_full_size(backend, name, dtype):
+    if backend == "cupy" and dtype == torch.bfloat16:
+        pytest.skip("the CuPy kernels are float32/float16 (half2)")
+    ref, fused = make_pair(name, backend, store_v_seq=True)
+    tol = {torch.float32: (1e-5, 1e-6), torch.float16: (2e-2, 2e-2), torch.bfloat16: (0.1, 0.1)}[dtype]
+    compare(ref.cuda(), fused.cuda(), _x((8, 16, 4097), dtype), exact=True, rtol=tol[0], atol=tol[1])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_float64_torch_path_vs_fused(backend):
+    """The fused float32 gradients equal the torch path's float64 ones to float32 rounding."""
+    x = _x((16, 8, 1000))
+    ref = neuron.LIF(tau=2.0, step_mode="m").double().cuda()
+    fused = neuron.LIF(tau=2.0, step_mode="m", backend=backend).cuda()
+    x64 = x.double().requires_grad_()
+    x32 = x.clone().requires_grad_()
+    s64, s32 = ref(x64), fused(x32)
+    agree = (s64.float() == s32)
+    assert agree.float().mean() > 0.999
+    g = torch.randn_like(x)
+    (s64 * g.double()).sum().backward()
+    (s32 * g).sum().backward()
+    rows = agree.all(0).all(0)  # neurons whose spike trains agree
+    torch.testing.assert_close(x32.grad[:, :, rows], x64.grad[:, :, rows].float(), rtol=1e-4, atol=1e-5)
+
+
+def _net(backend):
+    return torch.nn.Sequential(torch.nn.Linear(64, 64), neuron.LIF(step_mode="m", backend=backend),
+                               torch.nn.Linear(64, 10), neuron.PLIF(step_mode="m", backend=backend)).cuda()
+
+
+@pytest.mark.parametrize("mode", ["default", "fullgraph", "reduce-overhead"])
+def test_torch_compile(mode):
+    torch.manual_seed(0)
+    net = _net("triton")
+    ref = _net("torch")
+    ref.load_state_dict(net.state_dict())
+    kwargs = {"fullgraph": True} if mode == "fullgraph" else ({"mode": mode} if mode != "default" else {})
+    compiled = torch.compile(net, **kwargs)
+    for step in range(3):
+        x = _x((8, 32, 64), seed=step).requires_grad_()
+        reset_net(net)
+        reset_net(ref)
+        out = compiled(x)
+        expect = ref(x)
+        assert torch.equal(out, expect)
+        out.sum().backward()
+        expect_grads = torch.autograd.grad(expect.sum(), list(ref.parameters()))
+        for p, e in zip(net.parameters(), expect_grads):
+            torch.testing.assert_close(p.grad, e, rtol=1e-4, atol=1e-5)
+        net.zero_grad()
+
+
+def test_autocast_stays_fused():
+    net = torch.nn.Sequential(torch.nn.Linear(64, 64), neuron.LIF(step_mode="m", backend="triton")).cuda()
+    x = _x((4, 16, 64))
+    with torch.autocast("cuda", dtype=torch.float16), torch.profiler.profile() as prof:
+        y = net(x)
+        y.sum().backward()
+    names = [e.name for e in prof.events()]
+    assert y.dtype == torch.float16
+    assert any("neuron_forward_kernel" in n for n in names) and any("neuron_backward_kernel" in n for n in names)
