@@ -1,0 +1,262 @@
+"""IR (float32) → ``model.onnx``: one time step, the state of every neuron and readout as explicit
+inputs and outputs, standard ONNX ops only (see FORMAT.md).
+
+Every IR node's per-step value is an ONNX value of the same name, so a tool can look at any layer.
+Each op has one small emitter (a table from op to function, like the interpreter's kernel table);
+neuron and readout emitters write the same arithmetic, in the same order, as the reference
+interpreter's float kernels, so with identical inputs they give identical results.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from ...ir import Graph
+from ...ir.ops import _Pool2d, _pair
+from ..common import window_of
+
+FORMAT = "snnc-onnx-step"
+VERSION = 1
+OPSET = 17
+RESET = "reset"
+NP_TO_ONNX = {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.int64): TensorProto.INT64,
+              np.dtype(np.bool_): TensorProto.BOOL}
+
+
+@dataclass
+class Builder:
+    """Collects ONNX nodes, initializers and the state table while the graph is walked."""
+
+    nodes: list = field(default_factory=list)
+    initializers: list = field(default_factory=list)
+    states: list = field(default_factory=list)  # {"name", "input", "output", "dtype", "shape", "init"}
+    internal: list = field(default_factory=list)  # names of values worth recording (H of neurons)
+    _count: int = 0
+
+    def tmp(self, base: str) -> str:
+        self._count += 1
+        return f"{base}/t{self._count}"
+
+    def op(self, op_type: str, inputs: list[str], output: str | None = None, base: str = "v", **attrs) -> str:
+        output = output or self.tmp(base)
+        self.nodes.append(helper.make_node(op_type, inputs, [output], name=f"{output}:{op_type}", **attrs))
+        return output
+
+    def const(self, name: str, value, dtype=np.float32) -> str:
+        self.initializers.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        return name
+
+    def state(self, node: str, var: str, dtype, shape: tuple, init: np.ndarray) -> tuple[str, str]:
+        """Declare a state variable; returns (value after the reset select, name of the output)."""
+        inp, out = f"state_in.{node}.{var}", f"state_out.{node}.{var}"
+        init_name = self.const(f"{node}.{var}.init", init, dtype)
+        current = self.op("Where", [RESET, init_name, inp], f"{node}.{var}.current")
+        self.states.append({"name": f"{node}.{var}", "input": inp, "output": out,
+                            "dtype": np.dtype(dtype).name, "shape": list(shape)})
+        return current, out
+
+
+def _param(b: Builder, node, key: str) -> str:
+    return b.const(f"{node.name}.{key}", node.params[key].astype(np.float32))
+
+
+def _linear(b, node, xs, graph):
+    inputs = [xs[0], _param(b, node, "weight")] + ([_param(b, node, "bias")] if "bias" in node.params else [])
+    return b.op("Gemm", inputs, node.name, transB=1)
+
+
+def _conv2d(b, node, xs, graph):
+    a = node.attrs
+    (sh, sw), (ph, pw), (dh, dw) = (_pair(node.name, k, a[k]) for k in ("stride", "padding", "dilation"))
+    inputs = [xs[0], _param(b, node, "weight")] + ([_param(b, node, "bias")] if "bias" in node.params else [])
+    return b.op("Conv", inputs, node.name, strides=[sh, sw], pads=[ph, pw, ph, pw], dilations=[dh, dw],
+                group=a["groups"], kernel_shape=list(node.params["weight"].shape[2:]))
+
+
+def _pool_attrs(node):
+    (kh, kw), (sh, sw), (ph, pw) = _Pool2d.geometry(node)
+    return {"kernel_shape": [kh, kw], "strides": [sh, sw], "pads": [ph, pw, ph, pw]}
+
+
+def _avgpool(b, node, xs, graph):
+    return b.op("AveragePool", xs, node.name, count_include_pad=1, **_pool_attrs(node))
+
+
+def _sumpool(b, node, xs, graph):
+    """A window sum is a depthwise convolution with a kernel of ones."""
+    attrs = _pool_attrs(node)
+    channels = graph[node.inputs[0]].shape[0]
+    ones = b.const(f"{node.name}.ones", np.ones((channels, 1, *attrs["kernel_shape"]), np.float32))
+    return b.op("Conv", [xs[0], ones], node.name, group=channels, **attrs)
+
+
+def _maxpool(b, node, xs, graph):
+    return b.op("MaxPool", xs, node.name, **_pool_attrs(node))
+
+
+def _flatten(b, node, xs, graph):
+    return b.op("Flatten", xs, node.name, axis=1)
+
+
+def _add(b, node, xs, graph):
+    if len(xs) == 1:
+        return b.op("Identity", xs, node.name)
+    out = xs[0]
+    for i, x in enumerate(xs[1:], 1):
+        out = b.op("Add", [out, x], node.name if i == len(xs) - 1 else None, base=node.name)
+    return out
+
+
+def _scale(b, node, xs, graph):
+    return b.op("Mul", [xs[0], _param(b, node, "scale")], node.name)
+
+
+def _identity(b, node, xs, graph):
+    return b.op("Identity", xs, node.name)
+
+
+def _neuron(b, node, xs, graph):
+    """The float ``Neuron`` step as the interpreter computes it (``neuron_step``/``dynamics``)."""
+    a, p, n = node.attrs, node.params, node.name
+    shape = node.shape
+    x = xs[0]
+    op = lambda t, ins: b.op(t, ins, base=n)  # noqa: E731
+    par = lambda key: _param(b, node, key)  # noqa: E731
+    v0 = p.get("v_init", p.get("v_reset") if a["reset"] == "hard" else None)
+    zeros = np.zeros(shape, np.float32)
+    v, v_out = b.state(n, "v", np.float32, shape, zeros if v0 is None else zeros + v0.astype(np.float32))
+    th = par("v_threshold")
+    if a["charge"] == "cuba":
+        i0 = p.get("i_init")
+        i, i_out = b.state(n, "i", np.float32, shape, zeros if i0 is None else zeros + i0.astype(np.float32))
+        i_new = b.op("Add", [op("Mul", [i, par("alpha")]), x], i_out)
+        h = op("Add", [op("Mul", [v, par("beta")]), i_new])
+    elif a["reset_timing"] == "delayed":
+        s_prev, s_out = b.state(n, "s", np.float32, shape, zeros)
+        bv = op("Mul", [par("beta"), v])
+        if a["reset"] == "subtract":
+            h = op("Sub", [op("Add", [bv, x]), op("Mul", [s_prev, th])])
+        elif a["reset"] == "hard":
+            h = op("Add", [op("Mul", [bv, op("Sub", [b.const(f"{n}.one", 1.0), s_prev])]), x])
+        else:
+            h = op("Add", [bv, x])
+    else:
+        kind = a["charge"]
+        leak = par("v_leak") if "v_leak" in p else b.const(f"{n}.zero", 0.0)
+        if kind == "if":
+            h = op("Add", [v, x])
+        elif kind in ("lif", "plif"):
+            decay = "Div" if kind == "lif" else "Mul"
+            factor = par("tau" if kind == "lif" else "k")
+            d = op("Sub", [v, leak])
+            if a["decay_input"]:
+                h = op("Add", [v, op(decay, [op("Sub", [x, d]), factor])])
+            else:
+                h = op("Add", [op("Sub", [v, op(decay, [d, factor])]), x])
+        else:  # beta
+            h = op("Add", [op("Mul", [par("beta"), v]), x])
+    h = b.op("Identity", [h], f"{n}.h")
+    b.internal.append(h)
+    fired = op("GreaterOrEqual" if a["compare"] == "ge" else "Greater", [h, th])
+    s = b.op("Cast", [fired], n, to=TensorProto.FLOAT)
+    if a["reset_timing"] == "delayed":
+        b.op("Identity", [s], s_out)
+        b.op("Identity", [h], v_out)
+    elif a["reset"] == "hard":
+        one_minus_s = op("Sub", [b.const(f"{n}.one", 1.0), s])
+        b.op("Add", [op("Mul", [h, one_minus_s]), op("Mul", [par("v_reset"), s])], v_out)
+    elif a["reset"] == "subtract":
+        b.op("Sub", [h, op("Mul", [th, s])], v_out)
+    else:
+        b.op("Identity", [h], v_out)
+    return s
+
+
+def _readout(b, node, xs, graph):
+    """The ``Readout`` step as the interpreter computes it (``readout_step``)."""
+    a, n = node.attrs, node.name
+    (classes,) = graph[node.inputs[0]].shape
+    x = xs[0]
+    op = lambda t, ins, **kw: b.op(t, ins, base=n, **kw)  # noqa: E731
+    to_float = lambda v: b.op("Cast", [v], n, to=TensorProto.FLOAT)  # noqa: E731
+    i0, i1 = b.const(f"{n}.idx0", [0], np.int64), b.const(f"{n}.idx1", [1], np.int64)
+
+    def logit(values):
+        return op("Sub", [op("Gather", [values, i1], axis=1), op("Gather", [values, i0], axis=1)])
+
+    if a["output_mode"] == "membrane":
+        mem, mem_out = b.state(n, "mem", np.float32, (classes,), np.zeros(classes, np.float32))
+        beta = node.params["beta"].astype(np.float32) if "beta" in node.params else np.float32(1.0)
+        mem_new = b.op("Add", [op("Mul", [b.const(f"{n}.beta", beta), mem]), x], mem_out)
+        if a["rule"] == "binary_logit":
+            return b.op("Identity", [logit(mem_new)], n)
+        return to_float(op("ArgMax", [mem_new], axis=1, keepdims=1, select_last_index=0))
+    count, count_out = b.state(n, "count", np.int64, (classes,), np.zeros(classes, np.int64))
+    nonzero = op("Not", [op("Equal", [x, b.const(f"{n}.zero", 0.0)])])
+    count_new = b.op("Add", [count, op("Cast", [nonzero], to=TensorProto.INT64)], count_out)
+    if a["rule"] == "binary_logit":
+        return to_float(logit(count_new))
+    argmax = op("ArgMax", [count_new], axis=1, keepdims=1, select_last_index=0)
+    if a["rule"] == "argmax_spike_count":
+        return to_float(argmax)
+    first, first_out = b.state(n, "first", np.int64, (1,), np.full(1, -1, np.int64))
+    reached = op("Cast", [op("GreaterOrEqual", [count_new, b.const(f"{n}.threshold", a["class_threshold"], np.int64)])],
+                 to=TensorProto.INT32)
+    any_reached = op("Greater", [op("ReduceMax", [reached], axes=[1], keepdims=1), b.const(f"{n}.zero_i", 0, np.int32)])
+    minus_one = b.const(f"{n}.minus_one", -1, np.int64)
+    lowest = op("Where", [any_reached, op("ArgMax", [reached], axis=1, keepdims=1, select_last_index=0), minus_one])
+    zero64 = b.const(f"{n}.zero64", 0, np.int64)
+    has_first = op("GreaterOrEqual", [first, zero64])
+    first_new = b.op("Where", [has_first, first, lowest], first_out)
+    if a["rule"] == "first_to_threshold":
+        return to_float(first_new)
+    return to_float(op("Where", [op("GreaterOrEqual", [first_new, zero64]), first_new, argmax]))
+
+
+EMIT = {"Linear": _linear, "Conv2d": _conv2d, "AvgPool2d": _avgpool, "SumPool2d": _sumpool,
+        "MaxPool2d": _maxpool, "Flatten": _flatten, "Add": _add, "Scale": _scale, "Output": _identity,
+        "Neuron": _neuron, "Readout": _readout}
+
+
+def build(graph: Graph) -> onnx.ModelProto:
+    graph.verify()
+    b = Builder()
+    (inp,) = graph.inputs
+    values = {inp.name: inp.name}
+    for node in graph.nodes:
+        if node.op == "Input":
+            continue
+        values[node.name] = EMIT[node.op](b, node, [values[s] for s in node.inputs], graph)
+        if values[node.name] != node.name:  # make every IR node's value visible under its own name
+            b.op("Identity", [values[node.name]], node.name)
+            values[node.name] = node.name
+    batch = "N"
+    onnx_inputs = [helper.make_tensor_value_info(inp.name, TensorProto.FLOAT, [batch, *inp.shape]),
+                   helper.make_tensor_value_info(RESET, TensorProto.BOOL, [])]
+    onnx_outputs = [helper.make_tensor_value_info(o.name, TensorProto.FLOAT, [batch, *o.shape]) for o in graph.outputs]
+    for s in b.states:
+        dtype = NP_TO_ONNX[np.dtype(s["dtype"])]
+        onnx_inputs.append(helper.make_tensor_value_info(s["input"], dtype, [batch, *s["shape"]]))
+        onnx_outputs.append(helper.make_tensor_value_info(s["output"], dtype, [batch, *s["shape"]]))
+    g = helper.make_graph(b.nodes, "snnc_step", onnx_inputs, onnx_outputs, b.initializers)
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="snnc")
+    model.ir_version = 8
+    meta = {"snnc.format": FORMAT, "snnc.version": str(VERSION), "snnc.window": str(window_of(graph)),
+            "snnc.input": inp.name, "snnc.reset": RESET,
+            "snnc.outputs": json.dumps([o.name for o in graph.outputs]),
+            "snnc.states": json.dumps(b.states),
+            "snnc.values": json.dumps([n.name for n in graph.nodes if n.op != "Input"] + b.internal)}
+    helper.set_model_props(model, meta)
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def lower(graph: Graph, out_dir: Path, options: dict | None = None) -> None:
+    model = build(graph)
+    onnx.save(model, str(Path(out_dir) / "model.onnx"))
