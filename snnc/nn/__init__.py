@@ -16,3 +16,20 @@ __all__ = ["surrogate", "MemoryModule", "StepModule", "IF", "LIF", "PLIF", "Cuba
            "StepModeMixin", "Linear", "Conv2d", "BatchNorm2d", "AvgPool2d", "MaxPool2d", "Flatten", "Dropout",
            "SeqToANNContainer", "MultiStepContainer", "ElementwiseRecurrentContainer",
            "PoissonEncoder", "LatencyEncoder"]
+
+
+def safe_globals() -> list[type]:
+    """Every snnc.nn class a ``torch.save``d model can contain (modules and surrogates), to allow-list for
+    ``torch.load(..., weights_only=True)`` (with the torch.nn classes the model uses)::
+
+        with torch.serialization.safe_globals(snnc.nn.safe_globals() + [torch.nn.Sequential]):
+            model = torch.load(path, weights_only=True)
+    """
+    import torch.nn
+
+    classes = [obj for name in __all__ if isinstance(obj := globals().get(name), type)
+               and issubclass(obj, torch.nn.Module)]
+    return classes + list(surrogate.SURROGATES.values())
+
+
+__all__.append("safe_globals")
