@@ -161,7 +161,7 @@ class Graph:
         for node in self.nodes:
             h.update(json.dumps(node_record(node), sort_keys=True).encode())
             for key in sorted(node.params):
-                arr = np.ascontiguousarray(node.params[key])
+                arr = np.asarray(node.params[key], order="C")  # keeps 0-d arrays 0-d
                 h.update(f"{key}:{arr.dtype.str}:{arr.shape}".encode())
                 h.update(arr.tobytes())
         return h.hexdigest()

@@ -22,6 +22,7 @@ import hashlib
 import io
 import json
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +54,7 @@ def _encode(graph: Graph) -> tuple[dict, dict[str, bytes]]:
     for node in graph.nodes:
         refs = {}
         for key, value in node.params.items():
-            arr = np.ascontiguousarray(value)
+            arr = np.asarray(value, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
             if arr.dtype.name not in ALLOWED_DTYPES:
                 raise GraphError(node.name, f"parameter '{key}' has dtype {arr.dtype}, which cannot be saved; "
                                             f"expected one of {sorted(ALLOWED_DTYPES)}")
@@ -121,7 +122,9 @@ class _Reader:
             return file.read_bytes()
         except (KeyError, FileNotFoundError):
             raise SnncError(f"{self.path}: missing '{name}'") from None
-        except (OSError, zipfile.BadZipFile, EOFError, RuntimeError) as e:
+        except (OSError, zipfile.BadZipFile, EOFError, RuntimeError, zlib.error, ValueError, NotImplementedError) as e:
+            # (zipfile raises zlib.error on a damaged deflate stream, NotImplementedError for an
+            # unknown compression method, RuntimeError for an encrypted member)
             raise SnncError(f"{self.path}: cannot read '{name}' (corrupt or truncated?): {e}") from None
 
 
