@@ -506,13 +506,13 @@ def locate_changes(target, prepared: Graph, artifact_dir: Path, options: dict,
         files = sorted({f for f, _ in changed})
         if not changed:
             return files, []
-        suspects = []
+        touched_by: dict[str, set] = {}
         lowerings = 0
         for node in prepared.nodes:
             entries = [("params", k) for k in node.params] + \
                       [("quant", k) for k, v in node.quant.items() if _perturbed_quant(v) != v]
             for where, key in entries:
-                if lowerings >= max_lowerings or node.name in suspects:
+                if lowerings >= max_lowerings:
                     break
                 variant = prepared.copy()
                 vnode = variant[node.name]
@@ -528,8 +528,17 @@ def locate_changes(target, prepared: Graph, artifact_dir: Path, options: dict,
                 except Exception:  # noqa: BLE001 - a perturbed graph the target refuses tells nothing
                     continue
                 touched = {p for p in _changed_positions(fresh, _snapshot(vdir)) - noise if p[1] != "*"}
-                if touched & changed:
-                    suspects.append(node.name)
+                touched_by.setdefault(node.name, set()).update(touched)
+        # positions that several nodes' parameters reach (a checksum, a header) say nothing about
+        # which node changed: attribute the change through the positions of one node only
+        owners: dict = {}
+        for name, positions in touched_by.items():
+            for p in positions:
+                owners.setdefault(p, []).append(name)
+        suspects = [name for name in touched_by
+                    if any(len(owners[p]) == 1 for p in touched_by[name] & changed)]
+        if not suspects:
+            suspects = [name for name in touched_by if touched_by[name] & changed]
         return files, suspects
 
 
