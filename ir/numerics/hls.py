@@ -667,6 +667,11 @@ def _identity(node, xs, state, ctx):
     return xs[0]
 
 
+@_named
+def _flatten(node, xs, state, ctx):
+    return xs[0].reshape(xs[0].shape[0], -1)
+
+
 def _zero(fmt: Fixed, like: torch.Tensor) -> FX:
     return FX(torch.zeros(like.shape, dtype=torch.int64, device=like.device), fmt.width, fmt.int_bits)
 
@@ -767,7 +772,7 @@ def _refuse(node, xs, state, ctx):
 
 
 KERNELS = {
-    "Output": _identity, "Flatten": _identity, "Linear": _linear, "Conv2d": _conv2d,
+    "Output": _identity, "Flatten": _flatten, "Linear": _linear, "Conv2d": _conv2d,
     "AvgPool2d": _sumpool, "SumPool2d": _sumpool, "MaxPool2d": _maxpool, "Add": _add, "Scale": _scale,
     "Neuron": _neuron, "Readout": _readout, "BatchNorm": _refuse,
 }

@@ -285,7 +285,9 @@ class _Lowering:
             else:
                 body.append(f"{V} = h;")
         else:
-            if timing == "delayed":
+            if reset == "none":  # no reset to delay: the plain charge
+                pass
+            elif timing == "delayed":
                 body.insert(0, f"const bool r = {fn}_s[k];  // the previous step's spike")
             else:
                 body.insert(0, f"const bool r = {V} {cmp} {th};  // compensated: the stored V still fires")
