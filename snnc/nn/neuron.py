@@ -88,9 +88,16 @@ class BaseNode(MemoryModule):
     def charge(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _check_state_shape(self, name: str, x: torch.Tensor) -> None:
+        state = getattr(self, name)
+        if state.shape != x.shape:
+            raise ValueError(f"{type(self).__name__}: input of shape {tuple(x.shape)} but state {name!r} has shape "
+                             f"{tuple(state.shape)}; call snnc.nn.reset_net(model) between sequences")
+
     def _init_state(self, x: torch.Tensor) -> None:
-        if not isinstance(self.v, torch.Tensor) or self.v.shape != x.shape:
-            self.v = torch.zeros_like(x) + self.v if not isinstance(self.v, torch.Tensor) else self.v.expand_as(x)
+        if not isinstance(self.v, torch.Tensor):
+            self.v = torch.full_like(x, self.v)
+        self._check_state_shape("v", x)
 
     def _step(self, x: torch.Tensor) -> torch.Tensor:
         """Charge, fire and reset for one step; leaves ``V[t]`` in ``self.v`` (no window bookkeeping)."""
@@ -225,8 +232,9 @@ class CubaLIF(BaseNode):
 
     def _init_state(self, x):
         super()._init_state(x)
-        if not isinstance(self.i, torch.Tensor) or self.i.shape != x.shape:
-            self.i = torch.zeros_like(x) + self.i if not isinstance(self.i, torch.Tensor) else self.i.expand_as(x)
+        if not isinstance(self.i, torch.Tensor):
+            self.i = torch.full_like(x, self.i)
+        self._check_state_shape("i", x)
 
     def charge(self, x):
         self.i, h = dynamics.charge_cuba(self.i, self.v, x, self.alpha, self.beta)

@@ -241,3 +241,12 @@ def test_store_v_seq_and_reset():
     assert n.v_seq.shape == (5, 2, 3)
     snn.reset_net(n)
     assert n.v_seq is None and n.v == 0.0
+
+
+def test_a_new_batch_size_without_reset_is_refused():
+    n = snn.LIF(step_mode="m")
+    n(torch.rand(3, 2, 4))
+    with pytest.raises(ValueError, match="reset_net"):
+        n(torch.rand(3, 5, 4))
+    snn.reset_net(n)
+    assert n(torch.rand(3, 5, 4)).shape == (3, 5, 4)
