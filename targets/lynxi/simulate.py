@@ -536,9 +536,14 @@ def run(model: Model, inputs, record: bool = False):
     return result
 
 
-def simulate(out_dir, inputs):
-    """The Target's ``simulate``: load (validating) and run."""
-    return run(load(out_dir), inputs)
+def simulate(out_dir, inputs, record: bool = False):
+    """The Target's ``simulate``: load (validating) and run. ``record=True`` also returns every
+    layer's values by name (the IR node names), for ``snnc.verify``'s per-layer comparison."""
+    model = load(out_dir)
+    if not record:
+        return run(model, inputs)
+    out, layers = run(model, inputs, record=True)
+    return out, {name: v for name, v in layers.items() if name != model.input}
 
 
 def describe(out_dir) -> str:

@@ -101,8 +101,17 @@ def run(out_dir, inputs, record: bool = False):
     return out
 
 
-def simulate(out_dir, inputs):
-    return run(out_dir, inputs)
+def simulate(out_dir, inputs, record: bool = False):
+    """The Target's ``simulate``. ``record=True`` also returns the per-step values of the stateful
+    nodes (neuron spikes, readout decisions), the values claimed equal to the float32 interpreter;
+    Gemm/Conv outputs are left out since they agree only within rounding (``run(record=True)`` has
+    every value)."""
+    if not record:
+        return run(out_dir, inputs)
+    out, values = run(out_dir, inputs, record=True)
+    _, info = read_model(out_dir)
+    stateful = {s["name"].rsplit(".", 1)[0] for s in info["states"]}
+    return out, {k: v for k, v in values.items() if k in stateful}
 
 
 def describe(out_dir) -> str:

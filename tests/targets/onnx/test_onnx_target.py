@@ -146,8 +146,15 @@ def test_within_rounding_for_any_weights(data, tmp_path_factory):
     x = torch.from_numpy(draw_inputs(data, shape))
     _, values = run(out, x, record=True)
     _, trace = interpret(prepared, x, record=True)
+    _assert_within_rounding(prepared, values, trace, x.shape[0])
+
+
+def _assert_within_rounding(prepared, values, trace, steps) -> int:
+    """Up to the first step with a differing spike: every value within float32 rounding; the differing
+    spikes have H within rounding of the threshold. Returns how many values were not bit-identical."""
     neurons = {n.name: n for n in prepared.nodes if n.op == "Neuron"}
-    for t in range(x.shape[0]):
+    inexact = 0
+    for t in range(steps):
         for node in prepared.nodes:
             if node.name not in values:
                 continue
@@ -157,9 +164,35 @@ def test_within_rounding_for_any_weights(data, tmp_path_factory):
                 th = torch.as_tensor(node.params["v_threshold"]).expand_as(h)
                 diff = got != ref
                 assert torch.all((h[diff] - th[diff]).abs() <= 1e-4 * (1 + th[diff].abs())), node.name
-                return  # the runs diverge after a flipped spike; nothing more to compare
+                return inexact  # the runs diverge after a flipped spike; nothing more to compare
             scale = float(ref.abs().max()) if ref.numel() else 0.0
             torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5 * (1.0 + scale), msg=node.name)
+            inexact += int((got != ref).sum())
+    return inexact
+
+
+def test_large_fan_in_within_rounding(tmp_path):
+    """Fan-in 784 and a 3x3x8 convolution: onnxruntime's Gemm/Conv sums differ from PyTorch's in the
+    last bits (so exact equality is not claimed there), yet stay within rounding."""
+    rng = np.random.default_rng(0)
+    g = Graph()
+    g.add_node("x", "Input", shape=(4, 14, 14))
+    g.add_node("c", "Conv2d", ["x"], {"weight": (rng.normal(size=(8, 4, 3, 3)) * 0.2).astype(np.float32)}, padding=1)
+    g.add_node("nc", "Neuron", ["c"], {"v_threshold": np.array(1.0, np.float32)}, charge="if", reset="subtract",
+               window_size=8)
+    g.add_node("f", "Flatten", ["nc"])
+    g.add_node("fc", "Linear", ["f"], {"weight": (rng.normal(size=(10, 1568)) * 0.05).astype(np.float32),
+                                       "bias": (rng.normal(size=10) * 0.1).astype(np.float32)})
+    g.add_node("n", "Neuron", ["fc"], {"v_threshold": np.array(1.0, np.float32), "tau": np.array(2.0, np.float32),
+                                       "v_reset": np.array(0.0, np.float32)}, charge="lif", window_size=8)
+    g.add_node("r", "Readout", ["n"], window_size=8)
+    g.add_node("y", "Output", ["r"])
+    prepared = _lower(g.verify(), tmp_path)
+    x = torch.from_numpy(rng.random((8, 6, 4, 14, 14)).astype(np.float32))
+    _, values = run(tmp_path, x, record=True)
+    _, trace = interpret(prepared, x, record=True)
+    assert _assert_within_rounding(prepared, values, trace, 8) > 0
+    assert trace.values["n"].sum() > 0
 
 
 # --- refusals --------------------------------------------------------------------------------------------
