@@ -8,12 +8,14 @@ from snnc.ir import Graph
 
 
 def neuron_params(kind: str, rng, threshold: float = 1.0) -> tuple[dict, dict]:
-    """(params, attrs) of a Neuron of ``kind`` (if / lif / cuba) with a hard reset to 0."""
+    """(params, attrs) of a Neuron of ``kind`` (if / lif / beta / cuba) with a hard reset to 0."""
     params = {"v_threshold": np.asarray(threshold), "v_reset": np.asarray(0.0)}
     attrs = {"charge": kind, "reset": "hard", "compare": "gt" if rng.random() < 0.5 else "ge"}
     if kind == "lif":
         params["tau"] = np.asarray(float(rng.choice([2.0, 4.0, 8.0])))
         attrs["decay_input"] = bool(rng.random() < 0.5)
+    elif kind == "beta":
+        params["beta"] = np.asarray(float(rng.integers(0, 4097)) / 4096)
     elif kind == "cuba":
         params["alpha"] = np.asarray(float(rng.integers(0, 4097)) / 4096)
         params["beta"] = np.asarray(float(rng.integers(0, 4097)) / 4096)
