@@ -8,7 +8,6 @@ biases, pooling lowered to conv or merged into dense, windows, and configuration
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
