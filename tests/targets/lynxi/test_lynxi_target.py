@@ -234,7 +234,7 @@ def test_bad_json_refused(artifact, edit, message):
 
 
 # --- hypothesis: simulator == interpreter(lynxi), bit for bit ------------------------------------------
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(data=st.data())
 def test_simulator_equals_interpreter(data, tmp_path_factory):
@@ -287,3 +287,169 @@ def test_float16_arithmetic_is_what_runs():
     with tempfile.TemporaryDirectory() as d:
         TARGET.lower(prepared, Path(d), {})
         assert torch.equal(TARGET.simulate(Path(d), x)[:, 0, 0], lx)
+
+
+# --- an independent executor written from FORMAT.md alone (numpy; nothing of snnc) ---------------------
+def _store(acc):  # FORMAT.md: exact sum -> binary32 -> binary16
+    return acc.astype(np.float32).astype(np.float16)
+
+
+def _pad(x, ph, pw, value):
+    return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
+
+
+def _windows(xp, kh, kw, sh, sw, dh, dw, h_out, w_out):
+    for u in range(kh):
+        for v in range(kw):
+            yield u, v, xp[:, :, u * dh:u * dh + sh * (h_out - 1) + 1:sh, v * dw:v * dw + sw * (w_out - 1) + 1:sw]
+
+
+def np_run(doc, layers, x):
+    """Run the pair on x [T, N, ...] following FORMAT.md's 'Running' and 'Arithmetic' sections."""
+    x = x.astype(np.float16)
+    n = x.shape[1]
+    entries = {e["name"]: e for e in doc["state_region"]["entries"]}
+
+    def init_state():
+        state = {}
+        for name, e in entries.items():
+            dtype = {"float16": np.float16, "int32": np.int32}[e["dtype"]]
+            init = e["init"]
+            fill = init["fill"] if "fill" in init else layers[e["layer"]]["params"][init["param"]]
+            state[name] = (np.zeros((n, *e["shape"]), dtype) + np.asarray(fill, dtype)).astype(dtype)
+        return state
+
+    state = init_state()
+    outs = []
+    for t in range(x.shape[0]):
+        val = {}
+        for layer in doc["layers"]:
+            name, kind = layer["name"], layer["type"]
+            p = layers[name]["params"]
+            a = layer["attrs"]
+            xs = [val[s] for s in layer["inputs"]]
+            st = {entries[e]["var"]: e for e in layer["state"]}
+            if kind == "input":
+                y = x[t]
+            elif kind == "output":
+                y = xs[0]
+            elif kind == "linear":
+                acc = xs[0].astype(np.float64) @ p["weight"].astype(np.float64).T
+                y = _store(acc + p["bias"].astype(np.float64) if "bias" in p else acc)
+            elif kind == "conv2d":
+                w = p["weight"].astype(np.float64)
+                (sh, sw), (ph, pw), (dh, dw), g = a["stride"], a["padding"], a["dilation"], a["groups"]
+                h_out, w_out = layer["shape"][1:]
+                xp = _pad(xs[0].astype(np.float64), ph, pw, 0.0)
+                o, cg = w.shape[0], w.shape[1]
+                acc = np.zeros((n, o, h_out, w_out))
+                for u, v, patch in _windows(xp, w.shape[2], w.shape[3], sh, sw, dh, dw, h_out, w_out):
+                    for gi in range(g):
+                        og = o // g
+                        acc[:, gi * og:(gi + 1) * og] += np.einsum(
+                            "nchw,oc->nohw", patch[:, gi * cg:(gi + 1) * cg], w[gi * og:(gi + 1) * og, :, u, v])
+                if "bias" in p:
+                    acc += p["bias"].astype(np.float64)[None, :, None, None]
+                y = _store(acc)
+            elif kind in ("avgpool2d", "sumpool2d", "maxpool2d"):
+                (kh, kw), (sh, sw), (ph, pw) = a["kernel"], a["stride"], a["padding"]
+                h_out, w_out = layer["shape"][1:]
+                if kind == "maxpool2d":
+                    xp = _pad(xs[0], ph, pw, -np.inf)
+                    y = np.max([win for _, _, win in _windows(xp, kh, kw, sh, sw, 1, 1, h_out, w_out)], axis=0)
+                else:
+                    xp = _pad(xs[0].astype(np.float64), ph, pw, 0.0)
+                    acc = np.sum([win for _, _, win in _windows(xp, kh, kw, sh, sw, 1, 1, h_out, w_out)], axis=0)
+                    y = _store(acc / (kh * kw) if kind == "avgpool2d" else acc)
+            elif kind == "flatten":
+                y = xs[0].reshape(n, -1)
+            elif kind == "add":
+                y = xs[0]
+                for other in xs[1:]:
+                    y = y + other
+            elif kind == "scale":
+                y = xs[0] * p["scale"]
+            elif kind == "neuron":
+                xin, v, th = xs[0], state[st["v"]], p["v_threshold"]
+                d = v - p["v_leak"] if "v_leak" in p else v
+                if a["charge"] == "cuba":
+                    i = state[st["i"]] * p["alpha"] + xin
+                    state[st["i"]] = i
+                    h = v * p["beta"] + i
+                elif a["reset_timing"] == "delayed":
+                    s_prev = state[st["s"]]
+                    if a["reset"] == "subtract":
+                        h = (p["beta"] * v + xin) - s_prev * th
+                    elif a["reset"] == "hard":
+                        h = np.where(s_prev != 0, np.float16(0), p["beta"] * v) + xin
+                    else:
+                        h = p["beta"] * v + xin
+                elif a["charge"] == "if":
+                    h = v + xin
+                elif a["charge"] == "lif":
+                    h = v + (xin - d) / p["tau"] if a["decay_input"] else (v - d / p["tau"]) + xin
+                elif a["charge"] == "plif":
+                    h = v + (xin - d) * p["k"] if a["decay_input"] else (v - d * p["k"]) + xin
+                else:
+                    h = p["beta"] * v + xin
+                fired = h >= th if a["compare"] == "ge" else h > th
+                y = fired.astype(np.float16)
+                if a["reset_timing"] == "delayed":
+                    state[st["s"]], state[st["v"]] = y, h
+                elif a["reset"] == "hard":
+                    state[st["v"]] = np.where(fired, p["v_reset"], h).astype(np.float16)
+                elif a["reset"] == "subtract":
+                    state[st["v"]] = h - th * y
+                else:
+                    state[st["v"]] = h
+            elif kind == "readout":
+                rule = a["rule"]
+                if a["output_mode"] == "membrane":
+                    mem = state[st["mem"]]
+                    mem = p["beta"] * mem + xs[0] if "beta" in p else mem + xs[0]
+                    state[st["mem"]] = mem
+                    y = mem[:, 1:2] - mem[:, 0:1] if rule == "binary_logit" else \
+                        np.argmax(mem, axis=1)[:, None].astype(np.float16)
+                else:
+                    count = state[st["count"]] + (xs[0] != 0).astype(np.int32)
+                    state[st["count"]] = count
+                    argmax = np.argmax(count, axis=1)[:, None]
+                    if rule == "binary_logit":
+                        y = (count[:, 1:2] - count[:, 0:1]).astype(np.float16)
+                    elif rule == "argmax_spike_count":
+                        y = argmax.astype(np.float16)
+                    else:
+                        first = state[st["first"]]
+                        reached = count >= a["class_threshold"]
+                        lowest = np.where(reached.any(axis=1), np.argmax(reached, axis=1), -1)[:, None]
+                        first = np.where(first >= 0, first, lowest).astype(np.int32)
+                        state[st["first"]] = first
+                        y = (first if rule == "first_to_threshold" else np.where(first >= 0, first, argmax))
+                        y = y.astype(np.float16)
+            else:
+                raise AssertionError(kind)
+            assert y.dtype == np.float16, (name, y.dtype)
+            val[name] = y
+        outs.append([val[o] for o in doc["outputs"]])
+        if doc["window"] and (t + 1) % doc["window"] == 0:
+            state = init_state()
+    return [np.stack([o[i] for o in outs]) for i in range(len(doc["outputs"]))]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(data=st.data())
+def test_reader_from_format_md_reproduces_outputs(data, tmp_path_factory):
+    """FORMAT.md is enough: the numpy executor above, given only model.json + model.bin, produces
+    the simulator's outputs bit for bit (spike inputs, so every wide sum is exact in float64)."""
+    graph, shape = draw_graph(data)
+    out = tmp_path_factory.mktemp("lynxi_np")
+    TARGET.lower(TARGET.prepare(graph, {}), out, {})
+    x = draw_inputs(data, shape, spikes=True)
+    doc, layers = read_pair(out)
+    mine = np_run(doc, layers, x)
+    theirs = TARGET.simulate(out, torch.from_numpy(x))
+    for m, s in zip(mine, theirs):
+        np.testing.assert_array_equal(m, s.numpy())
+        assert m.dtype == np.float16
+    shutil.rmtree(out)
