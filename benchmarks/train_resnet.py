@@ -1,0 +1,131 @@
+"""One training iteration of a Spiking ResNet-18 (CIFAR-size input, batch 64): time and peak memory,
+snnc (LIF on the fused Triton kernel) vs SpikingJelly 2.0's LIFNode (its own CUDA dispatch).
+
+    python benchmarks/train_resnet.py [--steps 4 8 16 32] [--batch 64] [--repeat 20] [--amp]
+
+Same network for both (torch conv/BN layers with T folded into the batch; only the neuron differs).
+Prints a markdown table: median ms of ``--repeat`` CUDA-event timed iterations and peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+
+import torch
+from torch import nn
+
+
+class Fold(nn.Module):
+    """Apply a stateless module to ``[T, N, ...]`` with T folded into the batch."""
+
+    def __init__(self, *layers):
+        super().__init__()
+        self.m = nn.Sequential(*layers)
+
+    def forward(self, x):
+        y = self.m(x.flatten(0, 1))
+        return y.reshape(x.shape[0], x.shape[1], *y.shape[1:])
+
+
+class Block(nn.Module):
+    def __init__(self, cin, cout, stride, neuron):
+        super().__init__()
+        self.c1 = Fold(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout))
+        self.n1 = neuron()
+        self.c2 = Fold(nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout))
+        self.down = (Fold(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+                     if stride != 1 or cin != cout else nn.Identity())
+        self.n2 = neuron()
+
+    def forward(self, x):
+        return self.n2(self.c2(self.n1(self.c1(x))) + self.down(x))
+
+
+def resnet18(neuron, classes=10):
+    layers = [Fold(nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64)), neuron()]
+    cin = 64
+    for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+        layers += [Block(cin, cout, stride, neuron), Block(cout, cout, 1, neuron)]
+        cin = cout
+    layers += [Fold(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, classes))]
+    return nn.Sequential(*layers)
+
+
+def snnc_neuron():
+    from snnc.nn import LIF
+    return LIF(tau=2.0, step_mode="m", backend="triton", detach_reset=True)
+
+
+def sj_neuron():
+    from spikingjelly.activation_based import neuron
+    return neuron.LIFNode(tau=2.0, step_mode="m", detach_reset=True)
+
+
+def reset(net):
+    for m in net.modules():
+        if hasattr(m, "reset") and m is not net and callable(m.reset) and not isinstance(m, nn.BatchNorm2d):
+            m.reset()
+
+
+def measure(factory, steps, batch, repeat, amp):
+    torch.manual_seed(0)
+    net = resnet18(factory).cuda()
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    x = torch.rand(steps, batch, 3, 32, 32, device="cuda")
+    y = torch.randint(0, 10, (batch,), device="cuda")
+
+    def step():
+        reset(net)
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
+            loss = nn.functional.cross_entropy(net(x).mean(0).float(), y)
+        loss.backward()
+        opt.step()
+
+    for _ in range(3):
+        step()
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    times = []
+    for _ in range(repeat):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        step()
+        b.record()
+        b.synchronize()
+        times.append(a.elapsed_time(b))
+    peak = torch.cuda.max_memory_allocated() / 2**30
+    del net, opt, x
+    torch.cuda.empty_cache()
+    return statistics.median(times), peak
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, nargs="+", default=[4, 8, 16, 32])
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--amp", action="store_true", help="float16 autocast")
+    args = parser.parse_args(argv)
+    print(f"Spiking ResNet-18, CIFAR-size, batch {args.batch}, {'fp16 autocast' if args.amp else 'float32'}, "
+          f"{torch.cuda.get_device_name(0)}; median of {args.repeat} iterations\n")
+    print("| T | snnc ms | SpikingJelly ms | ratio | snnc peak GiB | SpikingJelly peak GiB | ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for t in args.steps:
+        row = {}
+        for name, factory in (("snnc", snnc_neuron), ("sj", sj_neuron)):
+            try:
+                row[name] = measure(factory, t, args.batch, args.repeat, args.amp)
+            except Exception as e:  # OOM or a missing peer: reported in the table
+                row[name] = None
+                print(f"<!-- {name} T={t}: {type(e).__name__}: {str(e)[:200]} -->")
+                torch.cuda.empty_cache()
+        s, j = row["snnc"], row["sj"]
+        fmt = lambda r, i: "n/a" if r is None else f"{r[i]:.2f}"  # noqa: E731
+        ratio = lambda i: f"{s[i] / j[i]:.2f}" if s and j else "n/a"  # noqa: E731
+        print(f"| {t} | {fmt(s, 0)} | {fmt(j, 0)} | {ratio(0)} | {fmt(s, 1)} | {fmt(j, 1)} | {ratio(1)} |")
+
+
+if __name__ == "__main__":
+    main()
