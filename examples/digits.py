@@ -49,7 +49,7 @@ class Digits:
 def encode(intensity: torch.Tensor, T: int, seed: int) -> torch.Tensor:
     """Poisson spike trains ``[T, N, 64]`` of ``intensity [N, 64]``, reproducible from ``seed``."""
     encoder = snn.PoissonEncoder(generator=torch.Generator().manual_seed(seed))
-    return encoder.encode(intensity, T)
+    return encoder.encode(intensity.cpu(), T).to(intensity.device)  # the same spikes on every device
 
 
 def load_data(T: int = 8, seed: int = 0, test_fraction: float = 0.25) -> Digits:

@@ -45,11 +45,15 @@ CONFIGS = [(kind, v_reset, decay_input, step_mode, detach_reset, sg)
 
 @pytest.mark.parametrize("kind,v_reset,decay_input,step_mode,detach_reset,sg", CONFIGS)
 def test_outputs_and_gradients_equal_spikingjelly(kind, v_reset, decay_input, step_mode, detach_reset, sg):
+    check_parity(kind, v_reset, decay_input, step_mode, detach_reset, sg)
+
+
+def check_parity(kind, v_reset, decay_input, step_mode, detach_reset, sg, device="cpu"):
     ours, theirs = _pair(kind, v_reset, decay_input, step_mode, detach_reset, sg)
-    ours, theirs = ours.double(), theirs.double()
+    ours, theirs = ours.to(device, torch.float64), theirs.to(device, torch.float64)
     g = torch.Generator().manual_seed(hash((kind, str(v_reset), decay_input, step_mode)) % 2**31)
-    x = (torch.randn(12, 4, 6, generator=g, dtype=torch.float64) * 0.8 + 0.5)
-    weights = torch.randn(x.shape, generator=g, dtype=torch.float64)
+    x = (torch.randn(12, 4, 6, generator=g, dtype=torch.float64) * 0.8 + 0.5).to(device)
+    weights = torch.randn(x.shape, generator=g, dtype=torch.float64).to(device)
     results = []
     for neuron in (ours, theirs):
         xi = x.clone().requires_grad_(True)
