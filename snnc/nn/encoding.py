@@ -51,7 +51,7 @@ class PoissonEncoder(MemoryModule):
         return self._spikes(x.unsqueeze(0).expand(int(T), *x.shape))
 
     def __getstate__(self):
-        state = dict(super().__getstate__())
+        state = self.__dict__.copy()
         state["generator"] = None  # generators do not pickle
         return state
 

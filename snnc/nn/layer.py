@@ -135,8 +135,7 @@ class Dropout(nn.Dropout, MemoryModule):
         return MemoryModule.forward(self, x)
 
     def __getstate__(self):
-        state = super().__getstate__()
-        state = dict(state)
+        state = self.__dict__.copy()
         state["generator"] = None  # generators do not pickle; a loaded model draws from the global RNG
         return state
 
