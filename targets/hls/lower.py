@@ -98,6 +98,7 @@ class _Lowering:
         self.resets: list[str] = []
         self.buffer: dict[str, str] = {}  # node -> the C array holding its per-step value
         self.layer_info: list[dict] = []
+        self.recorded: list[dict] = []  # every layer's per-step output, for record=True simulation
 
     def t(self, node, cls: str) -> str:
         return f"{self.ids[node.name]}_{cls}_t"
@@ -118,6 +119,13 @@ class _Lowering:
 
     def _flatten(self, node):
         self.buffer[node.name] = self.buffer[node.inputs[0]]  # same elements, same (C) order
+        self._record(node)
+
+    def _record(self, node):
+        offset = sum(r["size"] for r in self.recorded)
+        size = math.prod(node.shape)
+        self.recorded.append({"name": node.name, "shape": list(node.shape), "offset": offset, "size": size})
+        self.calls.append(f"  SNNC_RECORD_LAYER({offset}, {self.buffer[node.name]}, {size});")
 
     def _output(self, node):
         self.buffer[node.name] = self.buffer[node.inputs[0]]
@@ -130,6 +138,7 @@ class _Lowering:
         self.calls.append(f"  {self.t(node, 'result')} {out}[{n}];")
         self.calls.append(f"  {fn}({', '.join(args + [out] + (['last'] if stateful else []))});")
         self.buffer[node.name] = out
+        self._record(node)
         if stateful:
             self.resets.append(f"  {fn}_reset();")
         self.layer_info.append({"name": node.name, "function": fn, "op": node.op, "shape": list(node.shape),
@@ -367,7 +376,8 @@ class _Lowering:
             outputs.append({"name": node.name, "shape": list(node.shape), "offset": offset, "size": size,
                             "array": self.buffer[node.name], "type": self.t(g[node.inputs[0]], "result")})
             offset += size
-        return {"window": window, "outputs": outputs, "n_out_total": offset}
+        return {"window": window, "outputs": outputs, "n_out_total": offset, "recorded": self.recorded,
+                "n_rec_total": sum(r["size"] for r in self.recorded)}
 
 
 def _window(graph) -> int:
@@ -412,7 +422,7 @@ def lower(graph, out_dir, options: dict | None = None) -> None:
     (out / "tb" / "testbench.cpp").write_text(template(
         "testbench.cpp", top=TOP, n_in=n_in, in_shape=in_shape, n_out_total=info["n_out_total"],
         outputs_doc=", ".join(f"{o['name']} {tuple(o['shape'])}" for o in info["outputs"]),
-        in_t="input_t", out_decls=out_decls, out_copies=out_copies,
+        in_t="input_t", out_decls=out_decls, n_rec_total=max(1, info["n_rec_total"]), out_copies=out_copies,
         call_args=", ".join(["x"] + [f"y{i}" for i in range(len(info["outputs"]))])))
     (out / "Makefile").write_text(template("Makefile", top=TOP, cxxflags=CXXFLAGS))
     (out / "vitis_hls.tcl").write_text(template("vitis_hls.tcl", top=TOP))
@@ -422,7 +432,8 @@ def lower(graph, out_dir, options: dict | None = None) -> None:
     model = {"format": "snnc-hls", "version": 1, "top": TOP, "cxxflags": CXXFLAGS,
              "input": {"name": in_node.name, "shape": list(in_node.shape), "format": str(formats(in_node)["result"])},
              "outputs": [{k: o[k] for k in ("name", "shape", "offset", "size")} for o in info["outputs"]],
-             "n_out_total": info["n_out_total"], "window": window, "layers": low.layer_info,
+             "n_out_total": info["n_out_total"], "window": window, "recorded": info["recorded"],
+             "n_rec_total": info["n_rec_total"], "layers": low.layer_info,
              "sources": [f"firmware/{TOP}.cpp", "tb/testbench.cpp"],
              "files": sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) + ["model.json"]}
     (out / "model.json").write_text(json.dumps(model, indent=1) + "\n")

@@ -46,13 +46,14 @@ def _model(out_dir: Path) -> dict:
     return model
 
 
-def build(out_dir, cxx: str | None = None) -> tuple[Path, dict]:
-    """Compile the artifact's testbench (cached); returns ``(binary, {"cached", "seconds"})``."""
+def build(out_dir, cxx: str | None = None, record: bool = False) -> tuple[Path, dict]:
+    """Compile the artifact's testbench (cached); returns ``(binary, {"cached", "seconds"})``.
+    ``record``: the variant built with ``-DSNNC_RECORD`` that also writes every layer's outputs."""
     import time
     out_dir = Path(out_dir)
     model = _model(out_dir)
     cxx = cxx or _cxx()
-    flags = model["cxxflags"].split()
+    flags = model["cxxflags"].split() + (["-DSNNC_RECORD"] if record else [])
     h = hashlib.sha256()
     version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
     h.update(f"{cxx}\n{version}\n{' '.join(flags)}\n".encode())
@@ -76,10 +77,11 @@ def build(out_dir, cxx: str | None = None) -> tuple[Path, dict]:
     return binary, {"cached": False, "seconds": seconds}
 
 
-def simulate(out_dir, inputs) -> torch.Tensor:
+def simulate(out_dir, inputs, record: bool = False):
     """Run the artifact on ``[T, N, *input_shape]`` inputs; returns ``[T, N, *output_shape]`` float64
     (a tuple if the model has several outputs). The N sequences run one after another, each from the
-    reset state, exactly as the reference interpreter runs them side by side."""
+    reset state, exactly as the reference interpreter runs them side by side. ``record=True`` returns
+    ``(outputs, {node: [T, N, *shape]})`` with every layer's output (a second, cached build)."""
     out_dir = Path(out_dir)
     model = _model(out_dir)
     x = torch.as_tensor(inputs).detach().to("cpu", torch.float64)
@@ -90,18 +92,24 @@ def simulate(out_dir, inputs) -> torch.Tensor:
         raise SnncError(f"hls: input must have at least one step and one sample, got {list(x.shape)}")
     if not bool(torch.isfinite(x).all()):
         raise SnncError("hls: input contains NaN or Inf")
-    binary, _ = build(out_dir)
+    binary, _ = build(out_dir, record=record)
     T, N = x.shape[0], x.shape[1]
     with tempfile.TemporaryDirectory(prefix="snnc-hls-") as tmp:
-        fin, fout = Path(tmp) / "input.bin", Path(tmp) / "output.bin"
+        fin, fout, ftrace = Path(tmp) / "input.bin", Path(tmp) / "output.bin", Path(tmp) / "trace.bin"
         fin.write_bytes(x.numpy().astype("<f8").tobytes())
-        proc = subprocess.run([str(binary), str(fin), str(fout), str(T), str(N)], capture_output=True, text=True)
+        cmd = [str(binary), str(fin), str(fout), str(T), str(N)] + ([str(ftrace)] if record else [])
+        proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise SnncError(f"hls: the testbench failed: {proc.stderr.strip()}")
-        y = np.frombuffer(fout.read_bytes(), dtype="<f8").reshape(T, N, model["n_out_total"])
-    y = torch.from_numpy(y.copy())
+        y = torch.from_numpy(np.fromfile(fout, dtype="<f8").reshape(T, N, model["n_out_total"]))
+        trace = torch.from_numpy(np.fromfile(ftrace, dtype="<f8").reshape(T, N, -1)) if record else None
     outs = [y[:, :, o["offset"]:o["offset"] + o["size"]].reshape(T, N, *o["shape"]) for o in model["outputs"]]
-    return outs[0] if len(outs) == 1 else tuple(outs)
+    result = outs[0] if len(outs) == 1 else tuple(outs)
+    if not record:
+        return result
+    layers = {r["name"]: trace[:, :, r["offset"]:r["offset"] + r["size"]].reshape(T, N, *r["shape"])
+              for r in model["recorded"]}
+    return result, layers
 
 
 def describe(out_dir) -> str:

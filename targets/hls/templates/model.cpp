@@ -3,6 +3,18 @@
 #include "${top}.h"
 #include "weights.h"
 
+#ifdef SNNC_RECORD  // C simulation only: every layer's output of the step goes to the testbench
+void snnc_record(int offset, const double* values, int n);
+#define SNNC_RECORD_LAYER(offset, array, n)                                  \
+  {                                                                          \
+    double values_[n];                                                       \
+    for (int k_ = 0; k_ < n; ++k_) values_[k_] = array[k_].to_double();      \
+    snnc_record(offset, values_, n);                                         \
+  }
+#else
+#define SNNC_RECORD_LAYER(offset, array, n)
+#endif
+
 ${layers}
 
 static int snnc_step = 0;  // the step within the current window

@@ -3,16 +3,27 @@
 // INPUT holds T*N*${n_in} little-endian float64 values, the inputs [T, N, ${in_shape}] in C order;
 // OUTPUT gets T*N*${n_out_total} float64 values, [T, N, outputs] with the outputs of each step
 // concatenated in order (${outputs_doc}). The N sequences run one after another, each from the
-// reset state (${top}_reset()), T steps each.
+// reset state (${top}_reset()), T steps each. Built with -DSNNC_RECORD, a 5th argument TRACE gets
+// T*N*${n_rec_total} float64: every layer's output at every step (model.json "recorded").
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
 
 #include "${top}.h"
 
+#ifdef SNNC_RECORD
+static const bool kRecord = true;
+static double* snnc_trace_step = nullptr;
+void snnc_record(int offset, const double* values, int n) {
+  for (int k = 0; k < n; ++k) snnc_trace_step[offset + k] = values[k];
+}
+#else
+static const bool kRecord = false;
+#endif
+
 int main(int argc, char** argv) {
-  if (argc != 5) {
-    std::fprintf(stderr, "usage: %s INPUT OUTPUT T N\n", argv[0]);
+  if (argc != 5 && !(argc == 6 && kRecord)) {
+    std::fprintf(stderr, "usage: %s INPUT OUTPUT T N%s\n", argv[0], kRecord ? " [TRACE]" : "");
     return 2;
   }
   const long T = std::atol(argv[3]), N = std::atol(argv[4]);
@@ -24,6 +35,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::fclose(f);
+#ifdef SNNC_RECORD
+  std::vector<double> trace(static_cast<size_t>(T * N * ${n_rec_total}));
+#endif
   ${in_t} x[SNNC_N_IN];
 ${out_decls}
   for (long n = 0; n < N; ++n) {
@@ -31,6 +45,9 @@ ${out_decls}
     for (long t = 0; t < T; ++t) {
       const double* src = &in[static_cast<size_t>((t * N + n) * SNNC_N_IN)];
       for (int k = 0; k < SNNC_N_IN; ++k) x[k] = ${in_t}(src[k]);
+#ifdef SNNC_RECORD
+      snnc_trace_step = &trace[static_cast<size_t>((t * N + n) * ${n_rec_total})];
+#endif
       ${top}(${call_args});
       double* dst = &out[static_cast<size_t>((t * N + n) * n_out)];
 ${out_copies}
@@ -42,5 +59,15 @@ ${out_copies}
     return 1;
   }
   std::fclose(f);
+#ifdef SNNC_RECORD
+  if (argc == 6) {
+    f = std::fopen(argv[5], "wb");
+    if (!f || std::fwrite(trace.data(), sizeof(double), trace.size(), f) != trace.size()) {
+      std::fprintf(stderr, "cannot write %s\n", argv[5]);
+      return 1;
+    }
+    std::fclose(f);
+  }
+#endif
   return 0;
 }

@@ -138,6 +138,12 @@ def test_artifact_files_makefile_cache_and_describe(tmp_path):
     assert again["cached"]
     y = TARGET.simulate(tmp_path, x)
     assert torch.equal(y, interpret(q, x, numerics="hls"))
+    # record=True: every layer's per-step output, equal to the interpreter's trace
+    y2, layers = TARGET.simulate(tmp_path, x, record=True)
+    _, trace = interpret(q, x, numerics="hls", record=True)
+    assert torch.equal(y2, y) and set(layers) == {"fc", "sn"}
+    for name, value in layers.items():
+        assert torch.equal(value, trace.values[name]), name
     # the project builds on its own with make, and its testbench reads/writes the documented files
     if shutil.which("make"):
         work = tmp_path / "copy"
