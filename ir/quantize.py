@@ -146,11 +146,13 @@ class Fixed:
         """Stored integers of real ``x`` (float64 numpy array, or a float64 tensor for a tensor)."""
         y = x.to(torch.float64) if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)
         q = round_half(y * (2.0 ** self.frac_bits), self.rounding)
-        return bring_into_range(q, self.q_min, self.q_max, self.overflow)
+        q = bring_into_range(q, self.q_min, self.q_max, self.overflow)
+        return q if isinstance(q, torch.Tensor) else np.asarray(q, dtype=np.float64)  # 0-d stays an array
 
     def quantize(self, x):
         """``x`` rounded onto this format's grid and brought into range, in real units (float64)."""
-        return self.to_int(x) * self.step
+        q = self.to_int(x) * self.step
+        return q if isinstance(q, torch.Tensor) else np.asarray(q, dtype=np.float64)
 
     def representable(self, x) -> np.ndarray:
         """Whether each value of ``x`` is exactly a value of this format."""

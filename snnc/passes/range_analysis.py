@@ -68,7 +68,8 @@ class RangeReport:
 
     @property
     def ok(self) -> bool:
-        return not self.overflows
+        """No overflow found and no state that kept growing (which overflows any format in time)."""
+        return not self.overflows and not self.unbounded
 
     def bound(self, node: str, tensor_class: str = "result") -> tuple[float, float]:
         lo, hi = self.intervals[node][tensor_class]

@@ -1,0 +1,97 @@
+"""Range analysis: the intervals contain every value the float interpreter produces for inputs
+within the bounds (hypothesis), and overflows of fixed-point formats are found where they happen."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+
+from netspec import build, inputs, specs
+from snnc.ir import Graph, interpret
+from snnc.ir.quantize import Fixed, calibrate, set_format
+from snnc.passes import analyze_ranges
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(specs())
+def test_intervals_contain_every_value(spec):
+    _, g = build(spec)
+    x = inputs(spec, steps=16)  # values in [0, 1.5)
+    report = analyze_ranges(g, (0.0, 1.5))
+    seen = calibrate(g, x)
+    for node in g.nodes:
+        for cls, values in seen.values[node.name].items():
+            lo, hi = report.intervals[node.name][cls]
+            v = values.reshape((-1,) + lo.shape)
+            slack = 1e-5 * (1.0 + np.maximum(np.abs(lo), np.abs(hi)))
+            assert np.all(v >= lo - slack), (node.name, cls)
+            assert np.all(v <= hi + slack), (node.name, cls)
+
+
+def _integrator(reset="none", window=8, fmt=Fixed(8, 4)):
+    g = Graph()
+    g.add_node("x", "Input", shape=(3,))
+    g.add_node("fc", "Linear", ["x"], {"weight": np.array([[0.25, 0.5, 0.25], [0.5, 0.5, 0.5]], np.float32)})
+    params = {"v_threshold": np.array(100.0)}
+    if reset == "hard":
+        params["v_reset"] = np.array(0.0)
+    g.add_node("n", "Neuron", ["fc"], params, charge="if", reset=reset, window_size=window)
+    g.add_node("y", "Output", ["n"])
+    g.verify()
+    if fmt is not None:
+        set_format(g["n"], "v", fmt)
+    return g
+
+
+def test_overflow_found_at_the_right_node_index_and_step():
+    g = _integrator()
+    report = analyze_ranges(g, (0.0, 1.0))
+    assert not report.ok and len(report.overflows) == 1
+    o = report.overflows[0]
+    # neuron 1 gains 1.5 per step at most: H = 1.5·(t+1) first exceeds 7.9375 at t = 5 (H = 9)
+    assert (o.node, o.tensor_class, o.index, o.step) == ("n", "v", (1,), 5)
+    assert o.bound == (0.0, 12.0) and o.limit == (-8.0, 7.9375)
+    assert "node 'n': v can reach [0, 12]" in str(o)
+    # the interpreter reaches that value with all-ones input: the bound is attained
+    seen = calibrate(g, torch.ones(8, 1, 3)).values["n"]["v"].reshape(8, 2, 2)  # [step, (H, V), neuron]
+    assert seen[5, 0, 1] == 9.0 and seen[4, 0, 1] == 7.5
+    assert report.bound("n", "v") == (0.0, 12.0)
+
+
+def test_no_overflow_with_room_and_with_reset():
+    assert analyze_ranges(_integrator(fmt=Fixed(8, 5)), (0.0, 1.0)).ok
+    g = _integrator(reset="hard", fmt=Fixed(8, 4))
+    g["n"].params["v_threshold"] = np.array(4.0)
+    report = analyze_ranges(g, (0.0, 1.0))
+    assert report.ok and report.bound("n", "v") == (0.0, 5.5)  # H < 4 before the step, +1.5
+    assert report.checked == [("n", "v", str(Fixed(8, 4)))]
+
+
+def test_unbounded_without_window_and_default_formats():
+    g = _integrator(window=0, fmt=None)
+    report = analyze_ranges(g, (0.0, 1.0), horizon=64, formats={"v": Fixed(16, 8).to_dict()})
+    assert report.unbounded == [("n", "v")] and not report.overflows and not report.ok
+    assert "grows without bound" in report.summary()
+    report = analyze_ranges(g, (0.0, 1.0), horizon=100, formats={"v": Fixed(16, 8)})
+    # H = 1.5·(t+1) first exceeds 127.99 at t = 85
+    assert [(o.node, o.index, o.step) for o in report.overflows] == [("n", (1,), 85)]
+    lif = _integrator(window=0, fmt=Fixed(16, 8))
+    lif["n"].attrs["charge"] = "lif"
+    lif["n"].params["tau"] = np.array(2.0)
+    report = analyze_ranges(lif, (0.0, 1.0))
+    assert report.ok and not report.unbounded
+    lo, hi = report.bound("n", "v")
+    assert lo == 0.0 and hi == pytest.approx(1.5)  # the LIF fixed point: H = X for constant input
+
+
+def test_accum_format_and_negative_inputs():
+    g = _integrator(fmt=None)
+    set_format(g["fc"], "accum", Fixed(6, 1))  # range [-1, 0.96875]: both rows can leave it
+    report = analyze_ranges(g, (-1.0, 1.0))
+    (o,) = report.overflows
+    assert (o.node, o.tensor_class, o.index, o.step) == ("fc", "accum", (0,), None)
+    assert o.bound == (-1.0, 1.0)
+    assert report.bound("fc") == (-1.5, 1.5)
+    per_element = analyze_ranges(g, (np.array([0.0, 0.0, -1.0]), np.array([1.0, 0.0, 0.0])))
+    lo, hi = per_element.intervals["fc"]["result"]
+    assert lo.tolist() == [-0.25, -0.5] and hi.tolist() == [0.25, 0.5]
