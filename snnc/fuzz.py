@@ -67,15 +67,26 @@ def _scalar(value: float) -> np.ndarray:
     return np.array(value, np.float32)
 
 
+RESETS = ("hard", "subtract", "none")
+
+#: what each target's constraints admit, so that its fuzzing is not spent on refusals (the targets
+#: refuse the rest with an error naming the node; ``graphs()`` without hints draws everything)
+TARGET_HINTS = {
+    "loihi": {"resets": ("hard",), "delayed": False, "pools": ("SumPool2d", "AvgPool2d"), "per_neuron": False,
+              "v_resets": (0.0,), "readout_modes": ("spike",)},
+}
+
+
 @st.composite
-def neuron_params(draw, shape, regime: str = "typical", charges=CHARGES, per_neuron: bool | None = None):
+def neuron_params(draw, shape, regime: str = "typical", charges=CHARGES, per_neuron: bool | None = None,
+                  resets=RESETS, delayed: bool = True, v_resets=(0.0, 0.0, -0.25)):
     """``(attrs, params)`` of one Neuron node with per-step ``shape``."""
     charge = draw(st.sampled_from(charges))
     attrs = {"charge": charge, "compare": draw(st.sampled_from(("ge", "gt"))),
-             "reset": draw(st.sampled_from(("hard", "subtract", "none")))}
+             "reset": draw(st.sampled_from(resets))}
     if charge in ("lif", "plif"):
         attrs["decay_input"] = draw(st.booleans())
-    if charge == "beta" and draw(st.booleans()):
+    if charge == "beta" and delayed and draw(st.booleans()):
         attrs["reset_timing"] = "delayed"
     if regime == "threshold":
         th = draw(st.sampled_from((0.25, 0.5, 0.75, 1.0)))
@@ -91,7 +102,7 @@ def neuron_params(draw, shape, regime: str = "typical", charges=CHARGES, per_neu
     else:
         params = {"v_threshold": _scalar(th)}
     if attrs["reset"] == "hard":
-        params["v_reset"] = _scalar(draw(st.sampled_from((0.0, 0.0, -0.25 * th))))
+        params["v_reset"] = _scalar(draw(st.sampled_from(v_resets)) * th)  # a fraction of the threshold
     if charge == "lif":
         params["tau"] = _scalar(draw(st.sampled_from((2.0, 4.0, 8.0))))
     elif charge == "plif":
@@ -107,7 +118,8 @@ def neuron_params(draw, shape, regime: str = "typical", charges=CHARGES, per_neu
 @st.composite
 def graphs(draw, regime: str | None = None, conv: bool | None = None, readout: bool | None = None,
            charges=CHARGES, pools=("SumPool2d", "AvgPool2d", "MaxPool2d"), max_dense_layers: int = 3,
-           window: int | None = None, bias: bool | None = None):
+           window: int | None = None, bias: bool | None = None, resets=RESETS, delayed: bool = True,
+           per_neuron: bool | None = None, v_resets=(0.0, 0.0, -0.25), readout_modes=("spike", "membrane")):
     """A random verified :class:`Graph`. Every argument left ``None`` is drawn."""
     regime = regime or draw(st.sampled_from(REGIMES))
     conv = draw(st.booleans()) if conv is None else conv
@@ -116,7 +128,8 @@ def graphs(draw, regime: str | None = None, conv: bool | None = None, readout: b
 
     def neuron(src, shape):
         nonlocal n_neurons
-        attrs, params = draw(neuron_params(shape, regime, charges))
+        attrs, params = draw(neuron_params(shape, regime, charges, per_neuron, resets=resets, delayed=delayed,
+                                           v_resets=v_resets))
         n_neurons += 1
         node = g.add_node(f"n{n_neurons}", "Neuron", [src], params, **attrs)
         node.shape = tuple(shape)
@@ -162,7 +175,7 @@ def graphs(draw, regime: str | None = None, conv: bool | None = None, readout: b
         width = out
     win = window if window is not None else draw(st.sampled_from((0, 4, 6, 8)))
     if use_readout:
-        mode = draw(st.sampled_from(("spike", "membrane")))
+        mode = draw(st.sampled_from(readout_modes))
         rules = [r for r in READOUT_RULES[mode] if r != "binary_logit" or width == 2]
         rule = draw(st.sampled_from(rules))
         params = {}
@@ -198,4 +211,4 @@ def networks(draw, timesteps=(4, 16), batch=(1, 3), **graph_options):
     return Case(g, x, g.metadata["fuzz_regime"])
 
 
-__all__ = ["graphs", "networks", "neuron_params", "spike_inputs", "Case", "REGIMES", "CHARGES"]
+__all__ = ["TARGET_HINTS", "RESETS", "graphs", "networks", "neuron_params", "spike_inputs", "Case", "REGIMES", "CHARGES"]

@@ -16,7 +16,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 
 import snnc
-from snnc.fuzz import networks
+from snnc.fuzz import TARGET_HINTS, networks
 from snnc.ir import SnncError, UnsupportedError
 
 from conftest import small_graph
@@ -168,12 +168,12 @@ FUZZ_TARGETS = [t for t in AVAILABLE if t != "hls"] + (["hls"] if "hls" in AVAIL
 
 @pytest.mark.parametrize("target", FUZZ_TARGETS)
 def test_fuzz_target(target):
-    examples = 6 if target == "hls" else 25  # hls compiles C++ per example
+    examples = {"hls": 4, "gpu": 4}.get(target, 12)  # hls compiles C++ per example; keep CI < 2 min
     stats = {"checked": 0, "refused": 0}
 
     @settings(max_examples=examples, deadline=None, derandomize=True, database=None,
               suppress_health_check=list(HealthCheck))
-    @given(networks())
+    @given(networks(**TARGET_HINTS.get(target, {})))
     def check(case):
         try:
             report = snnc.verify(case.graph, target, case.inputs)
