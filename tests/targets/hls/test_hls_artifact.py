@@ -189,14 +189,22 @@ def test_refusals_name_the_node():
 
 
 def test_calibrated_auto_formats_and_lif_as_plif():
+    from snnc.ir import get_profile
     g = _small_graph()
     x = (torch.rand(6, 4, 4) < 0.5).double()
-    q, report = get_profile_quantize(g, x, {"classes": {"result": {"width": 10, "int": "auto"}}})
+    x[0, 0] = 1.0  # fc reaches its maximum 2.0 once
+    q, report = get_profile("hls").quantize(g, calibration=x,
+                                            config={"classes": {"result": {"width": 10, "int": "auto"}}})
     fc = q["fc"].quant["formats"]["result"]
-    assert fc["width"] == 10 and fc["int"] == 3  # |fc| <= 2: 2 integer bits + sign
-    assert "weight" in report["fc"]
-
-
-def get_profile_quantize(g, x, config):
-    from snnc.ir import get_profile
-    return get_profile("hls").quantize(g, calibration=x, config=config)
+    assert fc["width"] == 10 and fc["int"] == 3  # 2.0 needs 2 integer bits + sign
+    assert report["fc"]["weight"]["max_abs_error"] == 0.0
+    lif = Graph()
+    lif.add_node("x", "Input", shape=(2,))
+    lif.add_node("n", "Neuron", ["x"], {"v_threshold": np.array(1.0), "v_reset": np.array(0.0),
+                                        "tau": np.array(3.0)}, charge="lif", reset="hard")
+    lif.add_node("y", "Output", ["n"])
+    q, report = get_profile("hls").quantize(lif.verify(), config={"classes": {"decay": "<8,1,rnd,sat>"}})
+    node = q["n"]
+    assert node.attrs["charge"] == "plif" and "tau" not in node.params
+    assert float(node.params["k"]) == round(128 / 3) / 128  # 1/3 on the <8,1> grid
+    assert report["n"]["k"]["max_abs_error"] == pytest.approx(abs(43 / 128 - 1 / 3))
