@@ -10,6 +10,7 @@ The ops take plain values: tensors, a list of floats (``SCALARS``) and a list of
 
 from __future__ import annotations
 
+import threading
 from typing import Optional
 
 import torch
@@ -33,9 +34,12 @@ _S = {name: i for i, name in enumerate(SCALARS)}
 _HAS_TRITON_OP = hasattr(torch.library, "triton_op") and hasattr(torch.library, "wrap_triton")
 
 
+_DIRECT = threading.local()
+
+
 def _launcher(kernel):
-    """The kernel itself in eager mode (least launch overhead); wrapped for tracing under torch.compile."""
-    if _HAS_TRITON_OP and torch.compiler.is_compiling():
+    """The kernel itself on the eager path (least launch overhead); wrapped (traceable) in the ops."""
+    if _HAS_TRITON_OP and not getattr(_DIRECT, "on", False):
         return torch.library.wrap_triton(kernel)
     return kernel
 
@@ -163,7 +167,11 @@ class EagerNeuron(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, v0, i0, vth, p1, p2, scalars, config):
-        out = _forward_impl(x, v0, i0, vth, p1, p2, scalars, config)
+        _DIRECT.on = True
+        try:
+            out = _forward_impl(x, v0, i0, vth, p1, p2, scalars, config)
+        finally:
+            _DIRECT.on = False
         _setup_context(ctx, (x, v0, i0, vth, p1, p2, scalars, config), out)
         ctx.mark_non_differentiable(out[1])
         return out
@@ -176,9 +184,13 @@ class EagerNeuron(torch.autograd.Function):
             raise RuntimeError("snnc neuron kernel: backward needs the forward run with store_h")
         need_v0 = ctx.has_v0 and c[_C["v0_mode"]] == 1 and ctx.needs_input_grad[1]
         need_i0 = ctx.has_i0 and c[_C["i0_mode"]] == 1 and ctx.needs_input_grad[2]
-        gx, gv0, gi0, gk = _backward_impl(gs, gvseq if c[_C["store_v"]] else None, gv_last,
-                                          gi_last if c[_C["charge"]] == K.CUBA else None, h, x, v0, vth, p1,
-                                          p2, ctx.scalars, c, [int(need_v0), int(need_i0)])
+        _DIRECT.on = True
+        try:
+            gx, gv0, gi0, gk = _backward_impl(gs, gvseq if c[_C["store_v"]] else None, gv_last,
+                                              gi_last if c[_C["charge"]] == K.CUBA else None, h, x, v0, vth, p1,
+                                              p2, ctx.scalars, c, [int(need_v0), int(need_i0)])
+        finally:
+            _DIRECT.on = False
         grad_p1 = None
         if c[_C["charge"]] == K.PLIF and p1 is not None and ctx.needs_input_grad[4]:
             grad_p1 = gk.sum().reshape(p1.shape).to(p1.dtype)
