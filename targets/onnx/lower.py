@@ -22,6 +22,7 @@ from ...ir.ops import _Pool2d, _pair
 from ..common import window_of
 
 FORMAT = "snnc-onnx-step"
+SEQUENCE_FORMAT = "snnc-onnx-sequence"
 VERSION = 1
 OPSET = 17
 RESET = "reset"
@@ -257,6 +258,78 @@ def build(graph: Graph) -> onnx.ModelProto:
     return model
 
 
+def build_sequence(step: onnx.ModelProto) -> onnx.ModelProto:
+    """The whole input sequence in one model: ``Scan`` over time with the step graph as its body.
+
+    Inputs ``<input>`` ``[T, N, ...]`` and ``reset`` ``[T]`` (bool); outputs every graph output as
+    ``[T, N, ...]`` and the state after the last step as ``state_out.*``. The body is the step graph
+    with every name prefixed by ``step/`` (ONNX forbids a subgraph to reuse outer names); the initial
+    state is zeros (the first ``reset`` must be true)."""
+    meta = {p.key: p.value for p in step.metadata_props}
+    states, outputs = json.loads(meta["snnc.states"]), json.loads(meta["snnc.outputs"])
+    inp = meta["snnc.input"]
+    rename = lambda name: f"step/{name}" if name else name  # noqa: E731
+    body = onnx.GraphProto()
+    body.CopyFrom(step.graph)
+    body.name = "snnc_step_body"
+    for node in body.node:
+        node.input[:] = [rename(n) for n in node.input]
+        node.output[:] = [rename(n) for n in node.output]
+        node.name = rename(node.name)
+    for init in body.initializer:
+        init.name = rename(init.name)
+    by_in = {i.name: i for i in step.graph.input}
+    by_out = {o.name: o for o in step.graph.output}
+
+    def renamed(info):
+        copy = onnx.ValueInfoProto()
+        copy.CopyFrom(info)
+        copy.name = rename(info.name)
+        return copy
+
+    del body.input[:]
+    body.input.extend([renamed(by_in[s["input"]]) for s in states] + [renamed(by_in[inp]), renamed(by_in[RESET])])
+    del body.output[:]
+    body.output.extend([renamed(by_out[s["output"]]) for s in states] + [renamed(by_out[o]) for o in outputs])
+
+    nodes, inits = [], []
+    x_dims = [d.dim_value for d in by_in[inp].type.tensor_type.shape.dim[1:]]
+    nodes.append(helper.make_node("Shape", [inp], ["seq/shape"]))
+    for name, value in (("seq/start", [1]), ("seq/end", [2])):
+        inits.append(numpy_helper.from_array(np.array(value, np.int64), name))
+    nodes.append(helper.make_node("Slice", ["seq/shape", "seq/start", "seq/end"], ["seq/n"]))
+    initial = []
+    for s in states:
+        dims = numpy_helper.from_array(np.array(s["shape"], np.int64), f"seq/{s['name']}.dims")
+        inits.append(dims)
+        nodes.append(helper.make_node("Concat", ["seq/n", dims.name], [f"seq/{s['name']}.full"], axis=0))
+        zero = numpy_helper.from_array(np.zeros(1, np.dtype(s["dtype"])))
+        nodes.append(helper.make_node("ConstantOfShape", [f"seq/{s['name']}.full"], [f"seq/{s['name']}.zeros"],
+                                      value=zero))
+        initial.append(f"seq/{s['name']}.zeros")
+    nodes.append(helper.make_node("Scan", initial + [inp, RESET], [s["output"] for s in states] + outputs,
+                                  num_scan_inputs=2, body=body))
+    t, n = "T", "N"
+    g_inputs = [helper.make_tensor_value_info(inp, TensorProto.FLOAT, [t, n, *x_dims]),
+                helper.make_tensor_value_info(RESET, TensorProto.BOOL, [t])]
+    g_outputs = []
+    for o in outputs:
+        dims = [d.dim_value for d in by_out[o].type.tensor_type.shape.dim[1:]]
+        g_outputs.append(helper.make_tensor_value_info(o, TensorProto.FLOAT, [t, n, *dims]))
+    for s in states:
+        g_outputs.append(helper.make_tensor_value_info(s["output"], NP_TO_ONNX[np.dtype(s["dtype"])], [n, *s["shape"]]))
+    graph = helper.make_graph(nodes, "snnc_sequence", g_inputs, g_outputs, inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="snnc")
+    model.ir_version = 8
+    helper.set_model_props(model, {"snnc.format": SEQUENCE_FORMAT, "snnc.version": str(VERSION),
+                                   "snnc.window": meta["snnc.window"], "snnc.input": inp, "snnc.reset": RESET,
+                                   "snnc.outputs": meta["snnc.outputs"], "snnc.states": meta["snnc.states"]})
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
 def lower(graph: Graph, out_dir: Path, options: dict | None = None) -> None:
+    """Writes ``model.onnx`` (one step) and ``model_sequence.onnx`` (a whole input sequence via Scan)."""
     model = build(graph)
     onnx.save(model, str(Path(out_dir) / "model.onnx"))
+    onnx.save(build_sequence(model), str(Path(out_dir) / "model_sequence.onnx"))

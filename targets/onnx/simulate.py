@@ -101,6 +101,30 @@ def run(out_dir, inputs, record: bool = False):
     return out
 
 
+def run_sequence(out_dir, inputs):
+    """Run ``model_sequence.onnx`` (the Scan over time) once on the whole ``[T, N, ...]`` input."""
+    path = Path(out_dir) / "model_sequence.onnx"
+    if not path.is_file():
+        raise SnncError(f"model_sequence.onnx: not found in {out_dir}")
+    try:
+        model = onnx.load(str(path))
+        onnx.checker.check_model(model, full_check=True)
+    except Exception as e:
+        raise SnncError(f"model_sequence.onnx: not a valid ONNX model ({type(e).__name__})") from None
+    meta = {p.key: p.value for p in model.metadata_props}
+    if meta.get("snnc.format") != "snnc-onnx-sequence" or meta.get("snnc.version") not in SUPPORTED_VERSIONS:
+        raise SnncError(f"model_sequence.onnx: format/version {meta.get('snnc.format')!r}/{meta.get('snnc.version')!r} "
+                        "is not supported")
+    x = np.asarray(torch.as_tensor(inputs).to(torch.float32).numpy())
+    window = int(meta["snnc.window"])
+    steps = np.arange(x.shape[0])
+    reset = (steps == 0) | ((steps % window == 0) if window > 0 else False)
+    outputs = json.loads(meta["snnc.outputs"])
+    result = session(model).run(outputs, {meta["snnc.input"]: x, meta["snnc.reset"]: reset})
+    outs = [torch.from_numpy(r) for r in result]
+    return outs[0] if len(outs) == 1 else tuple(outs)
+
+
 def simulate(out_dir, inputs, record: bool = False):
     """The Target's ``simulate``. ``record=True`` also returns the per-step values of the stateful
     nodes (neuron spikes, readout decisions), the values claimed equal to the float32 interpreter;

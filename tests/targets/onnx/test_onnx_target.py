@@ -21,6 +21,7 @@ from lynxi_graphs import draw_graph, draw_inputs  # noqa: E402
 from snnc.ir import Graph, interpret  # noqa: E402
 from snnc.ir.errors import SnncError, UnsupportedError  # noqa: E402
 from snnc.targets.onnx import TARGET, run  # noqa: E402
+from snnc.targets.onnx.simulate import run_sequence  # noqa: E402
 
 STANDARD = {"Gemm", "Conv", "AveragePool", "MaxPool", "Flatten", "Add", "Sub", "Mul", "Div", "Where", "Cast",
             "GreaterOrEqual", "Greater", "Equal", "Not", "ArgMax", "ReduceMax", "Gather", "Identity"}
@@ -68,6 +69,11 @@ def test_model_is_checker_valid_standard_onnx(tmp_path):
     assert [i.name for i in model.graph.input] == ["x", "reset"] + [s["input"] for s in states]
     assert [o.name for o in model.graph.output] == ["y", "spikes"] + [s["output"] for s in states]
     assert "AveragePool" not in {n.op_type for n in model.graph.node}  # SumPool is a depthwise Conv of ones
+    sequence = onnx.load(str(tmp_path / "model_sequence.onnx"))
+    onnx.checker.check_model(sequence, full_check=True)
+    assert [n.op_type for n in sequence.graph.node if n.op_type == "Scan"] == ["Scan"]
+    assert [i.name for i in sequence.graph.input] == ["x", "reset"]
+    assert [o.name for o in sequence.graph.output][:2] == ["y", "spikes"]
 
 
 def test_fixed_graph_equals_interpreter_exactly(tmp_path):
@@ -76,6 +82,7 @@ def test_fixed_graph_equals_interpreter_exactly(tmp_path):
     got = TARGET.simulate(tmp_path, x)
     expected = interpret(prepared, x)
     assert all(torch.equal(g, e) for g, e in zip(got, expected))
+    assert all(torch.equal(g, e) for g, e in zip(run_sequence(tmp_path, x), expected))
     assert expected[1].sum() > 0
 
 
@@ -133,6 +140,9 @@ def test_exact_where_sums_are_exact(data, tmp_path_factory):
     for name, value in trace.values.items():
         if name in values:
             assert torch.equal(values[name], value), name
+    # the whole-sequence model (Scan over the same step body) gives the same outputs
+    for g, e in zip(run_sequence(out, x), expected):
+        assert torch.equal(g, e)
 
 
 @settings(max_examples=30, **SETTINGS)
