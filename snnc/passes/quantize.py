@@ -41,6 +41,7 @@ class LayerReport:
     node: str
     op: str
     formats: dict[str, str] = field(default_factory=dict)
+    scales: dict[str, float] = field(default_factory=dict)  # node.quant["scales"] (stored mantissa → real)
     param_error: dict[str, float] = field(default_factory=dict)
     clipped: dict[str, int] = field(default_factory=dict)
     clipped_total: dict[str, int] = field(default_factory=dict)
@@ -117,6 +118,7 @@ def _layer_report(graph: Graph, qgraph: Graph, fnode, qnode, stats: Calibration 
     report = LayerReport(qnode.name, qnode.op)
     formats = {k: Fixed.from_dict(v) for k, v in (qnode.quant.get("formats") or {}).items()}
     report.formats = {k: str(v) for k, v in formats.items()}
+    report.scales = {k: float(v) for k, v in (qnode.quant.get("scales") or {}).items()}
     details = (profile_layers or {}).get(qnode.name)
     if isinstance(details, dict):
         report.details = _plain(details)

@@ -132,3 +132,38 @@ def test_float_profiles_change_nothing():
     q, report = quantize(g, "float32")
     assert q.content_hash() == g.content_hash() and q.metadata["numerics"] == "float32"
     assert all(not layer.param_error for layer in report.layers)
+
+
+def _two_layer(seed=0):
+    spec = {"input": (6,), "seed": seed, "window": 0,
+            "layers": [{"op": "linear", "out": 5, "bias": True},
+                       {"op": "neuron", "kind": "IF", "v_reset": 0.0, "v_threshold": 1.0, "per_neuron_threshold": False},
+                       {"op": "linear", "out": 3, "bias": False},
+                       {"op": "neuron", "kind": "IF", "v_reset": 0.0, "v_threshold": 1.0, "per_neuron_threshold": False}]}
+    return spec, build(spec)[1]
+
+
+def test_report_with_the_hls_profile():
+    spec, g = _two_layer()
+    x = inputs(spec, spikes=True)
+    config = {"default": "fixed<16,6,rnd,sat>", "classes": {"weight": "<6,2,rnd,sat>"}}
+    q, report = quantize(g, "hls", calibration=x, config=config)
+    layer = report["l0_linear"]
+    assert layer.formats["weight"] == "fixed<6,2,rnd,sat>" and layer.param_error["weight"] > 0
+    _, tf = interpret(g, x, numerics="float64", record=True)
+    real = q.copy()
+    real.metadata.pop("numerics")
+    _, tq = interpret(real, x, numerics="float64", record=True)  # the stored parameters, float arithmetic
+    observed = float((tf.values["l0_linear"] - tq.values["l0_linear"]).abs().max())
+    assert observed <= layer.error_bound
+    assert layer.clipped_total.get("v", 0) == 0  # v is a Neuron class; the Linear reports accum/result
+    assert report["l1_neuron"].clipped_total["v"] > 0
+
+
+def test_report_with_the_loihi_profile():
+    spec, g = _two_layer(seed=1)
+    q, report = quantize(g, "loihi")
+    layer = report["l0_linear"]
+    assert "scale" in layer.details and layer.details["max_weight_error"] >= 0
+    assert layer.error_bound is not None and layer.error_bound >= 0
+    assert q.metadata["numerics"] == "loihi"
