@@ -47,7 +47,7 @@ def _param(ptr, scalar, offs, mask, MODE: tl.constexpr):
     elif MODE == 2:
         p = tl.load(ptr).to(tl.float32)
     else:
-        p = scalar
+        p = tl.cast(scalar, tl.float32)
     return p
 
 
@@ -125,6 +125,7 @@ def neuron_forward_kernel(
         P2_MODE: tl.constexpr, STORE_H: tl.constexpr, STORE_V: tl.constexpr, LOWP: tl.constexpr,
         BLOCK: tl.constexpr):
     """Multi-step forward of the ``Neuron`` op (see the module docstring)."""
+    v_reset, v_leak, v_init = tl.cast(v_reset, tl.float32), tl.cast(v_leak, tl.float32), tl.cast(v_init, tl.float32)
     DT: tl.constexpr = x_ptr.dtype.element_ty
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < N
@@ -165,6 +166,8 @@ def neuron_backward_kernel(
         HAS_GS: tl.constexpr, HAS_GVSEQ: tl.constexpr, HAS_GVT: tl.constexpr, HAS_GIT: tl.constexpr,
         STORE_GV0: tl.constexpr, STORE_GI0: tl.constexpr, LOWP: tl.constexpr, BLOCK: tl.constexpr):
     """BPTT of :func:`neuron_forward_kernel` in one pass over reversed time."""
+    v_reset, v_leak, v_init = tl.cast(v_reset, tl.float32), tl.cast(v_leak, tl.float32), tl.cast(v_init, tl.float32)
+    sg_p0, sg_p1 = tl.cast(sg_p0, tl.float32), tl.cast(sg_p1, tl.float32)
     DT: tl.constexpr = h_ptr.dtype.element_ty
     offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
     mask = offs < N
