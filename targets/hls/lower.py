@@ -35,7 +35,8 @@ CPP_KEYWORDS = {
     "namespace", "new", "noexcept", "not", "nullptr", "operator", "or", "private", "protected", "public",
     "register", "return", "short", "signed", "sizeof", "static", "struct", "switch", "template", "this",
     "throw", "true", "try", "typedef", "typename", "union", "unsigned", "using", "virtual", "void",
-    "volatile", "while", "x", "y", "s", "k", "main", "last", "snnc", "std"}
+    "volatile", "while", "x", "y", "s", "k", "main", "last", "snnc", "std", "acc", "best", "any", "value",
+    "group", "spike", "h", "r", "q", "o", "u", "c", "ch", "j", "t", "n", "f", "in", "out", "src", "dst", "trace"}
 
 
 def template(template_file: str, **values) -> str:
@@ -52,19 +53,32 @@ def literal(value: float) -> str:
     return text if any(c in text for c in ".e") else text + ".0"
 
 
+#: the names the lowering derives from a node's identifier ``id``: ``id_<suffix>``
+DERIVED = ("reset", "out", "weight", "bias", "scale", "recip", "v", "i", "s", "count", "first", "mem", "beta",
+           "alpha", "k", "v_threshold", "v_reset", "v_leak", "v_init", "i_init", "weight_t", "bias_t",
+           "accum_t", "result_t", "v_t", "i_t", "threshold_t", "decay_t", "mem_t")
+
+
+def _derived(name: str) -> set[str]:
+    return {name} | {f"{name}_{suffix}" for suffix in DERIVED}
+
+
 def c_identifiers(graph) -> dict[str, str]:
-    """Node name -> a unique C identifier (non-identifier characters become ``_``)."""
-    out, used = {}, set()
+    """Node name -> a unique C identifier (non-identifier characters become ``_``); no name the
+    lowering derives from one identifier (``fc_weight``, ``fc_reset``, ...) is another's."""
+    out = {}
+    taken = set(CPP_KEYWORDS) | {"input_t", "kRecord", "snnc_record", "snnc_step", "snnc_trace_step", "started"}
     for node in graph.nodes:
         base = re.sub(r"\W", "_", node.name, flags=re.ASCII) or "node"
-        if base[0].isdigit():
-            base = "n_" + base
-        if base in CPP_KEYWORDS or keyword.iskeyword(base) or base.startswith(("snnc_", "SNNC_")):
-            base = base + "_"
+        base = re.sub(r"__+", "_", base)
+        if base[0].isdigit() or base.startswith("_"):
+            base = "n" + base if base.startswith("_") else "n_" + base
+        if base.startswith(("snnc", "SNNC")) or re.fullmatch(r"y\d+", base):
+            base = "node_" + base
         name, i = base, 1
-        while name in used or name + "_reset" in used:
+        while _derived(name) & taken:
             name, i = f"{base}_{i}", i + 1
-        used.update({name, name + "_reset"})
+        taken |= _derived(name)
         out[node.name] = name
     return out
 

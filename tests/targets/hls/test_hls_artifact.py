@@ -208,3 +208,19 @@ def test_calibrated_auto_formats_and_lif_as_plif():
     assert node.attrs["charge"] == "plif" and "tau" not in node.params
     assert float(node.params["k"]) == round(128 / 3) / 128  # 1/3 on the <8,1> grid
     assert report["n"]["k"]["max_abs_error"] == pytest.approx(abs(43 / 128 - 1 / 3))
+
+
+def test_node_names_become_distinct_c_identifiers(tmp_path):
+    g = Graph()
+    g.add_node("input", "Input", shape=(3,))
+    g.add_node("fc", "Linear", ["input"], {"weight": np.full((3, 3), 0.25), "bias": np.zeros(3)})
+    g.add_node("fc_weight", "Scale", ["fc"], {"scale": np.array(2.0)})
+    g.add_node("layers.0", "Neuron", ["fc_weight"], {"v_threshold": np.array(0.5), "v_reset": np.array(0.0)},
+               charge="if", reset="hard")
+    g.add_node("int", "Linear", ["layers.0"], {"weight": np.eye(3)})
+    g.add_node("0", "Add", ["int", "fc_weight"])
+    g.add_node("out", "Output", ["0"])
+    q = TARGET.prepare(g.verify(), {})
+    TARGET.lower(q, tmp_path, {})
+    x = (torch.rand(5, 2, 3) < 0.7).double()
+    assert torch.equal(TARGET.simulate(tmp_path, x), interpret(q, x, numerics="hls"))
