@@ -35,7 +35,13 @@ class Profile:
     def quantize(self, graph, calibration=None, config: dict | None = None):
         """Return ``(quantized_graph, report)``: parameters in this profile's representation, the
         choices recorded in each node's ``quant`` dict and ``graph.metadata["numerics"]``. Float
-        profiles change nothing."""
+        profiles change nothing.
+
+        ``calibration`` is a ``[T, N, *input_shape]`` input (or a list of them) or a
+        ``snnc.ir.quantize.Calibration``; ``config`` is the profile's own precision config. The
+        ``quant`` keys the shared passes read (``formats``, ``scales``) and the helpers to build them
+        (``Fixed``, ``choose_fixed``, ``calibrate``) are in ``snnc.ir.quantize``; a report dict with
+        ``{"layers": {node_name: {...}}}`` is shown per layer by ``snnc.passes.quantize``."""
         graph = graph.copy()
         graph.metadata["numerics"] = self.name
         return graph, {}

@@ -4,8 +4,8 @@ With ``g = weight / sqrt(var + eps)`` per output channel ``c``, ``BN(W·x + b) =
 + bias)``, so the layer gets ``W'[c] = g[c]·W[c]``, ``b'[c] = g[c]·(b[c] - mean[c]) + bias[c]`` and the
 BatchNorm node disappears (its users read the layer). The arithmetic is done in float64 and stored
 in the layer's dtype, so the folded graph equals the original within float rounding, not bit for
-bit. A BatchNorm whose producer is not a Linear/Conv2d, or whose producer has other users, is left
-in place (a target that cannot run it refuses it by name).
+bit. A BatchNorm whose producer is not a float Linear/Conv2d, or whose producer has other users (or is
+already quantized), is left in place (a target that cannot run it refuses it by name).
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ def _fold_once(out: Graph) -> tuple[Graph, bool]:
             continue
         layer = out[bn.inputs[0]]
         if layer.op not in FOLDABLE or len(out.users(layer.name)) != 1 or layer.quant:
+            continue
+        if layer.params["weight"].dtype.kind != "f":  # integer (quantized) weights cannot absorb a scale
             continue
         p = {k: np.asarray(v, dtype=np.float64) for k, v in bn.params.items()}
         g = p["weight"] / np.sqrt(p["var"] + bn.attrs["eps"])

@@ -95,3 +95,32 @@ def test_accum_format_and_negative_inputs():
     per_element = analyze_ranges(g, (np.array([0.0, 0.0, -1.0]), np.array([1.0, 0.0, 0.0])))
     lo, hi = per_element.intervals["fc"]["result"]
     assert lo.tolist() == [-0.25, -0.5] and hi.tolist() == [0.25, 0.5]
+
+
+# Lava's state in the units of a loihi-quantized graph (integer weights): u and v hold 64× the value
+# (``a << 6``) in 24 bits, so the graph-unit format has 6 fraction bits; u wraps, v saturates.
+LOIHI_FORMATS = {"i": Fixed(24, 18, overflow="wrap"), "v": Fixed(24, 18, overflow="sat")}
+
+
+def test_loihi_current_overflow_is_located():
+    import snnc.nn as snn
+    from snnc.ir.numerics import get_profile
+    g = Graph()
+    g.add_node("x", "Input", shape=(100,))
+    g.add_node("fc", "Linear", ["x"], {"weight": np.ones((2, 100), np.float32)})
+    neuron = snn.CubaLIF(current_decay=0.0, voltage_decay=0.5, v_threshold=1e3)
+    g.add_node("n", "Neuron", ["fc"], {"v_threshold": np.array(1e3), "v_reset": np.array(0.0),
+                                       "alpha": np.array(neuron.alpha), "beta": np.array(neuron.beta)}, charge="cuba")
+    g.add_node("y", "Output", ["n"])
+    q, _ = get_profile("loihi").quantize(g.verify())
+    per_step = float(q["fc"].params["weight"].sum(axis=1).max())  # all inputs spiking
+    first = int(np.floor(LOIHI_FORMATS["i"].max / per_step))    # (t + 1)·per_step > max first at t
+    report = analyze_ranges(q, (0.0, 1.0), steps=first + 3, formats=LOIHI_FORMATS)
+    i_over = [o for o in report.overflows if o.tensor_class == "i"]
+    assert [(o.node, o.step) for o in i_over] == [("n", first)]
+    assert report.bound("n", "i")[1] == pytest.approx(per_step * (first + 3))
+    early = analyze_ranges(q, (0.0, 1.0), steps=first, formats=LOIHI_FORMATS)
+    assert not [o for o in early.overflows if o.tensor_class == "i"]
+    # the voltage (v = v/2 + u) saturates before the current wraps: it reaches 2·u
+    (v_over,) = [o for o in early.overflows if o.tensor_class == "v"]
+    assert v_over.step < first
