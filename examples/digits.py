@@ -157,6 +157,9 @@ def parse_args(argv):
                         "fastest on a shared 2-core machine")
     p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "out"),
                    help="directory for digits_snn.pt (default: examples/out/)")
+    p.add_argument("--targets", nargs="*", metavar="TARGET",
+                   help="targets to compile to and verify (default: every target in this build)")
+    p.add_argument("--no-deploy", action="store_true", help="train only; skip compiling and verifying")
     args = p.parse_args(argv)
     if args.quick:
         args.epochs = 2
@@ -188,8 +191,64 @@ def _run(args) -> dict:
     path = os.path.join(args.out, "digits_snn.pt")
     torch.save(model, path)
     print(f"test accuracy {accuracy:.4f} after {args.epochs} epochs in {seconds:.1f} s; saved {path}")
+    rows = [] if args.no_deploy else deploy(model, data, args.targets, os.path.join(args.out, "artifacts"))
     return {"model": model, "data": data, "accuracy": accuracy, "history": history, "seconds": seconds,
-            "path": path, "args": args}
+            "path": path, "args": args, "deployments": rows}
+
+
+def available_targets() -> list[str]:
+    """The targets of this build of snnc (those whose package imports)."""
+    from snnc.ir import SnncError
+    from snnc.targets import NAMES, get_target
+
+    names = []
+    for name in NAMES:
+        try:
+            get_target(name)
+        except (SnncError, ImportError, AttributeError):
+            continue
+        names.append(name)
+    return names
+
+
+def deploy(model: nn.Module, data: Digits, targets=None, out_dir: str = "artifacts", log=print) -> list[dict]:
+    """Compile the trained model to every target, verify each artifact bit for bit against the reference
+    interpreter on the test spikes, and print a table: target, artifact size, bit-exact, decision
+    agreement of the quantized model with the float one, and the test accuracy of the decisions the
+    target itself produced (the readout at the window's last step)."""
+    import copy
+
+    import snnc
+
+    model = copy.deepcopy(model).cpu().eval()
+    snn.reset_net(model)
+    x, y = data.test_x.cpu(), data.test_y.cpu()
+    calibration = data.train_x[:, :256].cpu()
+    rows = []
+    for target in targets or available_targets():
+        t0 = time.perf_counter()
+        row = {"target": target}
+        try:
+            art = snnc.compile(model, target, os.path.join(out_dir, target), example_input=calibration)
+            report = snnc.verify(model, target, x, artifact=art.path)
+        except snnc.SnncError as e:  # a target that refuses the model says why; the table shows it
+            row.update(error=str(e), seconds=time.perf_counter() - t0)
+            rows.append(row)
+            continue
+        decisions = report.outputs[0][-1, :, 0].to(torch.int64)
+        row.update(size=art.size_bytes, bit_exact=report.bit_exact and report.ok,
+                   agreement=report.drift.decision_agreement, accuracy=(decisions == y).double().mean().item(),
+                   seconds=time.perf_counter() - t0, report=report)
+        rows.append(row)
+    log(f"\n{'target':<8} {'artifact':>10} {'bit-exact':>9} {'agree w/ float':>14} {'test acc':>8} {'seconds':>7}")
+    for row in rows:
+        if "error" in row:
+            log(f"{row['target']:<8} refused: {row['error']}")
+            continue
+        agree = "n/a" if row["agreement"] is None else f"{100 * row['agreement']:.1f}%"
+        log(f"{row['target']:<8} {row['size']:>8} B {'yes' if row['bit_exact'] else 'NO':>9} {agree:>14} "
+            f"{row['accuracy']:>8.4f} {row['seconds']:>7.1f}")
+    return rows
 
 
 if __name__ == "__main__":

@@ -115,6 +115,12 @@ class Report:
     _traces: dict = field(default_factory=dict, repr=False)
 
     @property
+    def outputs(self) -> list:
+        """The target's outputs ``[T, N, *shape]`` per graph output, as its simulator returned them."""
+        return [self._traces[layer.node][1] for layer in self.layers
+                if layer.kind == "output" and layer.node in self._traces]
+
+    @property
     def exit_code(self) -> int:
         return 0 if self.ok else 1
 
@@ -418,37 +424,52 @@ def measure_drift(float_graph: Graph, prepared: Graph, float_trace: dict, quant_
 # localisation of changed artifact bytes
 
 
-def _file_marks(path: Path) -> object:
-    """A comparable description of a file's content: bytes for binary, lines for text."""
-    data = path.read_bytes()
+def _content_marks(data: bytes) -> object:
+    """A comparable description of a file's content: the members of a zip archive (by name, without
+    their timestamps), lines of text, or bytes."""
+    if data[:4] == b"PK\x03\x04":
+        import io
+        import zipfile
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                return {info.filename: _content_marks(zf.read(info)) for info in zf.infolist()}
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+            pass
     try:
         return data.decode("utf-8").splitlines()
     except UnicodeDecodeError:
         return data
 
 
-def _changed_positions(fresh: dict, other: dict) -> set:
-    """Positions ``(file, where)`` at which ``other`` differs from ``fresh`` (same-length binaries
-    by byte, text by line, anything else as the whole file)."""
+def _file_marks(path: Path) -> object:
+    return _content_marks(path.read_bytes())
+
+
+def _changed_positions(fresh: dict, other: dict, prefix: tuple = ()) -> set:
+    """Positions ``(file, [member,] where)`` at which ``other`` differs from ``fresh``: same-length
+    binaries by byte, text by line, archives member by member, anything else as the whole file."""
     import difflib
 
     out = set()
     for name in set(fresh) | set(other):
         a, b = fresh.get(name), other.get(name)
+        key = prefix + (name,)
         if a == b:
             continue
-        if a is None or b is None:
-            out.add((name, "*"))
+        if isinstance(a, dict) and isinstance(b, dict):
+            out |= _changed_positions(a, b, key)
+        elif a is None or b is None:
+            out.add(key + ("*",))
         elif isinstance(a, bytes) and isinstance(b, bytes) and len(a) == len(b):
             x = np.frombuffer(a, np.uint8) != np.frombuffer(b, np.uint8)
-            out.update((name, int(i)) for i in np.flatnonzero(x))
+            out.update(key + (int(i),) for i in np.flatnonzero(x))
         elif isinstance(a, list) and isinstance(b, list):
             sm = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
             for tag, i1, i2, _, _ in sm.get_opcodes():
                 if tag != "equal":
-                    out.update((name, i) for i in range(i1, max(i2, i1 + 1)))
+                    out.update(key + (i,) for i in range(i1, max(i2, i1 + 1)))
         else:
-            out.add((name, "*"))
+            out.add(key + ("*",))
     return out
 
 
@@ -503,7 +524,7 @@ def locate_changes(target, prepared: Graph, artifact_dir: Path, options: dict,
         target.lower(prepared.copy(), again_dir, options)
         noise = _changed_positions(fresh, _snapshot(again_dir))  # non-deterministic bytes (timestamps)
         changed = _changed_positions(fresh, _snapshot(Path(artifact_dir))) - noise
-        files = sorted({f for f, _ in changed})
+        files = sorted({p[0] for p in changed})
         if not changed:
             return files, []
         touched_by: dict[str, set] = {}
@@ -527,7 +548,7 @@ def locate_changes(target, prepared: Graph, artifact_dir: Path, options: dict,
                     target.lower(variant, vdir, options)
                 except Exception:  # noqa: BLE001 - a perturbed graph the target refuses tells nothing
                     continue
-                touched = {p for p in _changed_positions(fresh, _snapshot(vdir)) - noise if p[1] != "*"}
+                touched = {p for p in _changed_positions(fresh, _snapshot(vdir)) - noise if p[-1] != "*"}
                 touched_by.setdefault(node.name, set()).update(touched)
         # positions that several nodes' parameters reach (a checksum, a header) say nothing about
         # which node changed: attribute the change through the positions of one node only
@@ -625,8 +646,16 @@ def verify(model_or_graph, target, inputs=None, artifact=None, samples=None, see
             except SnncError as e:
                 files, suspects = [], []
                 report.notes.append(f"could not re-lower the model to compare the artifact files: {e}")
-            report.differs_from_fresh = files
-            report.suspects = suspects
+            recorded = art.manifest.get("files") or {}
+            # a file that is byte for byte what the compile wrote (its SHA-256 in snnc.json) and yet
+            # unlike a fresh lowering comes from a lowering that is not reproducible (timestamps) or
+            # from another snnc version: noted, not failed; every other difference fails
+            report.differs_from_fresh = [f for f in files if f in report.changed_files or f not in recorded]
+            report.suspects = suspects if report.differs_from_fresh else []
+            as_compiled = [f for f in files if f not in report.differs_from_fresh]
+            if as_compiled:
+                report.notes.append(f"{', '.join(as_compiled)}: unchanged since compile but unlike a fresh "
+                                    "lowering (the lowering is not reproducible, or snnc changed)")
     if max_drift is not None and report.drift is not None:
         report.drift_ok = report.drift.worst <= max_drift
     report.ok = report.bit_exact and report.artifact_matches and report.drift_ok
