@@ -36,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=4, metavar="N", help="random input sequences when no --inputs")
     p.add_argument("--seed", type=int, default=0, metavar="S")
     p.add_argument("--report", metavar="REPORT.json", help="write the full report as JSON")
+    p.add_argument("--junit", metavar="JUNIT.xml", help="write a JUnit XML report for CI systems")
+    p.add_argument("--plots", metavar="DIR", help="write spike rasters (reference vs target) and a divergence map")
+    p.add_argument("--max-drift", type=float, metavar="D", help="fail (exit 1) when the quantized model drifts "
+                   "more than D from the float one (1 - decision agreement, or a layer's spike-rate error)")
     _model_options(p)
 
     p = sub.add_parser("simulate", help="run an artifact on inputs")
