@@ -15,8 +15,9 @@ and neuron state. Arithmetic, defined exactly so that the interpreter and the si
   (average) in float64, rounded to float32 then to float16. **MaxPool2d** is exact.
 - **Add, Scale** and every neuron/readout update: binary16 arithmetic, one rounding per operation
   (``a + b``, ``a * b``, ``a / b`` are correctly rounded float16), in the order written in
-  :class:`snnc.ir.ops.Neuron`'s docstring. Overflow gives ``±inf`` (no saturation). The hard reset
-  is a select (``V = v_reset where S else H``), so an overflowed ``H`` still resets to ``v_reset``.
+  :class:`snnc.ir.ops.Neuron`'s docstring. Overflow gives ``±inf`` (no saturation). Hard resets are
+  selects (``V = v_reset where S else H``; ``0 where R else M``), so an overflowed potential still
+  resets instead of turning into NaN.
 - **Readout**: spike counts and the ``first`` class are int32; membrane ``mem = beta·mem + x`` is
   float16 (``mem`` starts at 0); decisions are emitted as float16 (exact for class indices and count
   differences up to 2048).
@@ -96,23 +97,40 @@ def neuron_init(attrs: dict, p: dict, like: torch.Tensor) -> dict:
             "s": zeros.clone()}
 
 
+def _fire(h: torch.Tensor, th: torch.Tensor, compare: str) -> torch.Tensor:
+    return h >= th if compare == "ge" else h > th
+
+
 def neuron_step(attrs: dict, p: dict, x: torch.Tensor, state: dict) -> torch.Tensor:
-    """One float16 step of the ``Neuron`` op; ``p`` holds float16 tensors; updates ``state``."""
+    """One float16 step of the ``Neuron`` op; ``p`` holds float16 tensors; updates ``state``.
+
+    The equations of the op's docstring, one float16 rounding per operation, in the written order;
+    every reset that multiplies by a 0/1 spike to clear a value is a select instead (same value for
+    finite operands, and an overflowed ±inf potential still resets instead of becoming NaN)."""
     v, th = state["v"], p["v_threshold"]
-    charge = attrs["charge"]
+    charge, mode, timing = attrs["charge"], attrs["reset"], attrs["reset_timing"]
     leak = p.get("v_leak")
-    if charge == "cuba":
+    zero = torch.zeros_like(v)
+    r = None
+    if timing != "immediate":  # delayed (R = previous spike) or compensated (R from the stored V)
+        r = state["s"] if timing == "delayed" else _fire(v, th, attrs["compare"]).to(F16)
+        if charge == "cuba":
+            i = state["i"] * p["alpha"] + x
+            state["i"] = i
+            m = v * p["beta"] + i
+            h = m - r * th if mode == "subtract" else (torch.where(r != 0, zero, m) if mode == "hard" else m)
+        else:  # beta
+            bv = p["beta"] * v
+            if mode == "subtract":
+                h = (bv + x) - r * th
+            elif mode == "hard":
+                h = torch.where(r != 0, zero, bv) + x
+            else:
+                h = bv + x
+    elif charge == "cuba":
         i = state["i"] * p["alpha"] + x
         state["i"] = i
         h = v * p["beta"] + i
-    elif attrs["reset_timing"] == "delayed":
-        s_prev = state["s"]
-        if attrs["reset"] == "subtract":
-            h = (p["beta"] * v + x) - s_prev * th
-        elif attrs["reset"] == "hard":
-            h = torch.where(s_prev != 0, torch.zeros_like(v), p["beta"] * v) + x
-        else:
-            h = p["beta"] * v + x
     elif charge == "if":
         h = v + x
     elif charge in ("lif", "plif"):
@@ -125,15 +143,24 @@ def neuron_step(attrs: dict, p: dict, x: torch.Tensor, state: dict) -> torch.Ten
         h = p["beta"] * v + x
     else:
         raise ValueError(f"unknown charge {charge!r}")
-    fired = h >= th if attrs["compare"] == "ge" else h > th
+    fired = _fire(h, th, attrs["compare"])
     s = fired.to(F16)
     state["s"] = s
-    if attrs["reset_timing"] == "delayed" or attrs["reset"] == "none":
+    if timing == "immediate":
+        if mode == "hard":
+            state["v"] = torch.where(fired, p["v_reset"], h)
+        elif mode == "subtract":
+            state["v"] = h - th * s
+        else:
+            state["v"] = h
+    elif timing == "delayed" or mode == "none":
         state["v"] = h
-    elif attrs["reset"] == "hard":
-        state["v"] = torch.where(fired, p["v_reset"], h)
-    else:
-        state["v"] = h - th * s
+    else:  # compensated: complete (S - R = 1) or undo (S - R = -1) the reset taken from R
+        d = s - r
+        if mode == "subtract":
+            state["v"] = h - d * th
+        else:
+            state["v"] = torch.where(d > 0, zero, torch.where(d < 0, h + h, h))
     return s
 
 

@@ -43,7 +43,7 @@ LAYER_SPECS = {
     "readout": (1, (), ("beta",), {"output_mode": str, "rule": str, "class_threshold": int}),
 }
 CHOICES = {"charge": ("if", "lif", "plif", "beta", "cuba"), "compare": ("ge", "gt"),
-           "reset": ("hard", "subtract", "none"), "reset_timing": ("immediate", "delayed"),
+           "reset": ("hard", "subtract", "none"), "reset_timing": ("immediate", "delayed", "compensated"),
            "output_mode": ("spike", "membrane"),
            "rule": ("argmax_spike_count", "first_to_threshold", "threshold_then_argmax", "binary_logit",
                     "argmax_membrane")}
@@ -275,8 +275,8 @@ def _infer(layer: Layer, in_shapes: list, where: str) -> tuple[int, ...]:
                     _fail(where, f"charge '{a['charge']}' needs parameter '{key}'")
             if a["reset"] == "hard" and "v_reset" not in p:
                 _fail(where, "a hard reset needs parameter 'v_reset'")
-            if a["reset_timing"] == "delayed" and a["charge"] != "beta":
-                _fail(where, "reset_timing 'delayed' needs charge 'beta'")
+            if a["reset_timing"] != "immediate" and a["charge"] not in ("beta", "cuba"):
+                _fail(where, f"reset_timing {a['reset_timing']!r} needs charge 'beta' or 'cuba'")
         return shape
     if t == "readout":
         if len(shape) != 1:

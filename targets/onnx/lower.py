@@ -49,6 +49,9 @@ class Builder:
         self.nodes.append(helper.make_node(op_type, inputs, [output], name=f"{output}:{op_type}", **attrs))
         return output
 
+    def names(self) -> set[str]:
+        return {t.name for t in self.initializers}
+
     def const(self, name: str, value, dtype=np.float32) -> str:
         self.initializers.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
         return name
@@ -63,8 +66,14 @@ class Builder:
         return current, out
 
 
+def _init(value, zeros: np.ndarray) -> np.ndarray:
+    """An initial state as the interpreter makes it: ``zeros + value`` (float32), or zeros."""
+    return zeros if value is None else zeros + value.astype(np.float32)
+
+
 def _param(b: Builder, node, key: str) -> str:
-    return b.const(f"{node.name}.{key}", node.params[key].astype(np.float32))
+    name = f"{node.name}.{key}"
+    return name if name in b.names() else b.const(name, node.params[key].astype(np.float32))
 
 
 def _linear(b, node, xs, graph):
@@ -131,22 +140,39 @@ def _neuron(b, node, xs, graph):
     par = lambda key: _param(b, node, key)  # noqa: E731
     v0 = p.get("v_init", p.get("v_reset") if a["reset"] == "hard" else None)
     zeros = np.zeros(shape, np.float32)
-    v, v_out = b.state(n, "v", np.float32, shape, zeros if v0 is None else zeros + v0.astype(np.float32))
+    v, v_out = b.state(n, "v", np.float32, shape, _init(v0, zeros))
     th = par("v_threshold")
-    if a["charge"] == "cuba":
-        i0 = p.get("i_init")
-        i, i_out = b.state(n, "i", np.float32, shape, zeros if i0 is None else zeros + i0.astype(np.float32))
+    cmp = "GreaterOrEqual" if a["compare"] == "ge" else "Greater"
+    one = lambda: f"{n}.one" if f"{n}.one" in b.names() else b.const(f"{n}.one", 1.0)  # noqa: E731
+    timing, mode = a["reset_timing"], a["reset"]
+    r = None
+    if timing != "immediate":  # the reset inside the charge (interpreter: _delayed_charge)
+        if timing == "delayed":
+            r, s_out = b.state(n, "s", np.float32, shape, zeros)
+        else:  # compensated: R fires from the stored V
+            r = b.op("Cast", [op(cmp, [v, th])], base=n, to=TensorProto.FLOAT)
+        if a["charge"] == "cuba":
+            i, i_out = b.state(n, "i", np.float32, shape, _init(p.get("i_init"), zeros))
+            i_new = b.op("Add", [op("Mul", [i, par("alpha")]), x], i_out)
+            m = op("Add", [op("Mul", [v, par("beta")]), i_new])
+            if mode == "subtract":
+                h = op("Sub", [m, op("Mul", [r, th])])
+            elif mode == "hard":
+                h = op("Sub", [m, op("Mul", [m, r])])
+            else:
+                h = m
+        else:
+            bv = op("Mul", [par("beta"), v])
+            if mode == "subtract":
+                h = op("Sub", [op("Add", [bv, x]), op("Mul", [r, th])])
+            elif mode == "hard":
+                h = op("Add", [op("Mul", [bv, op("Sub", [one(), r])]), x])
+            else:
+                h = op("Add", [bv, x])
+    elif a["charge"] == "cuba":
+        i, i_out = b.state(n, "i", np.float32, shape, _init(p.get("i_init"), zeros))
         i_new = b.op("Add", [op("Mul", [i, par("alpha")]), x], i_out)
         h = op("Add", [op("Mul", [v, par("beta")]), i_new])
-    elif a["reset_timing"] == "delayed":
-        s_prev, s_out = b.state(n, "s", np.float32, shape, zeros)
-        bv = op("Mul", [par("beta"), v])
-        if a["reset"] == "subtract":
-            h = op("Sub", [op("Add", [bv, x]), op("Mul", [s_prev, th])])
-        elif a["reset"] == "hard":
-            h = op("Add", [op("Mul", [bv, op("Sub", [b.const(f"{n}.one", 1.0), s_prev])]), x])
-        else:
-            h = op("Add", [bv, x])
     else:
         kind = a["charge"]
         leak = par("v_leak") if "v_leak" in p else b.const(f"{n}.zero", 0.0)
@@ -164,15 +190,22 @@ def _neuron(b, node, xs, graph):
             h = op("Add", [op("Mul", [par("beta"), v]), x])
     h = b.op("Identity", [h], f"{n}.h")
     b.internal.append(h)
-    fired = op("GreaterOrEqual" if a["compare"] == "ge" else "Greater", [h, th])
+    fired = op(cmp, [h, th])
     s = b.op("Cast", [fired], n, to=TensorProto.FLOAT)
-    if a["reset_timing"] == "delayed":
+    if timing == "delayed":
         b.op("Identity", [s], s_out)
         b.op("Identity", [h], v_out)
-    elif a["reset"] == "hard":
-        one_minus_s = op("Sub", [b.const(f"{n}.one", 1.0), s])
-        b.op("Add", [op("Mul", [h, one_minus_s]), op("Mul", [par("v_reset"), s])], v_out)
-    elif a["reset"] == "subtract":
+    elif timing == "compensated":  # interpreter: d = s - r; subtract h - d*th; hard h - d*h
+        d = op("Sub", [s, r])
+        if mode == "subtract":
+            b.op("Sub", [h, op("Mul", [d, th])], v_out)
+        elif mode == "hard":
+            b.op("Sub", [h, op("Mul", [d, h])], v_out)
+        else:
+            b.op("Identity", [h], v_out)
+    elif mode == "hard":
+        b.op("Add", [op("Mul", [h, op("Sub", [one(), s])]), op("Mul", [par("v_reset"), s])], v_out)
+    elif mode == "subtract":
         b.op("Sub", [h, op("Mul", [th, s])], v_out)
     else:
         b.op("Identity", [h], v_out)

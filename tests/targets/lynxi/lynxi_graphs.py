@@ -26,7 +26,8 @@ def _weights(rng, shape, scale, dyadic):
 def _neuron_params(data, rng, shape, window):
     charge = data.draw(st.sampled_from(["if", "lif", "plif", "beta", "cuba"]))
     reset = data.draw(st.sampled_from(["hard", "subtract", "none"]))
-    timing = data.draw(st.sampled_from(["immediate", "delayed"])) if charge == "beta" else "immediate"
+    timing = data.draw(st.sampled_from(["immediate", "delayed", "compensated"])) if charge in ("beta", "cuba") \
+        else "immediate"
     per_neuron = data.draw(st.booleans())
 
     def value(lo, hi):

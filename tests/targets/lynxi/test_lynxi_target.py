@@ -372,18 +372,25 @@ def np_run(doc, layers, x):
             elif kind == "neuron":
                 xin, v, th = xs[0], state[st["v"]], p["v_threshold"]
                 d = v - p["v_leak"] if "v_leak" in p else v
-                if a["charge"] == "cuba":
+                cmp = np.greater_equal if a["compare"] == "ge" else np.greater
+                timing, mode, zero = a["reset_timing"], a["reset"], np.float16(0)
+                if timing != "immediate":
+                    r = state[st["s"]] if timing == "delayed" else cmp(v, th).astype(np.float16)
+                    if a["charge"] == "cuba":
+                        i = state[st["i"]] * p["alpha"] + xin
+                        state[st["i"]] = i
+                        m = v * p["beta"] + i
+                        h = m - r * th if mode == "subtract" else (np.where(r != 0, zero, m) if mode == "hard" else m)
+                    elif mode == "subtract":
+                        h = (p["beta"] * v + xin) - r * th
+                    elif mode == "hard":
+                        h = np.where(r != 0, zero, p["beta"] * v) + xin
+                    else:
+                        h = p["beta"] * v + xin
+                elif a["charge"] == "cuba":
                     i = state[st["i"]] * p["alpha"] + xin
                     state[st["i"]] = i
                     h = v * p["beta"] + i
-                elif a["reset_timing"] == "delayed":
-                    s_prev = state[st["s"]]
-                    if a["reset"] == "subtract":
-                        h = (p["beta"] * v + xin) - s_prev * th
-                    elif a["reset"] == "hard":
-                        h = np.where(s_prev != 0, np.float16(0), p["beta"] * v) + xin
-                    else:
-                        h = p["beta"] * v + xin
                 elif a["charge"] == "if":
                     h = v + xin
                 elif a["charge"] == "lif":
@@ -392,10 +399,14 @@ def np_run(doc, layers, x):
                     h = v + (xin - d) * p["k"] if a["decay_input"] else (v - d * p["k"]) + xin
                 else:
                     h = p["beta"] * v + xin
-                fired = h >= th if a["compare"] == "ge" else h > th
+                fired = cmp(h, th)
                 y = fired.astype(np.float16)
-                if a["reset_timing"] == "delayed":
+                if timing == "delayed":
                     state[st["s"]], state[st["v"]] = y, h
+                elif timing == "compensated":
+                    dd = y - r
+                    state[st["v"]] = h - dd * th if mode == "subtract" else \
+                        (np.where(dd > 0, zero, np.where(dd < 0, h + h, h)).astype(np.float16) if mode == "hard" else h)
                 elif a["reset"] == "hard":
                     state[st["v"]] = np.where(fired, p["v_reset"], h).astype(np.float16)
                 elif a["reset"] == "subtract":

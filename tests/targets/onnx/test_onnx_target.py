@@ -86,7 +86,8 @@ def test_fixed_graph_equals_interpreter_exactly(tmp_path):
     assert expected[1].sum() > 0
 
 
-@pytest.mark.parametrize("kind", ["if", "lif", "lif_nodecay", "plif", "beta", "beta_delayed_hard", "cuba"])
+@pytest.mark.parametrize("kind", ["if", "lif", "lif_nodecay", "plif", "beta", "beta_delayed", "beta_compensated",
+                                  "cuba", "cuba_delayed", "cuba_compensated"])
 @pytest.mark.parametrize("reset", ["hard", "subtract", "none"])
 def test_neuron_update_is_exact_for_any_float_input(tmp_path, kind, reset):
     """Neurons and readout with no synapse in front: the same float32 ops in the same order, exact."""
@@ -100,12 +101,12 @@ def test_neuron_update_is_exact_for_any_float_input(tmp_path, kind, reset):
         params["tau"], params["v_leak"] = np.array(2.7, np.float32), np.array(0.05, np.float32)
     if kind == "plif":
         params["k"] = rng.uniform(0.2, 0.6, size=shape).astype(np.float32)
-    if kind.startswith("beta") or kind == "cuba":
+    if kind.startswith(("beta", "cuba")):
         params["beta"] = np.array(0.83, np.float32)
-    if kind == "cuba":
+    if kind.startswith("cuba"):
         params["alpha"], params["i_init"] = np.array(0.71, np.float32), np.array(0.02, np.float32)
-    if kind == "beta_delayed_hard":
-        attrs["reset_timing"] = "delayed"
+    if kind.endswith(("delayed", "compensated")):
+        attrs["reset_timing"] = kind.split("_")[1]
     g = Graph()
     g.add_node("x", "Input", shape=shape)
     g.add_node("n", "Neuron", ["x"], params, **attrs)
