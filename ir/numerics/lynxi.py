@@ -285,10 +285,11 @@ class LynxiProfile(Profile):
         return graph
 
     def quantize(self, graph, calibration=None, config=None):
-        """Round every float parameter to float16; record the format in ``node.quant``. The report
-        maps node → parameter → ``{"max_abs_error", "max_rel_error", "rms_error", "subnormals"}``."""
+        """Round every float parameter to float16; record the format in ``node.quant``. The report is
+        ``{"layers": {node: {"params": {param: {"max_abs_error", "max_rel_error", "rms_error",
+        "subnormals"}}, "max_weight_error": ...}}}`` (the last for Linear/Conv2d)."""
         graph = graph.copy()
-        report: dict = {}
+        report: dict = {"layers": {}}
         for node in graph.nodes:
             if not node.params:
                 continue
@@ -307,7 +308,10 @@ class LynxiProfile(Profile):
                     }
                 node.params[key] = q
             node.quant = dict(node.quant, format="float16", accumulate="wide->float32->float16")
-            report[node.name] = layer
+            entry = {"params": layer}
+            if "weight" in layer and node.op in ("Linear", "Conv2d"):
+                entry["max_weight_error"] = layer["weight"]["max_abs_error"]
+            report["layers"][node.name] = entry
         graph.metadata["numerics"] = self.name
         return graph, report
 

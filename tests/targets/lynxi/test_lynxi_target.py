@@ -111,8 +111,9 @@ def test_simulator_matches_interpreter_fixed(fixed, artifact):
 
 
 def test_quantization_report(fixed):
-    graph, report = TARGET.prepare(_fixed_graph(), {}), None
+    graph = TARGET.prepare(_fixed_graph(), {})
     report = graph.metadata["quantization_report"]
+    assert report["layers"]["fc"]["max_weight_error"] == report["layers"]["fc"]["params"]["weight"]["max_abs_error"]
     assert graph.metadata["numerics"] == "lynxi"
     original = _fixed_graph()
     for node in graph.nodes:
@@ -121,7 +122,7 @@ def test_quantization_report(fixed):
         for key, value in node.params.items():
             ref = original[node.name].params[key].astype(np.float64)
             err = np.abs(value.astype(np.float64) - ref)
-            assert report[node.name][key]["max_abs_error"] == pytest.approx(err.max())
+            assert report["layers"][node.name]["params"][key]["max_abs_error"] == pytest.approx(err.max())
             # round to nearest: at most half an ulp, 2**-11 relative for normal float16 values
             assert np.all(err <= np.abs(ref) * 2.0**-11 + 2.0**-25)
 
