@@ -61,3 +61,27 @@ def test_merged_pooling_and_window_match_lava(tmp_path, lava_python):
     g = nets.conv_net(rng, (2, 8, 8), (3,), ("cuba",), pool="merge", window=10)
     report = cross_check(g, tmp_path, lava_python, steps=20, batch=1)   # two windows, one Lava run each
     assert report["layers"] == 2
+
+
+def test_sign_modes_and_small_weights_match_lava(tmp_path, lava_python):
+    """Excitatory-only [0, 255] (odd values), inhibitory-only [-255, 0] with a bias, and small integer
+    weights (netx rescales them by a power of two): Lava keeps all of them intact."""
+    from snnc.ir import Graph
+
+    rng = np.random.default_rng(11)
+    g = Graph()
+    g.add_node("x", "Input", shape=(12,))
+    g.add_node("exc", "Linear", ["x"], {"weight": rng.uniform(0.0, 1.0, (10, 12))})
+    g.add_node("n0", "Neuron", ["exc"], {"v_threshold": np.asarray(1.5), "v_reset": np.asarray(0.0)}, charge="if")
+    g.add_node("inh", "Linear", ["n0"], {"weight": -rng.uniform(0.0, 1.0, (8, 10)),
+                                          "bias": np.full(8, 0.3)})
+    g.add_node("n1", "Neuron", ["inh"], {"v_threshold": np.asarray(1.0), "v_reset": np.asarray(0.0)}, charge="if")
+    g.add_node("small", "Linear", ["n1"], {"weight": rng.normal(0.0, 1.0, (4, 8))})
+    g.add_node("n2", "Neuron", ["small"], {"v_threshold": np.asarray(60000.0), "v_reset": np.asarray(0.0),
+                                           "alpha": np.asarray(1.0), "beta": np.asarray(1.0)}, charge="cuba")
+    g.add_node("y", "Output", ["n2"])
+    q = TARGET.prepare(g.verify(), {})
+    assert q["exc"].quant["sign_mode"] == "excitatory" and q["inh"].quant["sign_mode"] == "inhibitory"
+    assert np.abs(q["small"].params["weight"]).max() <= 8           # threshold-limited scale
+    assert (q["exc"].params["weight"] % 2 == 1).any()
+    cross_check(g, tmp_path, lava_python, steps=40, batch=2, rate=0.5)
