@@ -5,6 +5,7 @@
   any target that ships a weight blob).
 - :func:`sha256_hex`, :func:`align_up`.
 - :func:`window_of`, :func:`stateful_nodes`: graph walking helpers.
+- :func:`check_inputs`: a simulator's input check, the same refusals as the interpreter's.
 """
 
 from __future__ import annotations
@@ -42,9 +43,24 @@ def pack_tensors(tensors: list[tuple[str, np.ndarray]], alignment: int = 64) -> 
     return bytes(blob), table
 
 
+def check_inputs(x, shape: tuple) -> None:
+    """Refuse what the reference interpreter refuses: a ``[T, N, *shape]`` input with the wrong shape,
+    no step or no sample, or NaN/Inf values (``x`` a tensor or array)."""
+    from ..ir.errors import SnncError
+
+    dims = tuple(x.shape)
+    if len(dims) != len(shape) + 2 or dims[2:] != tuple(shape):
+        raise SnncError(f"input must have shape [T, N, {', '.join(map(str, shape))}], got {list(dims)}")
+    if dims[0] == 0 or dims[1] == 0:
+        raise SnncError(f"input must have at least one time step and one sample, got shape {list(dims)}")
+    values = np.asarray(x)
+    if values.dtype.kind == "f" and not np.all(np.isfinite(values)):
+        raise SnncError("input contains NaN or Inf")
+
+
 def stateful_nodes(graph: Graph) -> list:
     """The nodes that keep state between steps (neurons, readouts), in graph order."""
     return [n for n in graph.nodes if n.stateful]
 
 
-__all__ = ["align_up", "sha256_hex", "pack_tensors", "window_of", "stateful_nodes"]
+__all__ = ["align_up", "sha256_hex", "pack_tensors", "window_of", "stateful_nodes", "check_inputs"]

@@ -19,6 +19,7 @@ import torch
 
 from ...ir.errors import SnncError
 from ...ir.numerics import lynxi as L
+from ..common import check_inputs
 
 FORMAT = "snnc-lynxi"
 SUPPORTED_VERSIONS = (1,)
@@ -505,9 +506,7 @@ def run(model: Model, inputs, record: bool = False):
     """Run a loaded model on ``[T, N, *input_shape]`` inputs; outputs ``[T, N, *out_shape]`` (float16).
     With ``record=True`` also returns every layer's per-step values ``{layer: [T, N, *shape]}``."""
     x = torch.as_tensor(inputs)
-    shape = model.input_shape
-    if x.dim() != len(shape) + 2 or tuple(x.shape[2:]) != shape:
-        raise SnncError(f"input must have shape [T, N, {', '.join(map(str, shape))}], got {list(x.shape)}")
+    check_inputs(x.detach().cpu(), model.input_shape)
     x = x.to(torch.float16)
     n = x.shape[1]
     params_of = {l.name: {k: torch.from_numpy(v.copy()) for k, v in l.params.items()} for l in model.layers}

@@ -12,6 +12,7 @@ import onnx
 import torch
 
 from ...ir.errors import SnncError
+from ..common import check_inputs
 
 FORMAT = "snnc-onnx-step"
 SUPPORTED_VERSIONS = ("1",)
@@ -78,8 +79,7 @@ def run(out_dir, inputs, record: bool = False):
     x = np.asarray(torch.as_tensor(inputs).to(torch.float32).numpy())
     declared = next(i for i in model.graph.input if i.name == info["input"])
     shape = tuple(d.dim_value for d in declared.type.tensor_type.shape.dim[1:])
-    if x.ndim != len(shape) + 2 or tuple(x.shape[2:]) != shape:
-        raise SnncError(f"input must have shape [T, N, {', '.join(map(str, shape))}], got {list(x.shape)}")
+    check_inputs(x, shape)
     recorded = [v for v in info["values"] if v not in info["outputs"]] if record else []
     sess = session(model, recorded)
     names = info["outputs"] + [s["output"] for s in info["states"]] + recorded
@@ -116,6 +116,8 @@ def run_sequence(out_dir, inputs):
         raise SnncError(f"model_sequence.onnx: format/version {meta.get('snnc.format')!r}/{meta.get('snnc.version')!r} "
                         "is not supported")
     x = np.asarray(torch.as_tensor(inputs).to(torch.float32).numpy())
+    (declared,) = [i for i in model.graph.input if i.name == meta["snnc.input"]]
+    check_inputs(x, tuple(d.dim_value for d in declared.type.tensor_type.shape.dim[2:]))
     window = int(meta["snnc.window"])
     steps = np.arange(x.shape[0])
     reset = (steps == 0) | ((steps % window == 0) if window > 0 else False)

@@ -465,3 +465,14 @@ def test_reader_from_format_md_reproduces_outputs(data, tmp_path_factory):
         np.testing.assert_array_equal(m, s.numpy())
         assert m.dtype == np.float16
     shutil.rmtree(out)
+
+
+def test_describe_and_bad_inputs(artifact):
+    text = TARGET.describe(artifact)
+    assert "lynxi model v1: 9 layers" in text and "state region 'neuron_state'" in text and "window 4" in text
+    with pytest.raises(SnncError, match=r"input must have shape \[T, N, 2, 6, 6\], got \[3, 1, 2, 6\]"):
+        TARGET.simulate(artifact, torch.zeros(3, 1, 2, 6))
+    with pytest.raises(SnncError, match="at least one time step"):
+        TARGET.simulate(artifact, torch.zeros(0, 1, 2, 6, 6))
+    with pytest.raises(SnncError, match="NaN or Inf"):
+        TARGET.simulate(artifact, torch.full((2, 1, 2, 6, 6), float("nan")))

@@ -234,3 +234,15 @@ def test_damaged_or_foreign_model_refused(tmp_path):
     path.unlink()
     with pytest.raises(SnncError, match=r"model.onnx: not found"):
         TARGET.simulate(tmp_path, x)
+
+
+def test_describe_and_bad_inputs(tmp_path):
+    _lower(_fixed_graph(), tmp_path)
+    text = TARGET.describe(tmp_path)
+    assert "ONNX step model (opset 17)" in text and "5 state tensors, window 4" in text and "Gemm×1" in text
+    with pytest.raises(SnncError, match=r"input must have shape \[T, N, 2, 6, 6\], got \[3, 1, 2, 6\]"):
+        TARGET.simulate(tmp_path, torch.zeros(3, 1, 2, 6))
+    with pytest.raises(SnncError, match="NaN or Inf"):
+        TARGET.simulate(tmp_path, torch.full((2, 1, 2, 6, 6), float("inf")))
+    with pytest.raises(SnncError, match="at least one time step"):
+        run_sequence(tmp_path, torch.zeros(0, 1, 2, 6, 6))
