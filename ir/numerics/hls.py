@@ -564,12 +564,18 @@ def _result(node) -> Fixed:
     return Fixed.from_dict(node.quant["formats"]["result"])
 
 
+def _exact_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Integer codes ``a @ b`` through float64 BLAS: exact, because every product and partial sum is an
+    integer the accumulator format (at most 53 bits) holds."""
+    return (a.to(torch.float64) @ b.to(torch.float64)).to(torch.int64)
+
+
 def _matmul_accum(node, x: FX, w: FX, b: FX | None, acc: Fixed, cols: torch.Tensor, wmat: torch.Tensor):
     """``b + Σ w·x`` on the accumulator's grid; checks the C++ ``acc + w*x`` width."""
     prod = FX(torch.zeros(()), x.width + w.width, x.int_bits + w.int_bits)
     FX(torch.zeros((), dtype=torch.int64), acc.width, acc.int_bits)._aligned(prod)
     shift = acc.frac_bits - prod.frac
-    total = (cols @ wmat) * (1 << shift)
+    total = _exact_matmul(cols, wmat) * (1 << shift)
     if b is not None:
         FX(torch.zeros((), dtype=torch.int64), acc.width, acc.int_bits)._aligned(b)
         total = total + b.code * (1 << (acc.frac_bits - b.frac))
@@ -600,9 +606,10 @@ def _conv2d(node, xs, state, ctx):
     oh, ow = node.shape[1], node.shape[2]
     # im2col on the codes as float64 (exact: codes fit 53 bits), then an exact int64 product
     cols = F.unfold(x.code.to(torch.float64), (kh, kw), dilation=dil, padding=pad, stride=stride)
-    cols = cols.to(torch.int64).reshape(n, g, cg * kh * kw, oh * ow)
-    wm = w.code.reshape(g, o // g, cg * kh * kw)
-    total = torch.einsum("ngkl,gok->ngol", cols, wm).reshape(n, o, oh, ow)
+    cols = cols.reshape(n, g, cg * kh * kw, oh * ow)
+    wm = w.code.reshape(g, o // g, cg * kh * kw).to(torch.float64)
+    # exact in float64: every partial sum is an integer inside the accumulator (<= 53 bits)
+    total = torch.einsum("ngkl,gok->ngol", cols, wm).to(torch.int64).reshape(n, o, oh, ow)
     b = p.get("bias")
     accf = fm["accum"]
     prod = FX(torch.zeros((), dtype=torch.int64), x.width + w.width, x.int_bits + w.int_bits)
