@@ -1,0 +1,135 @@
+"""Exact importers: each framework's neuron module → the IR ``Neuron`` op with that framework's
+own discrete-time semantics (``ir/ops.py`` states the op; ``shared/research/hls4ml-nir.md`` part C
+the frameworks' update equations, checked there numerically).
+
+An importer is ``fn(module, path) -> NeuronSpec``: the ``Neuron`` node's attributes and parameters,
+plus an optional output scale (snnTorch's graded spikes). Scalars that the framework keeps as Python
+floats are stored as float64 0-d arrays, so the interpreter multiplies and divides by exactly the
+same Python number as the framework; tensors keep their dtype and shape (per-neuron values).
+
+What an importer cannot express exactly (snnTorch ``inhibition``/``state_quant``, …) is refused with
+an :class:`UnsupportedError` naming the module path and the option.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..ir.errors import UnsupportedError
+
+
+@dataclass
+class NeuronSpec:
+    attrs: dict
+    params: dict[str, np.ndarray]
+    #: multiply the spikes by this after the neuron (snnTorch ``graded_spikes_factor``); None = 1
+    output_scale: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _value(v) -> np.ndarray:
+    """A hyperparameter as the array the interpreter will use: Python numbers as float64 scalars
+    (the framework multiplies by that exact Python float), tensors as they are (dtype and shape)."""
+    if isinstance(v, torch.Tensor):
+        return v.detach().cpu().numpy().copy()
+    if isinstance(v, (bool, np.bool_)):
+        raise TypeError("boolean hyperparameter")
+    return np.asarray(float(v), dtype=np.float64)
+
+
+# snnc.nn ------------------------------------------------------------------------------------------
+def snnc_neuron(m, path: str) -> NeuronSpec:
+    from ..nn.neuron import CubaLIF, IF, LIF, PLIF
+
+    attrs = {"charge": m.charge_kind, "compare": "ge", "reset": m.reset_mode,
+             "window_size": int(getattr(m, "window_size", 0))}
+    params = {"v_threshold": _value(m.v_threshold)}
+    if m.v_reset is not None:
+        params["v_reset"] = _value(m.v_reset)
+    if m.v_leak != 0.0 and isinstance(m, (LIF, PLIF)):
+        params["v_leak"] = _value(m.v_leak)
+    if isinstance(m, LIF):
+        params["tau"] = _value(m.tau)
+        attrs["decay_input"] = bool(m.decay_input)
+    elif isinstance(m, PLIF):
+        with torch.no_grad():
+            params["k"] = _value(m.k)
+        attrs["decay_input"] = bool(m.decay_input)
+    elif isinstance(m, CubaLIF):
+        params["alpha"] = _value(m.alpha)
+        params["beta"] = _value(m.beta)
+    elif not isinstance(m, IF):
+        raise UnsupportedError(path, f"snnc neuron {type(m).__name__} has no importer")
+    return NeuronSpec(attrs, params)
+
+
+# snnTorch -----------------------------------------------------------------------------------------
+_SNNTORCH_RESET = {0: "subtract", 1: "hard", 2: "none"}
+
+
+def snntorch_neuron(m, path: str) -> NeuronSpec:
+    """``Leaky`` → ``beta`` charge, ``Synaptic`` → ``cuba``; fire on ``>``; the reset as configured
+    (``reset_delay=True``: ``delayed``, ``False``: ``compensated``); beta/alpha clamped to [0, 1]
+    as snnTorch does in every forward."""
+    import snntorch as snn
+
+    kind = type(m).__name__
+    if getattr(m, "inhibition", False):
+        raise UnsupportedError(path, f"snnTorch {kind} with inhibition=True has no IR equivalent")
+    if getattr(m, "state_quant", False):
+        raise UnsupportedError(path, f"snnTorch {kind} with state_quant has no IR equivalent; "
+                                     "quantize with an snnc numerics profile instead")
+    reset = _SNNTORCH_RESET[int(m.reset_mechanism_val)]
+    with torch.no_grad():
+        params = {"v_threshold": _value(m.threshold), "beta": _value(m.beta.clamp(0, 1))}
+        if isinstance(m, snn.Synaptic):
+            params["alpha"] = _value(m.alpha.clamp(0, 1))
+            charge = "cuba"
+        elif isinstance(m, snn.Leaky):
+            charge = "beta"
+        else:
+            raise UnsupportedError(path, f"snnTorch {kind} is not supported; supported: Leaky, Synaptic")
+        gsf = _value(m.graded_spikes_factor)
+    if reset == "none":
+        timing = "immediate"
+    else:
+        timing = "delayed" if getattr(m, "reset_delay", True) else "compensated"
+    if reset == "hard":
+        params["v_reset"] = np.zeros((), np.float64)
+    attrs = {"charge": charge, "compare": "gt", "reset": reset, "reset_timing": timing}
+    scale = None if np.all(gsf == 1.0) else gsf
+    return NeuronSpec(attrs, params, scale)
+
+
+# SpikingJelly -------------------------------------------------------------------------------------
+def spikingjelly_neuron(m, path: str) -> NeuronSpec:
+    """``IFNode``/``LIFNode``/``ParametricLIFNode``: fire on ``>=``, hard reset to ``v_reset`` or soft
+    (subtract) reset when ``v_reset is None``; LIF/PLIF leak towards ``v_reset`` (0 when soft)."""
+    from spikingjelly.activation_based import neuron as sjn
+
+    kind = type(m).__name__
+    exact = (sjn.IFNode, sjn.LIFNode, sjn.ParametricLIFNode)
+    if type(m) not in exact:
+        raise UnsupportedError(path, f"SpikingJelly {kind} is not supported; supported: IFNode, LIFNode, "
+                                     "ParametricLIFNode")
+    params = {"v_threshold": _value(m.v_threshold)}
+    reset = "subtract" if m.v_reset is None else "hard"
+    if reset == "hard":
+        params["v_reset"] = _value(m.v_reset)
+    attrs = {"compare": "ge", "reset": reset}
+    leak = 0.0 if m.v_reset is None else float(m.v_reset)
+    if isinstance(m, sjn.LIFNode):
+        attrs.update(charge="lif", decay_input=bool(m.decay_input))
+        params["tau"] = _value(m.tau)
+    elif isinstance(m, sjn.ParametricLIFNode):
+        attrs.update(charge="plif", decay_input=bool(m.decay_input))
+        with torch.no_grad():
+            params["k"] = _value(m.w.detach().float().sigmoid())
+    else:
+        attrs["charge"] = "if"
+    if attrs["charge"] != "if" and leak != 0.0:
+        params["v_leak"] = _value(leak)
+    return NeuronSpec(attrs, params)

@@ -1,0 +1,483 @@
+"""``snnc.trace``: a PyTorch model → the spiking IR, through torch.fx.
+
+The model is traced symbolically for **one time step** (``[N, *input_shape]``): the IR is per-step,
+and the interpreter runs it over ``[T, N, ...]``. Neuron modules (snnc.nn, snnTorch ``Leaky`` /
+``Synaptic``, SpikingJelly ``IFNode``/``LIFNode``/``ParametricLIFNode``), the readout and every layer
+with an importer are fx leaves; containers (``nn.Sequential``, SpikingJelly's/snnc's
+``SeqToANNContainer`` and ``MultiStepContainer``) are traced through. Each fx node then maps to IR
+nodes by one entry of :data:`MODULES` (by ``isinstance``, so SpikingJelly's ``layer.*`` and snnc's
+layers, thin subclasses of the torch.nn layers, map like them) or :data:`FUNCTIONS`. Anything else is
+refused with the module path, its type and what is supported.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.fx as fx
+from torch import nn
+
+from ..ir import Graph
+from ..ir.errors import GraphError, SnncError, UnsupportedError
+from ..ir.ops import op_def
+from . import neurons
+
+
+# ----------------------------------------------------------------------------------------------
+# which modules are neurons / containers (optional frameworks imported lazily)
+# ----------------------------------------------------------------------------------------------
+def _optional_classes(module: str, names: tuple[str, ...]) -> tuple[type, ...]:
+    try:
+        mod = __import__(module, fromlist=list(names))
+    except Exception:  # framework not installed (or broken): its classes cannot occur in a model
+        return ()
+    return tuple(c for c in (getattr(mod, n, None) for n in names) if isinstance(c, type))
+
+
+def _snnc_neurons():
+    from ..nn.neuron import BaseNode
+    return (BaseNode,)
+
+
+def _snntorch_neurons():
+    return _optional_classes("snntorch._neurons.neurons", ("SpikingNeuron",))
+
+
+def _sj_neurons():
+    return _optional_classes("spikingjelly.activation_based.neuron", ("BaseNode", "SimpleBaseNode"))
+
+
+def _containers():
+    """Containers that fold or loop time; per step they are their children in order."""
+    return (_optional_classes("spikingjelly.activation_based.layer",
+                              ("SeqToANNContainer", "MultiStepContainer", "StepModeContainer"))
+            + _optional_classes("snnc.nn.layer", ("SeqToANNContainer", "MultiStepContainer")))
+
+
+def _readouts():
+    from ..nn.readout import Readout
+    return (Readout,)
+
+
+# ----------------------------------------------------------------------------------------------
+# the builder: IR nodes with shapes inferred as they are added
+# ----------------------------------------------------------------------------------------------
+def ir_name(path: str) -> str:
+    name = re.sub(r"\W", "_", path).strip("_")
+    return name or "node"
+
+
+class Builder:
+    """Adds IR nodes one at a time and infers each one's shape immediately (so reshapes can be
+    checked against the actual per-step shape)."""
+
+    def __init__(self, input_shape: tuple[int, ...], input_name: str = "input"):
+        self.graph = Graph()
+        self.add("Input", input_name, [], shape=tuple(int(d) for d in input_shape))
+
+    def add(self, op: str, base: str, inputs: list[str], params: dict | None = None, **attrs) -> str:
+        name = self.graph.unique_name(ir_name(base))
+        node = self.graph.add_node(name, op, inputs, params or {}, **attrs)
+        definition = op_def(name, op)
+        definition.validate(node)
+        node.shape = tuple(int(d) for d in definition.infer_shape(node, [self.graph[s].shape for s in inputs]))
+        return name
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return self.graph[name].shape
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy().copy()
+
+
+def _pair(v) -> tuple[int, int] | int:
+    return tuple(int(x) for x in v) if isinstance(v, (tuple, list)) else int(v)
+
+
+# ----------------------------------------------------------------------------------------------
+# module importers: fn(builder, module, path, input_name) -> output name
+# ----------------------------------------------------------------------------------------------
+def _linear(b: Builder, m: nn.Linear, path: str, x: str) -> str:
+    params = {"weight": _np(m.weight)}
+    if m.bias is not None:
+        params["bias"] = _np(m.bias)
+    return b.add("Linear", path, [x], params)
+
+
+def _conv2d(b: Builder, m: nn.Conv2d, path: str, x: str) -> str:
+    if m.padding_mode != "zeros":
+        raise UnsupportedError(path, f"Conv2d padding_mode={m.padding_mode!r}; only 'zeros' is supported")
+    padding = m.padding
+    if isinstance(padding, str):
+        if padding == "valid":
+            padding = (0, 0)
+        else:  # 'same' with stride 1: symmetric when every (dilation·(k-1)) is even
+            total = [d * (k - 1) for d, k in zip(m.dilation, m.kernel_size)]
+            if any(t % 2 for t in total):
+                raise UnsupportedError(path, "Conv2d padding='same' with an even kernel (asymmetric padding) "
+                                             "is not supported; pad explicitly")
+            padding = tuple(t // 2 for t in total)
+    params = {"weight": _np(m.weight)}
+    if m.bias is not None:
+        params["bias"] = _np(m.bias)
+    return b.add("Conv2d", path, [x], params, stride=_pair(m.stride), padding=_pair(padding),
+                 dilation=_pair(m.dilation), groups=int(m.groups))
+
+
+def _batchnorm(b: Builder, m: nn.modules.batchnorm._BatchNorm, path: str, x: str) -> str:
+    if m.running_mean is None or m.running_var is None:
+        raise UnsupportedError(path, f"{type(m).__name__} without running statistics "
+                                     "(track_running_stats=False) cannot be deployed")
+    c = m.num_features
+    weight = _np(m.weight) if m.weight is not None else np.ones(c, np.float32)
+    bias = _np(m.bias) if m.bias is not None else np.zeros(c, np.float32)
+    return b.add("BatchNorm", path, [x], {"mean": _np(m.running_mean), "var": _np(m.running_var),
+                                          "weight": weight, "bias": bias}, eps=float(m.eps))
+
+
+def _avgpool(b: Builder, m: nn.AvgPool2d, path: str, x: str) -> str:
+    if m.ceil_mode or not m.count_include_pad or m.divisor_override is not None:
+        raise UnsupportedError(path, "AvgPool2d with ceil_mode, count_include_pad=False or divisor_override "
+                                     "is not supported")
+    return b.add("AvgPool2d", path, [x], kernel_size=_pair(m.kernel_size),
+                 stride=_pair(m.stride) if m.stride is not None else None, padding=_pair(m.padding))
+
+
+def _maxpool(b: Builder, m: nn.MaxPool2d, path: str, x: str) -> str:
+    if m.ceil_mode or _pair(m.dilation) not in (1, (1, 1)) or m.return_indices:
+        raise UnsupportedError(path, "MaxPool2d with ceil_mode, dilation or return_indices is not supported")
+    return b.add("MaxPool2d", path, [x], kernel_size=_pair(m.kernel_size),
+                 stride=_pair(m.stride) if m.stride is not None else None, padding=_pair(m.padding))
+
+
+def _flatten_module(b: Builder, m: nn.Flatten, path: str, x: str) -> str:
+    return _flatten(b, path, x, m.start_dim, m.end_dim)
+
+
+def _flatten(b: Builder, path: str, x: str, start: int, end: int) -> str:
+    """Flatten of the batched ``[N, *shape]`` value; only ``start_dim=1, end_dim=-1`` (all but N)."""
+    ndim = len(b.shape(x)) + 1
+    start, end = start % ndim, end % ndim
+    if start == 1 and end == ndim - 1:
+        return x if ndim == 2 else b.add("Flatten", path, [x])
+    if start == 0:
+        raise UnsupportedError(path, "flattening the batch dimension is not supported per step")
+    raise UnsupportedError(path, f"flatten(start_dim={start}, end_dim={end}) of a per-step shape "
+                                 f"{b.shape(x)}: only flattening all non-batch dims is supported")
+
+
+def _identity(b: Builder, m, path: str, x: str) -> str:
+    return x
+
+
+def _dropout(b: Builder, m, path: str, x: str) -> str:
+    return x  # inference: dropout is the identity
+
+
+def _neuron_node(b: Builder, spec: neurons.NeuronSpec, path: str, x: str) -> str:
+    out = b.add("Neuron", path, [x], spec.params, **spec.attrs)
+    if spec.output_scale is not None:
+        out = b.add("Scale", path + ".graded_spikes", [out], {"scale": spec.output_scale})
+    return out
+
+
+def _snnc_neuron(b, m, path, x):
+    return _neuron_node(b, neurons.snnc_neuron(m, path), path, x)
+
+
+def _snntorch_neuron(b, m, path, x):
+    return _neuron_node(b, neurons.snntorch_neuron(m, path), path, x)
+
+
+def _sj_neuron(b, m, path, x):
+    return _neuron_node(b, neurons.spikingjelly_neuron(m, path), path, x)
+
+
+def _readout(b, m, path, x):
+    params = {"beta": np.asarray(float(m.beta), np.float64)} if m.output_mode == "membrane" else {}
+    return b.add("Readout", path, [x], params, output_mode=m.output_mode, rule=m.decision_rule,
+                 class_threshold=int(m.class_threshold), window_size=int(m.window_size))
+
+
+def _container(b, m, path, x):
+    for name, child in m.named_children():
+        x = import_module(b, child, f"{path}.{name}", x)
+    return x
+
+
+def _sj_dropout_classes():
+    return _optional_classes("spikingjelly.activation_based.layer", ("Dropout", "Dropout2d"))
+
+
+def _snnc_dropout_classes():
+    return _optional_classes("snnc.nn.layer", ("Dropout",))
+
+
+#: (classes-getter, importer), checked in order with isinstance
+MODULES: list[tuple[Callable[[], tuple[type, ...]], Callable]] = [
+    (_snnc_neurons, _snnc_neuron),
+    (_snntorch_neurons, _snntorch_neuron),
+    (_sj_neurons, _sj_neuron),
+    (_readouts, _readout),
+    (_containers, _container),
+    (lambda: (nn.Linear,), _linear),
+    (lambda: (nn.Conv2d,), _conv2d),
+    (lambda: (nn.BatchNorm1d, nn.BatchNorm2d), _batchnorm),
+    (lambda: (nn.AvgPool2d,), _avgpool),
+    (lambda: (nn.MaxPool2d,), _maxpool),
+    (lambda: (nn.Flatten,), _flatten_module),
+    (lambda: (nn.Identity,), _identity),
+    (lambda: (nn.Dropout, nn.Dropout2d) + _sj_dropout_classes() + _snnc_dropout_classes(), _dropout),
+]
+
+SUPPORTED = ("Linear, Conv2d, BatchNorm1d/2d, AvgPool2d, MaxPool2d, Flatten, Identity, Dropout (and their "
+             "snnc.nn / SpikingJelly layer.* forms), snnc.nn IF/LIF/PLIF/CubaLIF/Readout, snnTorch Leaky/"
+             "Synaptic, SpikingJelly IFNode/LIFNode/ParametricLIFNode, Sequential/SeqToANNContainer/"
+             "MultiStepContainer, +, *scalar, flatten/reshape to [N, -1]")
+
+
+def importer_for(m: nn.Module) -> Callable | None:
+    for classes, fn in MODULES:
+        cls = classes()
+        if cls and isinstance(m, cls):
+            return fn
+    return None
+
+
+def import_module(b: Builder, m: nn.Module, path: str, x: str) -> str:
+    fn = importer_for(m)
+    if fn is None:
+        if type(m) is nn.Sequential:
+            return _container(b, m, path, x)
+        raise UnsupportedError(path, f"module of type {type(m).__module__}.{type(m).__qualname__} is not "
+                                     f"supported; supported: {SUPPORTED}")
+    return fn(b, m, path, x)
+
+
+# ----------------------------------------------------------------------------------------------
+# fx
+# ----------------------------------------------------------------------------------------------
+class _Tracer(fx.Tracer):
+    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        if type(m) is nn.Sequential:
+            return False
+        if importer_for(m) is not None:
+            return True
+        return super().is_leaf_module(m, qualname)
+
+
+class _Batch:
+    """The symbolic batch size ``x.size(0)`` / ``x.shape[0]``."""
+
+
+class _Unusable:
+    """A value that exists in the fx graph but not in the IR; an error only if something uses it."""
+
+    def __init__(self, path: str, message: str):
+        self.path, self.message = path, message
+
+    def fail(self):
+        raise UnsupportedError(self.path, self.message)
+
+
+class _NeuronTuple:
+    """A neuron module's tuple output (snnTorch ``(spk, mem)``); only the spikes are IR values."""
+
+    def __init__(self, spikes: str, path: str):
+        self.spikes, self.path = spikes, path
+
+
+_ADD = {operator.add, operator.iadd, torch.add}
+_MUL = {operator.mul, operator.imul, torch.mul}
+_FLATTEN = {torch.flatten}
+_RESHAPE = {torch.reshape}
+
+
+def _returns_tuple(m: nn.Module) -> bool:
+    """snnTorch neurons return ``(spk, mem[, syn])`` unless ``init_hidden=True`` and not ``output``."""
+    sn = _snntorch_neurons()
+    if sn and isinstance(m, sn):
+        return bool(getattr(m, "output", False)) or not bool(getattr(m, "init_hidden", False))
+    return False
+
+
+def trace(model: nn.Module, example_input: torch.Tensor | tuple | list, *, name: str | None = None) -> Graph:
+    """Trace ``model`` into an IR :class:`~snnc.ir.Graph`.
+
+    ``example_input`` is ``[T, N, *input_shape]`` (any framework; only its shape is used), or the
+    per-step shape itself as a tuple/list of ints (``(1, 8, 8)``)."""
+    if isinstance(model, Graph):
+        return model
+    if not isinstance(model, nn.Module):
+        raise SnncError(f"snnc.trace expects a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(example_input, (tuple, list)) and all(isinstance(d, int) for d in example_input):
+        input_shape = tuple(example_input)
+    else:
+        x = torch.as_tensor(example_input)
+        if x.dim() < 3:
+            raise SnncError(f"example input must be [T, N, *input_shape] (at least 3 dims), got shape "
+                            f"{list(x.shape)}")
+        input_shape = tuple(x.shape[2:])
+    model = model.eval()
+    b = Builder(input_shape)
+    fn = importer_for(model)
+    if fn is not None and type(model) is not nn.Sequential:  # a single layer/neuron as the model
+        out = fn(b, model, type(model).__name__, "input")
+        b.add("Output", "output", [out])
+        return _finish(b, model)
+    try:
+        fx_graph = _Tracer().trace(model)
+    except SnncError:
+        raise
+    except Exception as e:  # fx cannot trace data-dependent control flow etc.
+        raise UnsupportedError(None, f"torch.fx cannot trace {type(model).__name__}.forward: "
+                                     f"{type(e).__name__}: {e}".splitlines()[0]) from None
+    modules = dict(model.named_modules())
+    env: dict[fx.Node, Any] = {}
+    placeholders = [n for n in fx_graph.nodes if n.op == "placeholder"]
+    if not placeholders:
+        raise UnsupportedError(None, f"{type(model).__name__}.forward takes no input")
+    for node in fx_graph.nodes:
+        env[node] = _convert(b, node, env, modules, model, placeholders)
+    return _finish(b, model)
+
+
+def _finish(b: Builder, model) -> Graph:
+    g = b.graph
+    g.metadata.setdefault("source", f"{type(model).__module__}.{type(model).__qualname__}")
+    g.verify()
+    return g
+
+
+def _value(env, a, node: fx.Node):
+    if isinstance(a, fx.Node):
+        v = env[a]
+        if isinstance(v, _NeuronTuple):
+            raise UnsupportedError(v.path, "a neuron's (spk, mem) tuple is used as a tensor; index it "
+                                           "(spk = out[0])")
+        if isinstance(v, _Unusable):
+            v.fail()
+        return v
+    return a
+
+
+def _tensor_input(env, a, node: fx.Node) -> str:
+    v = _value(env, a, node)
+    if not isinstance(v, str):
+        raise UnsupportedError(node.name, f"'{node.format_node()}' needs a tensor computed from the input, got {v!r}")
+    return v
+
+
+def _convert(b: Builder, node: fx.Node, env, modules, model, placeholders):
+    where = node.name
+    if node.op == "placeholder":
+        if node is placeholders[0]:
+            return "input"
+        if node.args:  # has a default (e.g. mem=None): treat as that constant
+            return node.args[0]
+        raise UnsupportedError(where, f"forward takes extra argument '{node.target}'; snnc traces "
+                                      "single-input models (state lives in the neuron modules)")
+    if node.op == "get_attr":
+        raise UnsupportedError(where, f"the model reads tensor attribute '{node.target}' in forward; "
+                                      "only module calls and +, *scalar, flatten/reshape are supported")
+    if node.op == "call_module":
+        m = modules[node.target]
+        extra = [a for a in list(node.args[1:]) + list(node.kwargs.values()) if a is not None]
+        if extra:
+            raise UnsupportedError(node.target, f"{type(m).__name__} is called with extra arguments "
+                                                f"(state passed explicitly?); call it with one tensor")
+        x = _tensor_input(env, node.args[0], node)
+        out = import_module(b, m, node.target, x)
+        return _NeuronTuple(out, node.target) if _returns_tuple(m) else out
+    if node.op == "call_function" or node.op == "call_method":
+        return _call(b, node, env)
+    if node.op == "output":
+        results = node.args[0]
+        results = results if isinstance(results, (tuple, list)) else (results,)
+        for i, r in enumerate(results):
+            v = env[r] if isinstance(r, fx.Node) else r
+            if isinstance(v, _NeuronTuple):
+                v = v.spikes
+            if isinstance(v, _Unusable):
+                v.fail()
+            if not isinstance(v, str):
+                raise UnsupportedError("output", f"output {i} is not a tensor computed from the input")
+            b.add("Output", "output" if len(results) == 1 else f"output_{i}", [v])
+        return None
+    raise UnsupportedError(where, f"fx node kind {node.op!r} is not supported")
+
+
+def _call(b: Builder, node: fx.Node, env):
+    fn, args, kw = node.target, node.args, node.kwargs
+    where = node.name
+    if fn is operator.getitem:
+        src = env[args[0]] if isinstance(args[0], fx.Node) else args[0]
+        if isinstance(src, _NeuronTuple):
+            if args[1] == 0:
+                return src.spikes
+            return _Unusable(src.path, "only the spikes (index 0) of a neuron's output can be used; "
+                                       "membrane/synaptic state is not a value of the IR")
+        if src == "__shape__" and args[1] == 0:
+            return _Batch()
+        if isinstance(src, (tuple, list, torch.Size)):
+            return src[args[1]]
+        raise UnsupportedError(where, f"indexing '{node.format_node()}' is not supported")
+    if node.op == "call_function" and fn is getattr:
+        if args[1] == "shape":
+            return "__shape__"
+        raise UnsupportedError(where, f"attribute access .{args[1]} is not supported")
+    name = fn if isinstance(fn, str) else getattr(fn, "__name__", str(fn))
+    if node.op == "call_method" and fn == "size":
+        if (args[1:] and args[1] == 0) or kw.get("dim") == 0:
+            return _Batch()
+        raise UnsupportedError(where, "only x.size(0) (the batch size) is supported")
+    if fn in _ADD or (node.op == "call_method" and fn in ("add", "__add__", "add_")):
+        a, c = (_value(env, v, node) for v in args[:2])
+        if kw.get("alpha", 1) != 1:
+            raise UnsupportedError(where, "add with alpha is not supported")
+        if isinstance(a, str) and isinstance(c, str):
+            return b.add("Add", where, [a, c])
+        raise UnsupportedError(where, f"adding a constant ({name}) is not supported; only tensor + tensor")
+    if fn in _MUL or (node.op == "call_method" and fn in ("mul", "__mul__", "mul_")):
+        a, c = (_value(env, v, node) for v in args[:2])
+        if isinstance(a, str) and isinstance(c, (int, float)) and not isinstance(c, bool):
+            return b.add("Scale", where, [a], {"scale": np.asarray(float(c), np.float64)})
+        if isinstance(c, str) and isinstance(a, (int, float)) and not isinstance(a, bool):
+            return b.add("Scale", where, [c], {"scale": np.asarray(float(a), np.float64)})
+        raise UnsupportedError(where, "multiplication is supported only by a Python number (Scale)")
+    if fn in _FLATTEN or (node.op == "call_method" and fn == "flatten"):
+        x = _tensor_input(env, args[0], node)
+        start = args[1] if len(args) > 1 else kw.get("start_dim", 0)
+        end = args[2] if len(args) > 2 else kw.get("end_dim", -1)
+        return _flatten(b, where, x, int(start), int(end))
+    if fn in _RESHAPE or (node.op == "call_method" and fn in ("view", "reshape")):
+        x = _tensor_input(env, args[0], node)
+        dims = args[1:]
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = dims[0]
+        dims = [_value(env, d, node) if isinstance(d, fx.Node) else d for d in dims]
+        return _reshape(b, where, x, dims)
+    if node.op == "call_method" and fn in ("contiguous", "clone", "detach"):
+        return _tensor_input(env, args[0], node)
+    raise UnsupportedError(where, f"function '{name}' is not supported; supported: {SUPPORTED}")
+
+
+def _reshape(b: Builder, where: str, x: str, dims) -> str:
+    shape = b.shape(x)
+    if not dims or not isinstance(dims[0], _Batch) and dims[0] != -1:
+        raise UnsupportedError(where, f"reshape to {dims}: the first dim must be the batch (x.size(0))")
+    rest = [d for d in dims[1:]]
+    if any(not isinstance(d, int) for d in rest):
+        raise UnsupportedError(where, f"reshape to {dims}: only integer per-step dims are supported")
+    if list(rest) == list(shape):
+        return x
+    if len(rest) == 1 and rest[0] in (-1, math.prod(shape)):
+        return _flatten(b, where, x, 1, -1)
+    raise UnsupportedError(where, f"reshape of per-step shape {shape} to {rest}: only flattening "
+                                  "([N, -1]) is supported")

@@ -1,0 +1,83 @@
+"""What the NIR target can write exactly, and the approximations it makes only when asked.
+
+NIR (``nir`` 1.0.8) has no reset by subtraction, no neuron without reset, no ``>=`` firing rule,
+no max pooling, no readout, no initial state and no reset window. :func:`check` refuses each with
+the node and the reason; :func:`approximate` (``allow_approximate=True``) rewrites the neuron
+semantics into NIR's (``>`` firing, reset to ``v_reset`` in the same step, no window) and lists
+every change, so the prepared graph is exactly what the file means and ``verify`` stays bit-exact
+against it (the drift report then measures the approximation against the float model).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...ir import Graph
+from ...ir.errors import UnsupportedError
+
+SUPPORTED_OPS = ("Input", "Output", "Linear", "Conv2d", "AvgPool2d", "SumPool2d", "Flatten", "Scale", "Add",
+                 "Neuron")
+HINT = "; pass --allow-approximate to export the nearest NIR form"
+
+
+def _neuron_problem(node) -> str | None:
+    """Why this Neuron is not exactly a NIR IF/LIF/CubaLIF (None if it is)."""
+    a, p = node.attrs, node.params
+    if a["compare"] != "gt":
+        return "fires on '>=' (SpikingJelly); NIR neurons fire on '>'"
+    if a["reset"] == "subtract":
+        return "resets by subtraction; NIR neurons reset to v_reset"
+    if a["reset"] == "none":
+        return "has no reset; NIR spiking neurons always reset to v_reset"
+    if "v_init" in p or "i_init" in p:
+        return "has an initial state (v_init/i_init); NIR has none"
+    if a["window_size"]:
+        return f"resets every {a['window_size']} steps (window); NIR has no reset window"
+    timing = a["reset_timing"]
+    zero_reset = not np.any(p.get("v_reset", 0.0))
+    if timing == "delayed":
+        if a["charge"] == "cuba":
+            return "uses snnTorch Synaptic's delayed reset to zero, which also clears the new input current"
+        if not zero_reset:
+            return "uses a delayed reset to a non-zero v_reset"
+    if timing == "compensated" and (not zero_reset or np.any(p["v_threshold"] < 0)):
+        return "uses snnTorch's reset_delay=False with a negative threshold or a non-zero v_reset"
+    return None
+
+
+def check(graph: Graph, options: dict | None = None) -> None:
+    for node in graph.nodes:
+        if node.op not in SUPPORTED_OPS:
+            why = {"MaxPool2d": "NIR has no max pooling",
+                   "Readout": "NIR has no readout; compile the network without its Readout",
+                   "BatchNorm": "NIR has no batch norm (it should have been folded)"}.get(node.op, "")
+            raise UnsupportedError(node.name, f"op {node.op} cannot be expressed in NIR"
+                                              f"{': ' + why if why else ''}; NIR takes {', '.join(SUPPORTED_OPS)}",
+                                   target="nir")
+        if node.op == "Neuron":
+            problem = _neuron_problem(node)
+            if problem:
+                raise UnsupportedError(node.name, f"Neuron {problem}{HINT}", target="nir")
+
+
+def approximate(graph: Graph) -> list[str]:
+    """Rewrite, in place, what NIR cannot express into its nearest NIR form; return the changes."""
+    notes = []
+    for node in graph.nodes:
+        if node.op != "Neuron":
+            continue
+        a, p = node.attrs, node.params
+        if a["compare"] != "gt":
+            a["compare"] = "gt"
+            notes.append(f"{node.name}: '>=' firing exported as NIR's '>'")
+        if a["reset"] == "subtract":
+            a["reset"], a["reset_timing"] = "hard", "immediate"
+            p["v_reset"] = np.zeros((), np.float32)
+            notes.append(f"{node.name}: reset by subtraction exported as reset to 0")
+        if a["window_size"]:
+            notes.append(f"{node.name}: reset window of {a['window_size']} steps dropped")
+            a["window_size"] = 0
+        if a["reset_timing"] != "immediate" and _neuron_problem(node):
+            a["reset_timing"] = "immediate"
+            notes.append(f"{node.name}: snnTorch reset timing exported as an immediate reset")
+    return notes

@@ -1,0 +1,368 @@
+"""IR ⇄ NIR (``nir`` package), with an explicit time step ``dt``.
+
+NIR nodes are continuous-time ODEs; snnc reads and writes them with the forward-Euler convention
+that snnTorch uses (``shared/research/hls4ml-nir.md`` part B): for ``τ v̇ = (v_leak − v) + R·I``,
+one step is ``v ← (1 − dt/τ)·v + (dt/τ)·v_leak + (R·dt/τ)·I``, then ``z = [v > v_threshold]`` and a
+spiking neuron is reset to ``v_reset`` in the same step. Per IR charge, with gains chosen to be 1:
+
+======================  ===========================================================================
+IR ``Neuron`` charge    NIR node
+======================  ===========================================================================
+``beta``                ``LIF``  τ = dt/(1−β), R = τ/dt, v_leak = 0
+``lif`` (decay_input)   ``LIF``  τ = tau·dt, R = 1 (not decay_input: R = tau), v_leak
+``plif``                ``LIF``  τ = dt/k, R = 1 (not decay_input: R = 1/k), v_leak
+``if``                  ``IF``   R = 1/dt
+``cuba``                ``CubaLIF`` τ_syn = dt/(1−α), τ_mem = dt/(1−β), R = τ_mem/dt, w_in = τ_syn/dt
+======================  ===========================================================================
+
+Every neuron parameter is written as a per-neuron array (NIR's type inference fails on scalars) in
+float64, computed from the IR's values; reading back computes the inverse in float64 and rounds to
+float32, which returns every float32 parameter exactly, and collapses constant arrays to scalars, so
+snnc → NIR → snnc interprets identically. Equivalent but differently-rounded forms (which charge,
+``decay_input``, the reset timing, an absent conv bias, an ``Add``) are kept as per-node metadata
+``snnc.*``; a file without it (snnTorch's ``export_to_nir``, other tools) is read by the rules above
+(``LIF`` with v_leak = 0 → ``beta``; otherwise ``lif``; a gain ≠ 1 becomes a ``Scale`` before the
+neuron).
+
+What NIR cannot express — reset by subtraction, no reset, ``>=`` firing, snnTorch's delayed
+subtraction, max pooling, a readout, initial state, a reset window — is refused by
+``constraints.check`` naming the node; ``prepare`` with ``allow_approximate`` rewrites the first
+ones into their nearest NIR form and records each change in ``graph.metadata["nir_approximations"]``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...ir import Graph
+from ...ir.errors import GraphError, SnncError, UnsupportedError
+from ...ir.ops import op_def
+
+DEFAULT_DT = 1e-4  # snnTorch's export_to_nir value: files it writes read back with the default
+META = "snnc."
+GAIN_TOL = 1e-6  # a foreign file's R·dt/τ within this of 1 is the unit gain (rounding in the writer)
+
+
+def _nir():
+    try:
+        import nir
+    except ImportError:  # pragma: no cover - nir is in the interop extra
+        raise SnncError("the NIR target and importer need the 'nir' package (pip install snnc[interop])") from None
+    return nir
+
+
+# ----------------------------------------------------------------------------------------------
+# IR → NIR
+# ----------------------------------------------------------------------------------------------
+def _full(value, shape) -> np.ndarray:
+    return np.broadcast_to(np.asarray(value, np.float64), shape).copy()
+
+
+def _neuron_to_nir(node, shape, dt: float):
+    nir = _nir()
+    a, p = node.attrs, node.params
+    f = lambda key, default=0.0: _full(p.get(key, default), shape)  # noqa: E731
+    thr = f("v_threshold")
+    v_reset = f("v_reset") if a["reset"] == "hard" else np.zeros(shape)
+    meta = {META + "charge": a["charge"], META + "decay_input": int(a["decay_input"]),
+            META + "reset_timing": a["reset_timing"]}
+    charge = a["charge"]
+    with np.errstate(divide="ignore"):
+        if charge == "beta":
+            beta = f("beta")
+            tau = dt / (1.0 - beta)
+            return nir.LIF(tau=tau, r=tau / dt, v_leak=np.zeros(shape), v_threshold=thr, v_reset=v_reset,
+                           metadata=meta)
+        if charge in ("lif", "plif"):
+            tau_ir = f("tau") if charge == "lif" else 1.0 / f("k")
+            tau = tau_ir * dt if charge == "lif" else dt / f("k")
+            r = np.ones(shape) if a["decay_input"] else (tau_ir if charge == "lif" else 1.0 / f("k"))
+            return nir.LIF(tau=tau, r=r, v_leak=f("v_leak"), v_threshold=thr, v_reset=v_reset, metadata=meta)
+        if charge == "if":
+            return nir.IF(r=np.full(shape, 1.0 / dt), v_threshold=thr, v_reset=v_reset, metadata=meta)
+        if charge == "cuba":
+            tau_syn, tau_mem = dt / (1.0 - f("alpha")), dt / (1.0 - f("beta"))
+            return nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem / dt, v_leak=np.zeros(shape),
+                               v_threshold=thr, v_reset=v_reset, w_in=tau_syn / dt, metadata=meta)
+    raise UnsupportedError(node.name, f"charge '{charge}' has no NIR node", target="nir")
+
+
+def to_nir(graph: Graph, dt: float = DEFAULT_DT):
+    """The NIR graph of an IR graph that ``constraints.check`` accepts."""
+    from .constraints import check
+
+    nir = _nir()
+    graph = graph.copy().verify()
+    check(graph, {})
+    shapes = {n.name: n.shape for n in graph.nodes}
+    nodes, edges = {}, []
+    for node in graph.nodes:
+        a, p = node.attrs, node.params
+        shape = np.array(node.shape)
+        op = node.op
+        if op == "Input":
+            nodes[node.name] = nir.Input(input_type={"input": shape})
+        elif op == "Output":
+            nodes[node.name] = nir.Output(output_type={"output": shape})
+        elif op == "Linear":
+            w = p["weight"]
+            nodes[node.name] = (nir.Affine(weight=w, bias=p["bias"]) if "bias" in p else nir.Linear(weight=w))
+        elif op == "Conv2d":
+            in_shape = shapes[node.inputs[0]]
+            bias = p.get("bias", np.zeros(p["weight"].shape[0], p["weight"].dtype))
+            nodes[node.name] = nir.Conv2d(input_shape=tuple(in_shape[1:]), weight=p["weight"],
+                                          stride=a["stride"], padding=a["padding"], dilation=a["dilation"],
+                                          groups=a["groups"], bias=bias,
+                                          metadata={META + "bias": int("bias" in p)})
+        elif op in ("AvgPool2d", "SumPool2d"):
+            from ...ir.ops import _Pool2d
+            k, s, pad = _Pool2d.geometry(node)
+            cls = nir.AvgPool2d if op == "AvgPool2d" else nir.SumPool2d
+            nodes[node.name] = cls(kernel_size=np.array(k), stride=np.array(s), padding=np.array(pad))
+        elif op == "Flatten":
+            in_shape = shapes[node.inputs[0]]
+            nodes[node.name] = nir.Flatten(input_type={"input": np.array(in_shape)}, start_dim=0, end_dim=-1)
+        elif op == "Scale":
+            nodes[node.name] = nir.Scale(scale=_full(p["scale"], node.shape))
+        elif op == "Add":
+            nodes[node.name] = nir.Scale(scale=np.ones(node.shape), metadata={META + "op": "Add"})
+        elif op == "Neuron":
+            nodes[node.name] = _neuron_to_nir(node, node.shape, dt)
+        else:  # check() refused it already
+            raise UnsupportedError(node.name, f"op {op} has no NIR node", target="nir")
+        edges += [(src, node.name) for src in node.inputs]
+    metadata = {META + "dt": float(dt), META + "format": "snnc-nir-1"}
+    approx = graph.metadata.get("nir_approximations")
+    if approx:
+        metadata[META + "approximations"] = "; ".join(approx)
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
+
+
+# ----------------------------------------------------------------------------------------------
+# NIR → IR
+# ----------------------------------------------------------------------------------------------
+def _meta(node, key, default=None):
+    value = (getattr(node, "metadata", None) or {}).get(META + key, default)
+    if isinstance(value, bytes):
+        value = value.decode()
+    if isinstance(value, np.ndarray) and value.shape == ():
+        value = value.item()
+        if isinstance(value, bytes):
+            value = value.decode()
+    return value
+
+
+def _f32(value, name: str, key: str) -> np.ndarray:
+    """A parameter as float32, a constant array collapsed to a 0-d scalar."""
+    arr = np.asarray(value, dtype=np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise GraphError(name, f"NIR parameter '{key}' is not finite after discretisation: {arr.flat[0]}")
+    arr = arr.astype(np.float32)
+    if arr.size and np.all(arr == arr.flat[0]):
+        return np.asarray(arr.flat[0], np.float32)
+    return arr
+
+
+def _gain(r, tau, dt):
+    r, tau = np.asarray(r, np.float64), np.asarray(tau, np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        g = np.where(np.isinf(r) & np.isinf(tau), 1.0, r * dt / tau)
+    return g
+
+
+def _is_unit(g) -> bool:
+    return bool(np.all(np.abs(np.asarray(g) - 1.0) <= GAIN_TOL))
+
+
+def _topological(nodes: dict, edges: list) -> list[str]:
+    preds = {n: [] for n in nodes}
+    for src, dst in edges:
+        if src not in nodes or dst not in nodes:
+            raise SnncError(f"NIR edge {src} -> {dst} names a node that does not exist (nested subgraphs / "
+                            "recurrent snnTorch layers are not supported)")
+        preds[dst].append(src)
+    order, state = [], {}
+
+    def visit(n, stack):
+        if state.get(n) == 2:
+            return
+        if state.get(n) == 1:
+            raise UnsupportedError(n, "the NIR graph has a cycle (recurrence) through this node; snnc "
+                                      "imports feed-forward NIR graphs only")
+        state[n] = 1
+        for s in preds[n]:
+            visit(s, stack)
+        state[n] = 2
+        order.append(n)
+
+    for n in nodes:
+        visit(n, [])
+    return order, preds
+
+
+def from_nir(nir_graph, dt: float | None = None, input_shape=None) -> Graph:
+    """The IR graph of a NIR graph (``nir.NIRGraph``), discretised with ``dt`` (default: the value
+    snnc wrote into the file's metadata, else :data:`DEFAULT_DT`)."""
+    nir = _nir()
+    if not isinstance(nir_graph, nir.NIRGraph):
+        raise SnncError(f"expected a nir.NIRGraph, got {type(nir_graph).__name__}")
+    if dt is None:
+        dt = nir_graph.metadata.get(META + "dt", DEFAULT_DT) if isinstance(nir_graph.metadata, dict) else DEFAULT_DT
+        dt = float(np.asarray(dt))
+    if not dt > 0:
+        raise SnncError(f"dt must be > 0, got {dt}")
+    nodes = nir_graph.nodes
+    order, preds = _topological(nodes, [tuple(e) for e in nir_graph.edges])
+    inputs = [n for n in order if isinstance(nodes[n], nir.Input)]
+    if len(inputs) != 1:
+        raise SnncError(f"the NIR graph must have exactly one Input node, found {len(inputs)}")
+    g = Graph(metadata={"source": "nir", "nir_dt": dt})
+    shapes: dict[str, tuple] = {}
+    out_of: dict[str, str] = {}  # NIR node -> IR node holding its output
+
+    def add(op, name, ins, params=None, **attrs):
+        name = g.unique_name(name)
+        node = g.add_node(name, op, ins, params or {}, **attrs)
+        d = op_def(name, op)
+        d.validate(node)
+        node.shape = tuple(int(x) for x in d.infer_shape(node, [g[s].shape for s in ins]))
+        shapes[name] = node.shape
+        return name
+
+    for name in order:
+        n = nodes[name]
+        kind = type(n).__name__
+        srcs = [out_of[s] for s in preds[name]]
+        if isinstance(n, nir.Input):
+            shape = tuple(int(d) for d in np.asarray(n.input_type["input"]).reshape(-1))
+            if input_shape is not None:
+                shape = tuple(input_shape)
+            out_of[name] = add("Input", name, [], shape=shape)
+            continue
+        if not srcs:
+            raise UnsupportedError(name, f"NIR {kind} node has no input edge")
+        if _meta(n, "op") == "Add" and isinstance(n, nir.Scale):
+            out_of[name] = add("Add", name, srcs) if len(srcs) > 1 else srcs[0]
+            continue
+        x = add("Add", name + "_sum", srcs) if len(srcs) > 1 else srcs[0]
+        out_of[name] = _import_node(nir, n, kind, name, x, shapes, add, dt)
+    if not g.outputs:
+        raise SnncError("the NIR graph has no Output node")
+    g.verify()
+    return g
+
+
+def _import_node(nir, n, kind, name, x, shapes, add, dt) -> str:
+    if isinstance(n, nir.Output):
+        return add("Output", name, [x])
+    if isinstance(n, nir.Affine):
+        return add("Linear", name, [x], {"weight": np.asarray(n.weight), "bias": np.asarray(n.bias)})
+    if isinstance(n, nir.Linear):
+        return add("Linear", name, [x], {"weight": np.asarray(n.weight)})
+    if isinstance(n, nir.Conv2d):
+        padding = n.padding
+        if isinstance(padding, str):
+            if padding == "valid":
+                padding = 0
+            else:
+                k = np.asarray(n.weight.shape[2:])
+                d = np.broadcast_to(np.asarray(n.dilation), (2,))
+                tot = d * (k - 1)
+                if np.any(tot % 2):
+                    raise UnsupportedError(name, "NIR Conv2d padding='same' with an even kernel is not supported")
+                padding = tuple(int(t) // 2 for t in tot)
+        params = {"weight": np.asarray(n.weight)}
+        if n.bias is not None and not (_meta(n, "bias", 1) == 0 and not np.any(n.bias)):
+            params["bias"] = np.asarray(n.bias)
+        pair = lambda v: tuple(int(e) for e in np.broadcast_to(np.asarray(v), (2,)))  # noqa: E731
+        return add("Conv2d", name, [x], params, stride=pair(n.stride), padding=pair(padding),
+                   dilation=pair(n.dilation), groups=int(n.groups))
+    if isinstance(n, (nir.AvgPool2d, nir.SumPool2d)):
+        pair = lambda v: tuple(int(e) for e in np.broadcast_to(np.asarray(v), (2,)))  # noqa: E731
+        op = "AvgPool2d" if isinstance(n, nir.AvgPool2d) else "SumPool2d"
+        return add(op, name, [x], kernel_size=pair(n.kernel_size), stride=pair(n.stride), padding=pair(n.padding))
+    if isinstance(n, nir.Flatten):
+        in_shape = shapes[x]
+        ndim = len(in_shape)
+        start, end = int(n.start_dim), int(n.end_dim)
+        # NIR indexes the batch-less shape; snnTorch writes torch's batched start_dim=1: both mean "all"
+        if (start in (0, 1) if ndim > 1 else True) and end in (-1, ndim - 1, ndim):
+            return add("Flatten", name, [x]) if ndim > 1 else x
+        raise UnsupportedError(name, f"NIR Flatten(start_dim={start}, end_dim={end}) of {in_shape}: only "
+                                     "flattening every dim is supported")
+    if isinstance(n, nir.Scale):
+        return add("Scale", name, [x], {"scale": _f32(n.scale, name, "scale")})
+    if isinstance(n, (nir.LIF, nir.IF, nir.CubaLIF)):
+        return _import_neuron(nir, n, name, x, shapes, add, dt)
+    raise UnsupportedError(name, f"NIR {kind} is not supported; supported: Input, Output, Affine, Linear, "
+                                 "Conv2d, AvgPool2d, SumPool2d, Flatten, Scale, IF, LIF, CubaLIF")
+
+
+def _import_neuron(nir, n, name, x, shapes, add, dt) -> str:
+    charge_hint = _meta(n, "charge")
+    timing = _meta(n, "reset_timing", "immediate")
+    decay_input = bool(_meta(n, "decay_input", 1))
+    v_reset = n.v_reset if n.v_reset is not None else 0.0
+    params = {"v_threshold": _f32(n.v_threshold, name, "v_threshold"), "v_reset": _f32(v_reset, name, "v_reset")}
+    attrs = {"compare": "gt", "reset": "hard",
+             "reset_timing": timing if timing in ("immediate", "delayed", "compensated") else "immediate"}
+    gain = None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if isinstance(n, nir.IF):
+            attrs["charge"], attrs["reset_timing"] = "if", "immediate"
+            gain = np.asarray(n.r, np.float64) * dt
+        elif isinstance(n, nir.CubaLIF):
+            if np.any(np.asarray(n.v_leak) != 0):
+                raise UnsupportedError(name, "NIR CubaLIF with v_leak != 0 is not supported")
+            if not _is_unit(_gain(n.r, n.tau_mem, dt)):
+                raise UnsupportedError(name, "NIR CubaLIF with R·dt/τ_mem != 1 is not supported (snnc's CUBA "
+                                             "neuron adds the current to the voltage with gain 1)")
+            attrs["charge"] = "cuba"
+            params["alpha"] = _f32(1.0 - dt / np.asarray(n.tau_syn, np.float64), name, "alpha")
+            params["beta"] = _f32(1.0 - dt / np.asarray(n.tau_mem, np.float64), name, "beta")
+            gain = _gain(n.w_in, n.tau_syn, dt)
+        else:  # LIF
+            tau = np.asarray(n.tau, np.float64)
+            v_leak = np.asarray(n.v_leak, np.float64)
+            g = _gain(n.r, tau, dt)
+            if charge_hint in (None, "beta") and not np.any(v_leak) and (charge_hint == "beta" or _is_unit(g)):
+                attrs["charge"] = "beta"
+                params["beta"] = _f32(1.0 - dt / tau, name, "beta")
+                gain = g
+            else:
+                attrs["charge"] = "plif" if charge_hint == "plif" else "lif"
+                attrs["decay_input"] = decay_input if charge_hint in ("lif", "plif") else True
+                tau_ir = tau / dt
+                if attrs["charge"] == "plif":
+                    params["k"] = _f32(dt / tau, name, "k")
+                else:
+                    params["tau"] = _f32(tau_ir, name, "tau")
+                if np.any(v_leak):
+                    params["v_leak"] = _f32(v_leak, name, "v_leak")
+                # decay_input: X enters as X/tau_ir, Euler as R·dt/τ·I = R·I/tau_ir → X = R·I;
+                # not decay_input: X enters with gain 1 → X = R·dt/τ·I
+                gain = np.asarray(n.r, np.float64) if attrs["decay_input"] else g
+            if attrs["charge"] != "beta":
+                attrs["reset_timing"] = "immediate"
+    if attrs["charge"] in ("if", "lif", "plif"):
+        attrs["reset_timing"] = "immediate"
+    if gain is not None and not _is_unit(gain):
+        x = add("Scale", name + "_gain", [x], {"scale": _f32(gain, name, "input gain")})
+    return add("Neuron", name, [x], params, **attrs)
+
+
+def read(path, dt: float | None = None, input_shape=None) -> Graph:
+    """Read a ``.nir`` file into an IR graph (see :func:`from_nir`)."""
+    nir = _nir()
+    try:
+        nir_graph = nir.read(str(path))
+    except FileNotFoundError:
+        raise SnncError(f"{path}: no such file") from None
+    except Exception as e:  # h5py/NIR errors on truncated or foreign files
+        raise SnncError(f"{path}: not a readable NIR file ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    return from_nir(nir_graph, dt=dt, input_shape=input_shape)
+
+
+__all__ = ["to_nir", "from_nir", "read", "DEFAULT_DT"]
