@@ -19,7 +19,7 @@ def _load_example():
 
 def test_digits_quick_run_learns_and_saves(tmp_path):
     digits = _load_example()
-    result = digits.main(["--quick", "--out", str(tmp_path), "--hidden", "64"])
+    result = digits.main(["--quick", "--no-deploy", "--out", str(tmp_path), "--hidden", "64"])
     assert result["accuracy"] > 0.5  # chance is 0.1; two epochs reach ~0.85
     model = torch.load(result["path"], weights_only=False)
     data = result["data"]

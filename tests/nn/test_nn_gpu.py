@@ -32,7 +32,7 @@ def test_neurons_on_cuda_match_cpu_and_step_modes(kind, dtype):
     for device in ("cpu", "cuda"):
         for step_mode in ("s", "m"):
             n = NEURONS[kind](step_mode=step_mode, store_v_seq=True).to(device=device, dtype=dtype)
-            x = x_cpu.to(device=device, dtype=dtype).requires_grad_(True)
+            x = x_cpu.to(device=device, dtype=dtype).detach().clone().requires_grad_(True)
             if step_mode == "m":
                 y, v = n(x), n.v_seq
             else:
