@@ -52,7 +52,8 @@ Per op, what is stored (``:=`` is a rounding store into the named class's format
 
 A format is a dict (``width``, ``int``, ``rounding``, ``overflow``) or a string ``<W,I>``,
 ``fixed<W,I,rnd,sat>`` or ``ap_fixed<W,I,AP_RND,AP_SAT>``; a missing field comes from the level
-below (layer ← class ← default ← built-in). ``"int": "auto"`` picks the finest format that holds the
+below: layer ← class ← default ← built-in class ← built-in default (a config ``default`` overrides
+the built-in per-class formats). ``"int": "auto"`` picks the finest format that holds the
 values (:func:`snnc.ir.quantize.choose_fixed`): the parameters' for ``weight``/``bias``/
 ``threshold``/``decay``, the calibration run's for ``result``/``v``/``i``/``mem``/``input`` (needs
 ``calibration``, a ``[T, N, ...]`` input or a list of them).
@@ -298,8 +299,9 @@ class Config:
         if unknown:
             raise SnncError(f"hls config: unknown key(s) {sorted(unknown)}; expected default, classes, "
                             "layers, reuse_factor")
-        self.default = {**BUILTIN["default"], **parse_format(config.get("default", {}))}
-        self.classes = {k: parse_format(v) for k, v in BUILTIN["classes"].items()}
+        self.builtin = {k: parse_format(v) for k, v in BUILTIN["classes"].items()}
+        self.default = parse_format(config.get("default", {}))
+        self.classes = {}
         for key, spec in (config.get("classes") or {}).items():
             key = _ALIASES.get(key, key)
             if key not in CONFIG_CLASSES:
@@ -314,13 +316,18 @@ class Config:
         self.reuse_factor = int(config.get("reuse_factor", 1))
 
     def spec(self, node: str, cls: str) -> dict:
-        base = dict(self.default)
-        if cls == "i":  # the current defaults to the potential's format
-            base.update(self.classes.get("v", {}))
-            base.update(self.layers.get(node, {}).get("v", {}))
-        base.update(self.classes.get(cls, {}))
-        base.update(self.layers.get(node, {}).get(cls, {}))
-        return base
+        """The format spec of ``cls`` at ``node``: built-in default < built-in class < config default <
+        config class < config layer (the current ``i`` inherits the potential ``v``'s at each level)."""
+        chain = ("v", "i") if cls == "i" else (cls,)
+        out = dict(BUILTIN["default"])
+        for c in chain:
+            out.update(self.builtin.get(c, {}))
+        out.update(self.default)
+        for c in chain:
+            out.update(self.classes.get(c, {}))
+        for c in chain:
+            out.update(self.layers.get(node, {}).get(c, {}))
+        return out
 
     def reuse(self, node: str) -> int:
         rf = int(self.layers.get(node, {}).get("reuse_factor", self.reuse_factor))

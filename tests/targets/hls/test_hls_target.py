@@ -113,3 +113,39 @@ def test_dense_models_bit_exact_many(tmp_path_factory, case):
 def test_conv_models_bit_exact_many(tmp_path_factory, case):
     mismatches, total, _, _ = run_conv(case, _fresh(tmp_path_factory))
     assert mismatches == 0, f"{mismatches}/{total} outputs differ"
+
+
+WIDE = {"default": "<24,10,rnd,sat>", "classes": {"v": "<44,14>", "i": "<44,14>", "mem": "<44,14>",
+                                                   "decay": "<12,2>", "input": "<24,10>"}}
+
+
+@settings(max_examples=40, **SETTINGS)
+@given(case=dense_cases())
+def test_profile_equals_float_semantics_when_exact(case):
+    """The hls kernels implement the ops' docstrings: with dyadic parameters and inputs and formats
+    wide enough that nothing rounds or overflows, interpret(hls) == interpret(float64) exactly, for
+    every neuron variant and readout rule (no compile: the C++ is held to the kernels above)."""
+    rng = np.random.default_rng(case["seed"])
+    g = dense_graph(rng, case["kinds"], case["readout"], n_out=case["n_out"], window=case["window"] or 3,
+                    scale_add=case["scale_add"])
+    for node in g.nodes:
+        if "tau" in node.params:  # 1/tau dyadic
+            node.params["tau"] = np.where(np.isin(node.params["tau"], (1.5, 3.0)), 2.0, node.params["tau"])
+    x = torch.from_numpy(rng.integers(-16, 17, (6, 3, 6)) / 8.0)
+    q = TARGET.prepare(g, {"config": WIDE})
+    assert torch.equal(interpret(q, x, numerics="hls"), interpret(q, x, numerics="float64"))
+
+
+def test_narrow_wrapping_formats_overflow_and_stay_bit_exact(tmp_path):
+    rng = np.random.default_rng(11)
+    kind = {"charge": "beta", "compare": "ge", "reset": "none", "timing": "immediate", "decay_input": True,
+            "per_neuron": False}
+    g = dense_graph(rng, [kind], None, hidden=(8,), n_out=3)
+    cfg = {"default": "<5,2,trn,wrap>", "classes": {"v": "<5,3,trn,wrap>", "weight": "<6,2,rnd,wrap>"}}
+    x = torch.ones(8, 2, 6)
+    mismatches, total, got, _ = compile_and_compare(g, x, cfg, tmp_path)
+    assert mismatches == 0
+    q = TARGET.prepare(g, {"config": cfg})
+    _, trace = interpret(q, x, numerics="hls", record=True)
+    _, exact = interpret(q, x, numerics="float64", record=True)
+    assert not torch.equal(trace.values["fc0"], exact.values["fc0"])  # the 5-bit results wrapped
