@@ -1,8 +1,6 @@
 """Neurons against their equations on hand-computed sequences, step modes, windows, dtypes, per-neuron
 parameters, and PLIF gradients against finite differences."""
 
-import math
-
 import pytest
 import torch
 
