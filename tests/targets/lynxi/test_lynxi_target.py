@@ -476,3 +476,20 @@ def test_describe_and_bad_inputs(artifact):
         TARGET.simulate(artifact, torch.zeros(0, 1, 2, 6, 6))
     with pytest.raises(SnncError, match="NaN or Inf"):
         TARGET.simulate(artifact, torch.full((2, 1, 2, 6, 6), float("nan")))
+
+
+# heavier variants (pytest -m slow)
+@pytest.mark.slow
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                   HealthCheck.too_slow])
+@given(data=st.data())
+def test_simulator_equals_interpreter_many(data, tmp_path_factory):
+    test_simulator_equals_interpreter.hypothesis.inner_test(data, tmp_path_factory)
+
+
+@pytest.mark.slow
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                   HealthCheck.too_slow])
+@given(data=st.data())
+def test_reader_from_format_md_many(data, tmp_path_factory):
+    test_reader_from_format_md_reproduces_outputs.hypothesis.inner_test(data, tmp_path_factory)

@@ -246,3 +246,18 @@ def test_describe_and_bad_inputs(tmp_path):
         TARGET.simulate(tmp_path, torch.full((2, 1, 2, 6, 6), float("inf")))
     with pytest.raises(SnncError, match="at least one time step"):
         run_sequence(tmp_path, torch.zeros(0, 1, 2, 6, 6))
+
+
+# heavier variants (pytest -m slow)
+@pytest.mark.slow
+@settings(max_examples=300, **SETTINGS)
+@given(data=st.data())
+def test_exact_where_sums_are_exact_many(data, tmp_path_factory):
+    test_exact_where_sums_are_exact.hypothesis.inner_test(data, tmp_path_factory)
+
+
+@pytest.mark.slow
+@settings(max_examples=300, **SETTINGS)
+@given(data=st.data())
+def test_within_rounding_for_any_weights_many(data, tmp_path_factory):
+    test_within_rounding_for_any_weights.hypothesis.inner_test(data, tmp_path_factory)
