@@ -12,9 +12,19 @@ from . import ir, nn  # noqa: E402
 from .ir import Graph, SnncError, load as _load_ir  # noqa: E402
 
 
-def load(path):
-    """Load a saved snnc IR graph (``graph.save``); see ``snnc.frontend.load_model`` for models."""
-    return _load_ir(path)
+def load(path, input_shape=None, **options):
+    """Load a model file as an IR graph: a saved snnc IR (``graph.save``), a ``.nir`` file, a
+    ``.pt2`` program, or a ``.pt`` module (traced; needs ``input_shape``). ``options``:
+    ``trust_pickle``, ``modules``, ``dt`` (see ``snnc.frontend.load_model``)."""
+    from .frontend import load_model, trace
+
+    loaded = load_model(path, input_shape=input_shape, **options)
+    if isinstance(loaded, Graph):
+        return loaded
+    if input_shape is None:
+        raise SnncError(f"{path}: a torch module needs its per-step input shape to be traced: "
+                        "snnc.load(path, input_shape=(C, H, W)) (CLI: --input-shape C,H,W)")
+    return trace(loaded, tuple(int(d) for d in input_shape))
 
 
 __all__ = ["__version__", "ir", "nn", "Graph", "SnncError", "load"]
@@ -25,3 +35,8 @@ from .verify import Report, verify  # noqa: E402
 from . import testing  # noqa: E402
 
 __all__ += ["compile", "simulate", "verify", "Artifact", "Report", "testing"]
+
+# frontends: torch.fx tracing with the snnc.nn / snnTorch / SpikingJelly importers (snnc/frontend/)
+from .frontend import trace  # noqa: E402
+
+__all__ += ["trace"]

@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("artifact", metavar="ARTIFACT")
     p.add_argument("--inputs", required=True, metavar="X.npy")
     p.add_argument("-o", "--output", required=True, metavar="Y.npy")
+    _debug(p)
 
     p = sub.add_parser("inspect", help="print a model's or an artifact's layers, shapes and estimates")
     p.add_argument("path", metavar="MODEL|ARTIFACT")
@@ -60,6 +61,14 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="snnc.toml", help="per-layer precision, window and target options")
     p.add_argument("--trust-pickle", action="store_true", help="allow loading arbitrary pickles (runs code!)")
     p.add_argument("--module", action="append", default=[], metavar="pkg.mod", help="import before loading (user classes)")
+    p.add_argument("--allow-approximate", action="store_true",
+                   help="let a target (nir) approximate what it cannot express exactly, naming each change")
+    p.add_argument("--dt", type=float, metavar="DT", help="NIR time step for reading/writing .nir (default 1e-4)")
+    _debug(p)
+
+
+def _debug(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,5 +83,18 @@ def main(argv: list[str] | None = None) -> int:
     except SnncError as e:
         if args.debug:
             raise
-        print(f"snnc {args.command}: error: {e}", file=sys.stderr)
+        print(f"snnc {args.command}: error: {_one_line(str(e))}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"snnc {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug or an unexpected library error: still one line, exit 2
+        if args.debug:
+            raise
+        print(f"snnc {args.command}: error: {type(e).__name__}: {_one_line(str(e))} "
+              "(internal error; rerun with --debug for the traceback)", file=sys.stderr)
+        return 2
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

@@ -1,9 +1,301 @@
-"""The implementation of each CLI subcommand (filled in as the frontends and targets land)."""
+"""The ``snnc`` subcommands: compile, verify, simulate, inspect (``cli.py`` parses the flags).
+
+Each command calls the library (``snnc.compile``, ``snnc.verify``, ``snnc.simulate``) and prints a
+short result on stdout. Bad input raises :class:`SnncError`, which the CLI turns into one line on
+stderr and exit status 2; ``verify`` returns 1 on a mismatch.
+
+``--config snnc.toml`` (read with ``tomllib``)::
+
+    window = 16                  # like --window (a flag on the command line wins)
+    timesteps = 32               # like --timesteps
+    input_shape = [1, 8, 8]      # like --input-shape
+
+    [target.hls]                 # options of one target, used when compiling for it
+    precision = {default = "<16,6>", layers = {fc1 = {weight = "<8,3>"}}}   # → the profile's config
+    reuse_factor = 1             # any other key is passed to the target as an option
+
+    [target.nir]
+    dt = 1e-4
+    allow_approximate = false
+
+``precision`` is the per-layer precision config of the target's numerics profile (its keys are
+documented with the profile, e.g. ``ir/numerics/hls.py``); it is passed as ``options["config"]``
+(and as ``options[<target>]``, the loihi target's name for it).
+"""
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
 from .ir.errors import SnncError
+
+CONFIG_KEYS = {"window", "timesteps", "input_shape", "target"}
+
+
+# ----------------------------------------------------------------------------------------------
+# options
+# ----------------------------------------------------------------------------------------------
+def read_config(path) -> dict:
+    import tomllib
+
+    path = Path(path)
+    try:
+        doc = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise SnncError(f"--config {path}: no such file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise SnncError(f"--config {path}: not valid TOML: {e}") from None
+    unknown = set(doc) - CONFIG_KEYS
+    if unknown:
+        raise SnncError(f"--config {path}: unknown key(s) {sorted(unknown)}; expected {sorted(CONFIG_KEYS)}")
+    for key in ("window", "timesteps"):
+        if key in doc and (not isinstance(doc[key], int) or isinstance(doc[key], bool) or doc[key] < 0):
+            raise SnncError(f"--config {path}: '{key}' must be a non-negative integer, got {doc[key]!r}")
+    shape = doc.get("input_shape")
+    if shape is not None and (not isinstance(shape, list) or not shape
+                              or not all(isinstance(d, int) and d > 0 for d in shape)):
+        raise SnncError(f"--config {path}: 'input_shape' must be a list of positive integers, got {shape!r}")
+    targets = doc.get("target", {})
+    if not isinstance(targets, dict) or not all(isinstance(v, dict) for v in targets.values()):
+        raise SnncError(f"--config {path}: 'target' must hold tables like [target.hls]")
+    return doc
+
+
+def parse_shape(text) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    if isinstance(text, (list, tuple)):
+        return tuple(int(d) for d in text)
+    try:
+        shape = tuple(int(s) for s in str(text).replace("x", ",").split(",") if s.strip())
+    except ValueError:
+        shape = ()
+    if not shape or any(d <= 0 for d in shape):
+        raise SnncError(f"--input-shape must be positive comma-separated integers like 1,8,8, got {text!r}")
+    return shape
+
+
+def model_options(args) -> dict:
+    """The compile/verify options from the model flags and ``--config``."""
+    config = read_config(args.config) if getattr(args, "config", None) else {}
+    options: dict = {}
+    shape = parse_shape(args.input_shape) if args.input_shape else parse_shape(config.get("input_shape"))
+    if shape:
+        options["input_shape"] = shape
+    for key in ("timesteps", "window"):
+        value = getattr(args, key, None)
+        if value is None:
+            value = config.get(key)
+        if value is not None:
+            if value < 0 or (key == "timesteps" and value == 0):
+                raise SnncError(f"--{key} must be {'positive' if key == 'timesteps' else '>= 0'}, got {value}")
+            options[key] = value
+    target = getattr(args, "target", None)
+    section = dict((config.get("target") or {}).get(target) or {})
+    if "precision" in section:
+        precision = section.pop("precision")
+        options["config"] = precision
+        options[target] = precision
+    options.update(section)
+    if getattr(args, "allow_approximate", False):
+        options["allow_approximate"] = True
+    if getattr(args, "dt", None) is not None:
+        if not args.dt > 0:
+            raise SnncError(f"--dt must be > 0, got {args.dt}")
+        options["dt"] = args.dt
+    if getattr(args, "trust_pickle", False):
+        options["trust_pickle"] = True
+    if getattr(args, "module", None):
+        options["modules"] = list(args.module)
+    return options
+
+
+def _example_input(options: dict):
+    """A zero example input from ``--input-shape`` (only for tracing a torch module)."""
+    import torch
+
+    shape = options.get("input_shape")
+    if shape is None:
+        return None
+    return torch.zeros((options.get("timesteps") or 1, 1) + tuple(shape))
+
+
+# ----------------------------------------------------------------------------------------------
+# commands
+# ----------------------------------------------------------------------------------------------
+def cmd_compile(args) -> int:
+    from .compiler import compile as compile_model
+
+    if Path(args.output).exists() and not (Path(args.output) / "snnc.json").is_file() and \
+            Path(args.output).is_dir() and any(Path(args.output).iterdir()):
+        raise SnncError(f"-o {args.output}: exists and is not an snnc artifact; refusing to replace it")
+    options = model_options(args)
+    art = compile_model(_model(args.model, options), args.target, args.output, **options)
+    print(f"snnc compile: wrote {art}")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    import sys
+
+    from .verify import verify
+
+    options = model_options(args)
+    model = _model(args.model, options)
+    timesteps = options.pop("timesteps", None)
+    if args.inputs is not None and not Path(args.inputs).is_file():
+        raise SnncError(f"--inputs {args.inputs}: no such file")
+    if args.samples is not None and args.samples <= 0:
+        raise SnncError(f"--samples must be positive, got {args.samples}")
+    report = verify(model, args.target, inputs=args.inputs, artifact=args.artifact, samples=args.samples,
+                    seed=args.seed or 0, max_drift=getattr(args, "max_drift", None),
+                    progress=sys.stderr.isatty(), timesteps=timesteps, **options)
+    print(report.summary())
+    if args.report:
+        report.to_json(args.report)
+    if getattr(args, "junit", None):
+        report.write_junit(args.junit)
+    if getattr(args, "plots", None):
+        report.plot(args.plots)
+    return report.exit_code
+
+
+def cmd_simulate(args) -> int:
+    import torch
+
+    from .compiler import Artifact, simulate
+    from .ir.atomic import atomic_output
+
+    art = Artifact.open(args.artifact)
+    if not Path(args.inputs).is_file():
+        raise SnncError(f"--inputs {args.inputs}: no such file")
+    outputs = simulate(art, args.inputs)
+    outputs = list(outputs) if isinstance(outputs, (tuple, list)) else [outputs]
+    out = Path(args.output)
+    paths = [out] + [out.with_name(f"{out.stem}.{i}{out.suffix or '.npy'}") for i in range(1, len(outputs))]
+    for path, y in zip(paths, outputs):
+        with atomic_output(path, directory=False) as tmp:
+            with open(tmp, "wb") as f:
+                np.save(f, torch.as_tensor(y).detach().cpu().numpy(), allow_pickle=False)
+    print(f"snnc simulate: wrote {', '.join(map(str, paths))} {list(torch.as_tensor(outputs[0]).shape)}")
+    return 0
+
+
+def cmd_inspect(args) -> int:
+    path = Path(args.path)
+    if (path / "snnc.json").is_file():
+        print(inspect_artifact(path))
+        return 0
+    from .compiler import to_graph
+
+    options = model_options(args)
+    graph = to_graph(_model(path, options), _example_input(options), **options)
+    print(inspect_graph(graph, source=str(path)))
+    return 0
+
+
+def _model(path, options: dict):
+    """The MODEL argument: a path for the driver, or (``.nir``) the graph read with ``--dt``."""
+    path = Path(path)
+    if not path.exists():
+        raise SnncError(f"{path}: no such file or directory")
+    if path.suffix.lower() == ".nir":
+        from .frontend.load import load_model
+        return load_model(path, dt=options.get("dt"), input_shape=options.get("input_shape"))
+    return str(path)
+
+
+# ----------------------------------------------------------------------------------------------
+# inspect
+# ----------------------------------------------------------------------------------------------
+def synops(node, graph) -> int:
+    """Estimated synaptic operations per step (dense upper bound: every input active): one
+    multiply-accumulate per weight use; pooling and additions one operation per summed element."""
+    shape = node.shape or ()
+    out = math.prod(shape) if shape else 0
+    if node.op == "Linear":
+        return int(node.params["weight"].size)
+    if node.op == "Conv2d":
+        w = node.params["weight"]
+        return int(out * w.shape[1] * w.shape[2] * w.shape[3])
+    if node.op in ("AvgPool2d", "SumPool2d", "MaxPool2d"):
+        from .ir.ops import _Pool2d
+        k, _, _ = _Pool2d.geometry(node)
+        return int(out * k[0] * k[1])
+    if node.op == "Add":
+        return int(out * (len(node.inputs) - 1))
+    return 0
+
+
+def _fmt_param(key, value) -> str:
+    value = np.asarray(value)
+    if value.ndim == 0:
+        v = value.item()
+        return f"{key}={v:.6g}" if isinstance(v, float) else f"{key}={v}"
+    return f"{key}{list(value.shape)}"
+
+
+def _numerics(node, graph) -> str:
+    if node.quant:
+        parts = []
+        for k, v in node.quant.items():
+            if isinstance(v, (dict, list)):
+                parts.append(f"{k}={json.dumps(v, separators=(',', ':'))[:40]}")
+            else:
+                parts.append(f"{k}={v}")
+        return " ".join(parts)[:60]
+    return graph.metadata.get("numerics", "float32")
+
+
+def inspect_graph(graph, source: str = "") -> str:
+    graph.verify()
+    rows = [("node", "op", "shape/step", "params", "numerics", "synops/step")]
+    total = 0
+    for node in graph.nodes:
+        attrs = ""
+        if node.op == "Neuron":
+            a = node.attrs
+            attrs = f"{a['charge']},{a['compare']},{a['reset']}" + \
+                    (f",{a['reset_timing']}" if a["reset_timing"] != "immediate" else "")
+        elif node.op == "Readout":
+            attrs = f"{node.attrs['rule']}"
+        params = " ".join(_fmt_param(k, v) for k, v in node.params.items())
+        ops = synops(node, graph)
+        total += ops
+        rows.append((node.name, node.op + (f"({attrs})" if attrs else ""), "x".join(map(str, node.shape)),
+                     params or "-", _numerics(node, graph), f"{ops:,}" if ops else "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [f"{source}: {len(graph.nodes)} nodes, input {list(graph.input_shape)}, "
+             f"window {graph_window(graph)}, ir_hash {graph.content_hash()[:12]}"]
+    for r in rows:
+        lines.append("  ".join(c.ljust(w) if i < 5 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+    lines.append(f"estimated synaptic operations per step (all inputs active): {total:,}")
+    return "\n".join(lines)
+
+
+def graph_window(graph) -> int:
+    from .ir.interpreter import window_of
+    return window_of(graph)
+
+
+def inspect_artifact(path: Path) -> str:
+    from .compiler import read_manifest, resolve_target
+
+    manifest = read_manifest(path)
+    lines = [f"{path}: snnc artifact", json.dumps(manifest, indent=1)]
+    target = resolve_target(manifest["target"])
+    if target.describe is not None:
+        lines.append(f"--- {target.name} describe ---")
+        lines.append(str(target.describe(path)))
+    return "\n".join(lines)
+
+
+COMMANDS = {"compile": cmd_compile, "verify": cmd_verify, "simulate": cmd_simulate, "inspect": cmd_inspect}
 
 
 def run(args) -> int:
-    raise SnncError(f"'{args.command}' is not implemented yet in this build of snnc")
+    return COMMANDS[args.command](args)
