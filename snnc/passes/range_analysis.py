@@ -233,21 +233,25 @@ def _neuron(node, x: Interval, p: dict, steps: int, converge: bool, chk: _Checke
     return (np.zeros(shape), can.astype(np.float64)), states
 
 
-def _readout(node, x: Interval, p: dict, steps: int, chk: _Checker):
+def _readout(node, x: Interval, p: dict, steps: int, converge: bool, chk: _Checker, report: RangeReport):
     c = x[0].shape[0]
     a = node.attrs
     if a["output_mode"] == "membrane":
         beta = float(p.get("beta", 1.0))
         mem = x
         hull = mem
+        chk.check("mem", hull, 0)
+        settled = False
         for t in range(1, steps):
             new = _add(_affine(mem, beta), x)
             hull = _hull(hull, new)
             chk.check("mem", hull, t)
             if _close(new, mem):
+                settled = True
                 break
             mem = new
-        chk.check("mem", hull, 0)
+        if converge and not settled:
+            report.unbounded.append((node.name, "mem"))
         chk.done("mem", hull)
         if a["rule"] == "binary_logit":
             return (np.array([hull[0][1] - hull[1][0]]), np.array([hull[1][1] - hull[0][0]])), {"mem": hull}
@@ -310,7 +314,7 @@ def analyze_ranges(graph: Graph, input_bounds=(0.0, 1.0), steps: int | None = No
         elif node.op == "Neuron":
             out, states = _neuron(node, ins[0], p, n_steps, converge, chk, report)
         elif node.op == "Readout":
-            out, states = _readout(node, ins[0], p, n_steps, chk)
+            out, states = _readout(node, ins[0], p, n_steps, converge, chk, report)
         elif node.op == "Output":
             out = ins[0]
         else:

@@ -124,3 +124,20 @@ def test_loihi_current_overflow_is_located():
     # the voltage (v = v/2 + u) saturates before the current wraps: it reaches 2·u
     (v_over,) = [o for o in early.overflows if o.tensor_class == "v"]
     assert v_over.step < first
+
+
+def test_membrane_readout_accumulator():
+    g = Graph()
+    g.add_node("x", "Input", shape=(2,))
+    g.add_node("r", "Readout", ["x"], {"beta": np.array(1.0)}, output_mode="membrane", rule="argmax_membrane")
+    g.add_node("y", "Output", ["r"])
+    g.verify()
+    assert analyze_ranges(g, (0.0, 1.0), horizon=32).unbounded == [("r", "mem")]
+    g["r"].attrs["window_size"] = 4
+    set_format(g["r"], "mem", Fixed(5, 3))  # max 3.75 < 4
+    report = analyze_ranges(g, (0.0, 1.0))
+    assert report.bound("r", "mem") == (0.0, 4.0) and not report.unbounded
+    assert [(o.node, o.tensor_class, o.step) for o in report.overflows] == [("r", "mem", 3)]
+    assert report.bound("r") == (0.0, 1.0)  # the decision is a class index
+    g["r"].params["beta"] = np.array(0.5)
+    assert analyze_ranges(g, (0.0, 1.0)).bound("r", "mem") == (0.0, 1.875)
