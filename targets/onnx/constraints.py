@@ -7,6 +7,7 @@ from ...ir.errors import UnsupportedError
 
 SUPPORTED_OPS = ("Input", "Output", "Linear", "Conv2d", "AvgPool2d", "SumPool2d", "MaxPool2d", "Flatten",
                  "Add", "Scale", "Neuron", "Readout")
+PROTOBUF_LIMIT = 2**31 - 2**20  # 2 GiB protobuf limit, minus room for the graph itself
 
 
 def check(graph: Graph, options: dict | None = None) -> None:
@@ -15,6 +16,10 @@ def check(graph: Graph, options: dict | None = None) -> None:
     if len(windows) > 1:
         raise UnsupportedError(None, f"stateful nodes have different window sizes {sorted(windows)}; the "
                                      "step model has one reset input for all state", target="onnx")
+    total = sum(v.size * 4 for n in graph.nodes for v in n.params.values())
+    if total >= PROTOBUF_LIMIT:
+        raise UnsupportedError(None, f"{total} bytes of float32 parameters; a single-file ONNX model holds "
+                                     f"less than {PROTOBUF_LIMIT} bytes (protobuf limit)", target="onnx")
     for node in graph.nodes:
         if node.op not in SUPPORTED_OPS:
             hint = " (fold it into the previous layer first)" if node.op == "BatchNorm" else ""

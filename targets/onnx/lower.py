@@ -175,10 +175,10 @@ def _neuron(b, node, xs, graph):
         h = op("Add", [op("Mul", [v, par("beta")]), i_new])
     else:
         kind = a["charge"]
-        leak = par("v_leak") if "v_leak" in p else b.const(f"{n}.zero", 0.0)
         if kind == "if":
             h = op("Add", [v, x])
-        elif kind in ("lif", "plif"):
+        elif kind in ("lif", "plif"):  # the interpreter subtracts v_leak, 0.0 when absent
+            leak = par("v_leak") if "v_leak" in p else b.const(f"{n}.zero", 0.0)
             decay = "Div" if kind == "lif" else "Mul"
             factor = par("tau" if kind == "lif" else "k")
             d = op("Sub", [v, leak])
@@ -219,9 +219,8 @@ def _readout(b, node, xs, graph):
     x = xs[0]
     op = lambda t, ins, **kw: b.op(t, ins, base=n, **kw)  # noqa: E731
     to_float = lambda v: b.op("Cast", [v], n, to=TensorProto.FLOAT)  # noqa: E731
-    i0, i1 = b.const(f"{n}.idx0", [0], np.int64), b.const(f"{n}.idx1", [1], np.int64)
-
     def logit(values):
+        i0, i1 = b.const(f"{n}.idx0", [0], np.int64), b.const(f"{n}.idx1", [1], np.int64)
         return op("Sub", [op("Gather", [values, i1], axis=1), op("Gather", [values, i0], axis=1)])
 
     if a["output_mode"] == "membrane":

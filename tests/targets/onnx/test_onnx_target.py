@@ -33,6 +33,9 @@ def _lower(graph, directory):
     TARGET.check(prepared, {})
     directory.mkdir(parents=True, exist_ok=True)
     TARGET.lower(prepared, directory, {})
+    step = onnx.load(str(directory / "model.onnx")).graph
+    used = {name for node in step.node for name in node.input}
+    assert [t.name for t in step.initializer if t.name not in used] == []  # no dead initializers
     return prepared
 
 
