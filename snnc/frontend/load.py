@@ -135,7 +135,7 @@ def load_exported(path: Path, input_shape=None) -> Graph:
     except Exception as e:
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise SnncError(f"{path}: not a readable torch.export program (.pt2): {first}") from None
-    return import_exported(ep, str(path))
+    return import_exported(ep, str(path), input_shape)
 
 
 def load_model(path, trust_pickle: bool = False, modules=(), input_shape=None, dt: float | None = None):
