@@ -95,6 +95,20 @@ def _hull(x: Interval, y: Interval) -> Interval:
     return np.minimum(x[0], y[0]), np.maximum(x[1], y[1])
 
 
+def _empty(shape) -> Interval:
+    return np.full(shape, np.inf), np.full(shape, -np.inf)
+
+
+def _masked(iv: Interval, mask: np.ndarray) -> Interval:
+    """``iv`` where ``mask``, else the empty interval (a branch that cannot happen there)."""
+    return np.where(mask, iv[0], np.inf), np.where(mask, iv[1], -np.inf)
+
+
+def _masked_hull(x: Interval, y: Interval, mask: np.ndarray) -> Interval:
+    """The hull of ``x`` and, where ``mask``, ``y``."""
+    return _hull(x, _masked(y, mask))
+
+
 def _t(a: np.ndarray) -> torch.Tensor:
     return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float64).unsqueeze(0)
 
@@ -195,24 +209,39 @@ def _neuron(node, x: Interval, p: dict, steps: int, converge: bool, chk: _Checke
             h = (h[0] + leak * k, h[1] + leak * k)
         else:  # beta
             h = _add(_affine(v, full(p["beta"])), x)
-        if a["reset_timing"] == "delayed" and a["reset"] != "none":
-            alt = (h[0] - th, h[1] - th) if a["reset"] == "subtract" else x
-            h = (np.where(fired, np.minimum(h[0], alt[0]), h[0]), np.where(fired, np.maximum(h[1], alt[1]), h[1]))
+        timing, mode = a["reset_timing"], a["reset"]
+        if timing != "immediate" and mode != "none":
+            # the reset signal R inside the charge: the previous spike (delayed) or [V cmp th] of the
+            # stored V (compensated); R = 0 is always kept as possible
+            r_can = fired if timing == "delayed" else (v[1] >= th if ge else v[1] > th)
+            if mode == "subtract":
+                alt = (h[0] - th, h[1] - th)
+            elif charge == "cuba":
+                alt = (np.zeros(shape), np.zeros(shape))  # H = M - M·R
+            else:
+                alt = x  # H = beta·V·(1 - R) + X
+            h = _masked_hull(h, alt, r_can)
         can_fire = h[1] >= th if ge else h[1] > th
         can_rest = h[0] < th if ge else h[0] <= th
         fired = fired | can_fire
-        if a["reset_timing"] == "delayed" or a["reset"] == "none":
+        rest = _masked((h[0], np.minimum(h[1], th)), can_rest)
+        spike = _masked((np.maximum(h[0], th), h[1]), can_fire)
+        if timing == "delayed" or mode == "none":
             v_new = h
-        else:
-            rest = (h[0], np.minimum(h[1], th))
-            if a["reset"] == "hard":
-                spike = (full(p["v_reset"]),) * 2
-            else:
-                spike = (np.maximum(h[0], th) - th, h[1] - th)
-            inf = np.full(shape, np.inf)
-            rest = (np.where(can_rest, rest[0], inf), np.where(can_rest, rest[1], -inf))
-            spike = (np.where(can_fire, spike[0], inf), np.where(can_fire, spike[1], -inf))
-            v_new = _hull(rest, spike)
+        elif timing == "immediate":
+            after = (full(p["v_reset"]),) * 2 if mode == "hard" else (spike[0] - th, spike[1] - th)
+            v_new = _hull(rest, _masked(after, can_fire))
+        else:  # compensated: V = H - (S - R)·th (subtract) or H·(1 - S + R) (hard), over every S, R
+            r_can = v[1] >= th if ge else v[1] > th
+            v_new = _empty(shape)
+            branches = ((0, (h[0], np.minimum(h[1], th)), can_rest), (1, (np.maximum(h[0], th), h[1]), can_fire))
+            for s_val, hs, s_can in branches:
+                for r_val in (0, 1):
+                    if mode == "subtract":
+                        iv = (hs[0] - (s_val - r_val) * th, hs[1] - (s_val - r_val) * th)
+                    else:
+                        iv = _affine(hs, float(1 - s_val + r_val))
+                    v_new = _hull(v_new, _masked(iv, s_can & r_can if r_val else s_can))
         v_hull = _hull(v_hull, _hull(h, v_new))
         i_hull = _hull(i_hull, i)
         chk.check("v", v_hull, t)

@@ -141,3 +141,38 @@ def test_membrane_readout_accumulator():
     assert report.bound("r") == (0.0, 1.0)  # the decision is a class index
     g["r"].params["beta"] = np.array(0.5)
     assert analyze_ranges(g, (0.0, 1.0)).bound("r", "mem") == (0.0, 1.875)
+
+
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(charge=st.sampled_from(["beta", "cuba"]), reset=st.sampled_from(["subtract", "hard", "none"]),
+       timing=st.sampled_from(["immediate", "delayed", "compensated"]), compare=st.sampled_from(["ge", "gt"]),
+       beta=st.sampled_from([0.0, 0.5, 0.9, 1.0]), alpha=st.sampled_from([0.0, 0.5, 1.0]),
+       low=st.sampled_from([0.0, -1.0]), window=st.sampled_from([0, 6]), seed=st.integers(0, 1000))
+def test_snntorch_style_neurons_contained(charge, reset, timing, compare, beta, alpha, low, window, seed):
+    """Delayed and compensated resets (snnTorch Leaky/Synaptic): every H, V and I seen lies inside."""
+    rng = np.random.default_rng(seed)
+    g = Graph()
+    g.add_node("x", "Input", shape=(4,))
+    g.add_node("fc", "Linear", ["x"], {"weight": rng.normal(size=(3, 4)).astype(np.float32)})
+    params = {"v_threshold": np.array(0.75), "beta": np.array(beta)}
+    if charge == "cuba":
+        params["alpha"] = np.array(alpha)
+    if reset == "hard":
+        params["v_reset"] = np.array(0.0)
+    g.add_node("n", "Neuron", ["fc"], params, charge=charge, reset=reset, reset_timing=timing, compare=compare,
+               window_size=window)
+    g.add_node("y", "Output", ["n"])
+    g.verify()
+    x = torch.as_tensor(rng.uniform(low, 1.0, size=(20, 8, 4)), dtype=torch.float32)
+    report = analyze_ranges(g, (low, 1.0), horizon=200)
+    seen = calibrate(g, x).values
+    for node, cls in (("fc", "result"), ("n", "v"), ("n", "i"), ("n", "result")):
+        if cls not in seen[node]:
+            continue
+        lo, hi = report.intervals[node][cls]
+        v = seen[node][cls].reshape((-1,) + lo.shape)
+        slack = 1e-5 * (1.0 + np.maximum(np.abs(lo), np.abs(hi)))
+        assert np.all(v >= lo - slack) and np.all(v <= hi + slack), (node, cls)
