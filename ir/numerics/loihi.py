@@ -269,6 +269,31 @@ def pool_as_conv(node: Node, channels: int) -> tuple[np.ndarray, dict]:
     return w, {"stride": s, "padding": p, "dilation": (1, 1), "groups": channels}
 
 
+def pool_then_conv(pool: Node, conv: Node, in_shape) -> tuple[np.ndarray, dict] | None:
+    """A Sum/AvgPool2d followed by a Conv2d as one conv on the pool's input, or None when that is not
+    exact. With pool kernel ``k ≤`` stride ``s`` (windows do not overlap), no pool padding and every
+    input row/column either pooled or beyond the last window (``H_pool·s ≥ H``): kernel
+    ``K[o, c, u·d·s + du, v·d·s + dv] = W[o, c, u, v]`` (times ``1/(kH·kW)`` for average pooling),
+    stride ``s·stride``, padding ``s·padding``, dilation 1, the conv's groups."""
+    from ..ops import _Pool2d, _pair
+    k, s, p = _Pool2d.geometry(pool)
+    stride, padding, dilation = (_pair(conv.name, key, conv.attrs[key]) for key in ("stride", "padding", "dilation"))
+    h_pool = [(in_shape[1 + i] + 2 * p[i] - k[i]) // s[i] + 1 for i in range(2)]
+    if any(p) or any(k[i] > s[i] or h_pool[i] * s[i] < in_shape[1 + i] for i in range(2)):
+        return None
+    w = np.asarray(conv.params["weight"], np.float64)
+    o, c, kh, kw = w.shape
+    size = [(n - 1) * dilation[i] * s[i] + k[i] for i, n in enumerate((kh, kw))]
+    out = np.zeros((o, c, size[0], size[1]))
+    factor = 1.0 if pool.op == "SumPool2d" else 1.0 / (k[0] * k[1])
+    for u in range(kh):
+        for v in range(kw):
+            r, q = u * dilation[0] * s[0], v * dilation[1] * s[1]
+            out[:, :, r:r + k[0], q:q + k[1]] += w[:, :, u:u + 1, v:v + 1] * factor
+    return out, {"stride": (stride[0] * s[0], stride[1] * s[1]), "padding": (padding[0] * s[0], padding[1] * s[1]),
+                 "dilation": (1, 1), "groups": conv.attrs["groups"]}
+
+
 def _pool_matrix(node: Node, in_shape) -> np.ndarray:
     """The pooling as a dense matrix ``[prod(out), prod(in)]`` (exact: built from the op's own kernel)."""
     from ..interpreter import KERNELS
@@ -381,10 +406,17 @@ class LoihiProfile(Profile):
             attrs = {}
             if "bias" in last.params:
                 bias = np.asarray(last.params["bias"], np.float64)
+        elif (len(layer.ops) == 2 and first.op in ("SumPool2d", "AvgPool2d") and last.op == "Conv2d"
+              and (merged := pool_then_conv(first, last, in_shape)) is not None):
+            kind, (w, attrs) = "Conv2d", merged          # pool → conv: one strided conv
+            if "bias" in last.params:
+                bias = np.asarray(last.params["bias"], np.float64)
         else:
             raise UnsupportedError(layer.ops[1].name, f"the ops {lowered} between two neurons cannot be merged into "
                                                       "one netx layer (supported: Linear, Conv2d, pooling, "
-                                                      "pooling→Flatten→Linear)", target=TARGET)
+                                                      "pooling→Flatten→Linear, pooling→Conv2d with non-overlapping "
+                                                      "windows covering the input and no pool padding)",
+                                   target=TARGET)
         if kind == "Linear" and len(in_shape) != 1:
             if layer.flatten is None:
                 raise GraphError(first.name, f"Linear after a {in_shape} value needs a Flatten")
@@ -399,7 +431,7 @@ class LoihiProfile(Profile):
             raise UnsupportedError(first.name, "a bias is only expressible when the current does not persist "
                                                "(current decay 1): Lava adds its bias to the voltage",
                                    target=TARGET)
-        name = first.name if kind != "Linear" or first.op == "Linear" else last.name
+        name = first.name if first.op in ("Linear", "Conv2d") or len(layer.ops) == 1 else last.name
         scale = float(fixed[name]) if name in fixed else layer_scale(w_eff, cuba["threshold"], bias)
         w_int = quantize_weights(w_eff, scale)
         if not np.any(w_int):

@@ -66,6 +66,12 @@ def conv_net(rng, in_shape=(2, 7, 6), channels=(4, 3), kinds=("cuba",), pool=Non
         params, attrs = neuron_params("cuba", rng, threshold=0.5)
         g.add_node("pn", "Neuron", ["pool"], params, window_size=window, **attrs)
         prev = "pn"
+    elif pool == "merge_conv":                 # pool → conv merged into one strided conv
+        g.add_node("pool", "AvgPool2d", [prev], kernel_size=2)
+        g.add_node("pconv", "Conv2d", ["pool"], {"weight": rng.normal(0, weight_scale, (2, c_in, 2, 2))}, padding=1)
+        params, attrs = neuron_params("cuba", rng)
+        g.add_node("pn", "Neuron", ["pconv"], params, window_size=window, **attrs)
+        prev = "pn"
     elif pool == "merge":                      # pool → flatten → linear merged into one dense layer
         g.add_node("pool", "SumPool2d", [prev], kernel_size=2)
         prev = "pool"

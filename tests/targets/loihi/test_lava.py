@@ -85,3 +85,11 @@ def test_sign_modes_and_small_weights_match_lava(tmp_path, lava_python):
     assert np.abs(q["small"].params["weight"]).max() <= 8           # threshold-limited scale
     assert (q["exc"].params["weight"] % 2 == 1).any()
     cross_check(g, tmp_path, lava_python, steps=40, batch=2, rate=0.5)
+
+
+def test_pool_then_conv_merged_matches_lava(tmp_path, lava_python):
+    rng = np.random.default_rng(12)
+    g = nets.conv_net(rng, (2, 8, 8), (3,), ("cuba",), pool="merge_conv")
+    q = TARGET.prepare(g, {})
+    assert q["pconv"].quant["lowered_from"] == ["AvgPool2d", "Conv2d"] and q["pconv"].attrs["stride"] == (2, 2)
+    cross_check(g, tmp_path, lava_python, steps=24, batch=2, rate=0.5)

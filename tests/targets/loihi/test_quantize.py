@@ -178,3 +178,38 @@ def test_compile_and_verify_through_the_driver(tmp_path):
     report = snnc.verify(model, "loihi", x, window=12)
     assert report.ok
     assert snnc.simulate(art, x).shape == (12, 3, 1)
+
+
+def test_pool_then_conv_merges_exactly_or_is_refused():
+    import itertools
+
+    import torch.nn.functional as F
+
+    from snnc.ir.numerics.loihi import pool_then_conv
+
+    rng = np.random.default_rng(6)
+    merged = refused = 0
+    for op, k, s, h, w, kc, sc, pc, dc in itertools.product(
+            ("SumPool2d", "AvgPool2d"), (1, 2, 3), (2, 3), (6, 7), (6, 8), (1, 3), (1, 2), (0, 1), (1, 2)):
+        g = Graph()
+        g.add_node("x", "Input", shape=(2, h, w))
+        g.add_node("p", op, ["x"], kernel_size=k, stride=s)
+        g.add_node("c", "Conv2d", ["p"], {"weight": rng.normal(0, 1, (3, 2, kc, kc))}, stride=sc, padding=pc,
+                   dilation=dc)
+        g.add_node("y", "Output", ["c"])
+        try:
+            g.verify()
+        except SnncError:
+            continue
+        x = torch.as_tensor(rng.normal(0, 1, (2, 2, h, w)))
+        ref = interpret(g, x[None], numerics="float64")[0]
+        result = pool_then_conv(g["p"], g["c"], (2, h, w))
+        if result is None:
+            refused += 1
+            assert k > s or (h - k) // s * s + s < h or (w - k) // s * s + s < w
+            continue
+        kernel, a = result
+        got = F.conv2d(x, torch.as_tensor(kernel), None, a["stride"], a["padding"], a["dilation"], a["groups"])
+        assert got.shape == ref.shape and torch.allclose(got, ref, atol=1e-12), (op, k, s, h, w, kc, sc, pc, dc)
+        merged += 1
+    assert merged > 50 and refused > 10
