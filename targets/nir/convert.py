@@ -327,7 +327,7 @@ def _import_neuron(nir, n, name, x, shapes, add, dt) -> str:
             tau = np.asarray(n.tau, np.float64)
             v_leak = np.asarray(n.v_leak, np.float64)
             g = _gain(n.r, tau, dt)
-            if charge_hint in (None, "beta") and not np.any(v_leak) and (charge_hint == "beta" or _is_unit(g)):
+            if charge_hint in (None, "beta") and not np.any(v_leak):
                 attrs["charge"] = "beta"
                 params["beta"] = _f32(1.0 - dt / tau, name, "beta")
                 gain = g

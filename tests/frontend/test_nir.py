@@ -1,0 +1,168 @@
+"""NIR: snnc → NIR file → snnc is exact; snnTorch's own export_to_nir imports and matches snnTorch;
+what NIR cannot express is refused (or approximated, named, on request); the nir target's artifact
+simulates equal to the interpreter."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import snnc
+from snnc.ir import Graph, interpret
+from snnc.ir.errors import UnsupportedError
+
+nir = pytest.importorskip("nir")
+from snnc.targets.nir import TARGET, check, from_nir, prepare, read, to_nir  # noqa: E402
+
+T, N = 500, 3
+
+
+def _graph(neuron_attrs: dict, neuron_params: dict, n_in=6, n_hidden=8) -> Graph:
+    rng = np.random.default_rng(0)
+    g = Graph()
+    g.add_node("input", "Input", shape=(n_in,))
+    g.add_node("fc", "Linear", ["input"], {"weight": rng.normal(0, 0.8, (n_hidden, n_in)).astype(np.float32),
+                                           "bias": rng.uniform(0, 0.4, n_hidden).astype(np.float32)})
+    g.add_node("lif", "Neuron", ["fc"], neuron_params, **neuron_attrs)
+    g.add_node("fc2", "Linear", ["lif"], {"weight": np.abs(rng.normal(0, 0.6, (4, n_hidden))).astype(np.float32)})
+    g.add_node("lif2", "Neuron", ["fc2"], {"v_threshold": np.float32(0.5), "v_reset": np.float32(0.0),
+                                           "beta": np.float32(0.9)}, charge="beta", compare="gt")
+    g.add_node("output", "Output", ["lif2"])
+    return g.verify()
+
+
+def _vec(values, n=8):
+    return np.asarray(values, np.float32) if np.ndim(values) else np.full(n, values, np.float32)
+
+
+rng0 = np.random.default_rng(1)
+ROUND_TRIP = {
+    "beta_vector": ({"charge": "beta", "compare": "gt"},
+                    {"beta": rng0.uniform(0.5, 1.0, 8).astype(np.float32), "v_threshold": _vec(rng0.uniform(0.5, 1.2, 8)),
+                     "v_reset": np.float32(0.0)}),
+    "beta_delayed_zero": ({"charge": "beta", "compare": "gt", "reset_timing": "delayed"},
+                          {"beta": np.float64(0.85), "v_threshold": np.float64(0.7), "v_reset": np.float64(0.0)}),
+    "beta_compensated_zero": ({"charge": "beta", "compare": "gt", "reset_timing": "compensated"},
+                              {"beta": np.float32(0.8), "v_threshold": np.float32(0.6), "v_reset": np.float32(0.0)}),
+    "beta_reset_to_value": ({"charge": "beta", "compare": "gt"},
+                            {"beta": np.float32(0.7), "v_threshold": np.float32(0.5), "v_reset": np.float32(-0.2)}),
+    "lif_decay_input": ({"charge": "lif", "compare": "gt"},
+                        {"tau": np.float64(3.7), "v_threshold": np.float32(0.3), "v_reset": np.float32(0.0)}),
+    "lif_no_decay_leak": ({"charge": "lif", "compare": "gt", "decay_input": False},
+                          {"tau": _vec(rng0.uniform(1.5, 5, 8)), "v_threshold": np.float32(0.8),
+                           "v_reset": np.float32(-0.1), "v_leak": np.float32(-0.1)}),
+    "plif": ({"charge": "plif", "compare": "gt"},
+             {"k": np.float32(0.4), "v_threshold": np.float32(0.4), "v_reset": np.float32(0.0)}),
+    "if": ({"charge": "if", "compare": "gt"}, {"v_threshold": np.float32(1.0), "v_reset": np.float32(0.0)}),
+    "cuba": ({"charge": "cuba", "compare": "gt"},
+             {"alpha": _vec(rng0.uniform(0.3, 0.9, 8)), "beta": np.float32(0.75), "v_threshold": np.float32(1.5),
+              "v_reset": np.float32(0.0)}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ROUND_TRIP))
+def test_round_trip_exact(case, tmp_path):
+    attrs, params = ROUND_TRIP[case]
+    g = _graph(attrs, params)
+    nir.write(str(tmp_path / "m.nir"), to_nir(g))
+    g2 = read(tmp_path / "m.nir")
+    assert [n.op for n in g2.nodes] == [n.op for n in g.nodes]
+    for a, b in zip(g.nodes, g2.nodes):
+        assert a.attrs == b.attrs, (a.name, a.attrs, b.attrs)
+        assert sorted(a.params) == sorted(b.params), a.name
+        for k in a.params:  # float32 values come back exactly (scalars as float32 scalars)
+            assert np.array_equal(np.asarray(a.params[k], np.float32), np.asarray(b.params[k], np.float32)), (a.name, k)
+    x = torch.rand(T, N, 6) * 1.5
+    _, r1 = interpret(g, x, record=True)
+    _, r2 = interpret(g2, x, record=True)
+    assert r1.values["lif"].mean() > 0.01
+    assert torch.equal(r1.values["lif"], r2.values["lif"])
+    assert torch.equal(r1.values["output"], r2.values["output"])
+
+
+def test_snntorch_export_to_nir_imports_and_matches_snntorch():
+    snn = pytest.importorskip("snntorch")
+    pytest.importorskip("nirtorch")
+    from snntorch.export_nir import export_to_nir
+
+    torch.manual_seed(0)
+    nh = 16
+    model = torch.nn.Sequential(
+        torch.nn.Linear(6, nh),
+        snn.Leaky(beta=torch.rand(nh) * 0.5 + 0.5, threshold=torch.rand(nh) + 0.5, init_hidden=True,
+                  reset_mechanism="zero", reset_delay=False),
+        torch.nn.Linear(nh, 4),
+        snn.Leaky(beta=torch.full((4,), 0.9), threshold=torch.full((4,), 0.5), init_hidden=True, output=True,
+                  reset_mechanism="zero"))  # delayed zero reset: equal to NIR's immediate reset
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        graph = from_nir(export_to_nir(model, torch.randn(6)))
+    x = torch.randn(T, N, 6) * 1.5
+    for m in model.modules():
+        if isinstance(m, snn.Leaky):
+            m.reset_mem()
+    hidden = []
+    h = model[1].register_forward_hook(lambda m, i, o: hidden.append(o))
+    with torch.no_grad():
+        ref = torch.stack([model(xt)[0] for xt in x])
+    h.remove()
+    y, rec = interpret(graph, x, record=True)
+    assert torch.stack(hidden).mean() > 0.01 and ref.mean() > 0.01
+    assert int((rec.values["1"] != torch.stack(hidden)).sum()) == 0
+    assert int((y != ref).sum()) == 0
+
+
+@pytest.mark.parametrize("attrs,message", [
+    ({"charge": "beta", "compare": "gt", "reset": "subtract"}, "subtraction"),
+    ({"charge": "beta", "compare": "ge"}, "'>='"),
+    ({"charge": "beta", "compare": "gt", "reset": "none"}, "no reset"),
+    ({"charge": "beta", "compare": "gt", "reset": "subtract", "reset_timing": "delayed"}, "subtraction"),
+])
+def test_inexpressible_refused_then_approximated(attrs, message):
+    params = {"beta": np.float32(0.9), "v_threshold": np.float32(0.5), "v_reset": np.float32(0.0)}
+    g = _graph(attrs, params)
+    with pytest.raises(UnsupportedError) as e:
+        check(g, {})
+    assert "node 'lif'" in str(e.value) and message in str(e.value) and "--allow-approximate" in str(e.value)
+    if attrs.get("reset") == "none":
+        with pytest.raises(UnsupportedError):
+            check(prepare(g, {"allow_approximate": True}), {})
+        return
+    approx = prepare(g, {"allow_approximate": True})
+    check(approx, {})
+    assert approx.metadata["nir_approximations"] and all("lif" in n for n in approx.metadata["nir_approximations"])
+    back = from_nir(to_nir(approx))
+    x = torch.rand(100, N, 6)
+    assert torch.equal(interpret(approx, x), interpret(back, x))
+
+
+def test_nir_target_compile_simulate_verify(tmp_path):
+    attrs, params = ROUND_TRIP["cuba"]
+    g = _graph(attrs, params)
+    art = snnc.compile(g, "nir", tmp_path / "out", dt=1e-3)
+    assert (tmp_path / "out" / "model.nir").is_file()
+    x = torch.rand(64, 2, 6) * 2
+    assert torch.equal(snnc.simulate(art, x), interpret(g, x))
+    assert float(np.asarray(nir.read(str(tmp_path / "out" / "model.nir")).metadata["snnc.dt"])) == 1e-3
+    assert snnc.verify(g, "nir", x).ok
+    assert "CubaLIF" in TARGET.describe(tmp_path / "out")
+
+
+def test_foreign_nir_rules_and_dt():
+    """A file without snnc metadata: LIF with v_leak = 0 and unit gain → beta neuron; gain ≠ 1 → Scale;
+    IF with R = 1 under dt = 1e-3 → input gain 1e-3 (the explicit dt decides)."""
+    w = np.eye(3, dtype=np.float32)
+    g = nir.NIRGraph(nodes={
+        "input": nir.Input({"input": np.array([3])}),
+        "fc": nir.Linear(weight=w),
+        "lif": nir.LIF(tau=np.full(3, 1e-3 / 0.2), r=np.full(3, 2.0 / 0.2), v_leak=np.zeros(3),
+                       v_threshold=np.ones(3), v_reset=np.zeros(3)),
+        "iff": nir.IF(r=np.ones(3), v_threshold=np.full(3, 1e-3), v_reset=np.zeros(3)),
+        "output": nir.Output({"output": np.array([3])})},
+        edges=[("input", "fc"), ("fc", "lif"), ("lif", "iff"), ("iff", "output")])
+    ir = from_nir(g, dt=1e-3)
+    ops = {n.name: n for n in ir.nodes}
+    assert ops["lif"].attrs["charge"] == "beta" and np.isclose(float(ops["lif"].params["beta"]), 0.8)
+    assert np.isclose(float(ops["lif_gain"].params["scale"]), 2.0)
+    assert np.isclose(float(ops["iff_gain"].params["scale"]), 1e-3)
