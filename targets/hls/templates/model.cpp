@@ -25,6 +25,7 @@ ${resets}
 }
 
 void ${top}(${top_args}) {
+${top_pragmas}
   static bool started = false;
   if (!started) {  // initial state before the first step
     ${top}_reset();

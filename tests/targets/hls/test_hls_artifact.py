@@ -148,10 +148,9 @@ def test_artifact_files_makefile_cache_and_describe(tmp_path):
     if shutil.which("make"):
         work = tmp_path / "copy"
         shutil.copytree(tmp_path, work, ignore=shutil.ignore_patterns("copy"))
-        subprocess.run(["make", "-s"], cwd=work, check=True, capture_output=True)
         x.numpy().astype("<f8").tofile(work / "in.bin")
-        subprocess.run(["./build/testbench", "in.bin", "out.bin", "9", "3"], cwd=work, check=True)
-        out = np.fromfile(work / "out.bin", dtype="<f8").reshape(9, 3, 3)
+        subprocess.run(["make", "-s", "csim", "INPUT=in.bin", "T=9", "N=3"], cwd=work, check=True, capture_output=True)
+        out = np.fromfile(work / "build" / "output.bin", dtype="<f8").reshape(9, 3, 3)
         assert np.array_equal(out, y.numpy())
     text = TARGET.describe(tmp_path)
     model = json.loads((tmp_path / "model.json").read_text())
