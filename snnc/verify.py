@@ -731,13 +731,10 @@ def run_command(args) -> int:
     ``max_drift``, ``timesteps``, ``window``, ``input_shape``, ``config``, ``trust_pickle``,
     ``module``). Prints the summary on stdout; returns 0 (bit-exact) or 1 (mismatch or too much
     drift). Raises :class:`SnncError` for bad input (the CLI maps it to exit 2)."""
-    options = {}
-    for key in ("window", "input_shape", "config", "trust_pickle"):
-        value = getattr(args, key, None)
-        if value not in (None, False):
-            options[key] = value
-    if getattr(args, "module", None):
-        options["modules"] = list(args.module)
+    from .compiler import command_options
+
+    options = command_options(args)
+    options.pop("timesteps", None)
     report = verify(args.model, args.target, inputs=getattr(args, "inputs", None),
                     artifact=getattr(args, "artifact", None), samples=getattr(args, "samples", None),
                     seed=getattr(args, "seed", 0) or 0, max_drift=getattr(args, "max_drift", None),
