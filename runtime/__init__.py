@@ -125,10 +125,16 @@ def neuron_forward(module, x_seq: torch.Tensor) -> torch.Tensor:
 
 
 def kernel_scalars(problem: NeuronProblem, on_cuda: bool):
-    """``(tau_recip, p1 scalar)``: PyTorch on CUDA divides by a Python-number ``tau`` as a multiplication
-    by its float32 reciprocal; the kernels do the same there, to stay bit-identical."""
+    """``(tau_recip, p1 scalar)`` for a scalar ``tau``, so the kernels divide exactly as PyTorch does on
+    the device they run on.
+
+    PyTorch on CUDA computes ``tensor / tau`` (``tau`` a Python number) as ``tensor * r`` with
+    ``r = float32(1 / tau)``, the reciprocal taken in double and rounded once (measured on the H100:
+    ``float32(1/1.7) = 0.5882353`` matches 2^20 of 2^20 quotients, ``1.0f / 1.7f = 0.58823526`` does not;
+    for float16/bfloat16 the same float32 ``r`` is used and only the product is rounded). PyTorch on
+    the CPU divides (float32): there the kernels (run by ``TRITON_INTERPRET=1``) divide too."""
     if problem.charge == "lif" and not isinstance(problem.p1, torch.Tensor) and on_cuda:
-        return True, float(np.float32(1.0) / np.float32(problem.p1))
+        return True, float(np.float32(1.0 / float(problem.p1)))
     return False, problem.p1 if not isinstance(problem.p1, torch.Tensor) else 0.0
 
 

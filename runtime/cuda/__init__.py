@@ -63,8 +63,7 @@ class _CupyNeuron(torch.autograd.Function):
             v_seq = torch.empty_like(x2)
             args["v_seq"] = v_seq
         if p.charge == "lif":
-            args.update(tau=p.p1, inv_tau=p1 if tau_recip else float(np.float32(1) / np.float32(p.p1)),
-                        v_leak=p.v_leak)
+            args.update(tau=p.p1, inv_tau=kernel_scalars(p, True)[1], v_leak=p.v_leak)
         kernel(*_grid(n), args)
         ctx.save_for_backward(h)
         ctx.p, ctx.dtype, ctx.shape, ctx.n_true = p, dtype, shape, n_true
@@ -89,7 +88,7 @@ class _CupyNeuron(torch.autograd.Function):
         args = {"numel": numel, "N": n, "grad_spike_seq": gs2, "h_seq": h, "grad_x_seq": gx,
                 "grad_v_last": gv2, "grad_v_init": gv0, "v_th": p.v_threshold, "v_reset": p.v_reset}
         if p.charge == "lif":
-            args["inv_tau"] = float(np.float32(1) / np.float32(p.p1))
+            args["inv_tau"] = kernel_scalars(p, True)[1]
         kernel(*_grid(n), args)
         n_true = ctx.n_true
         return (gx[:, :n_true].reshape(steps, *ctx.shape), gv0[:n_true].reshape(ctx.shape), None, None, None)

@@ -1,9 +1,13 @@
 """C helpers that emit ``float`` or ``half2`` code for one operation.
 
 Each function returns code: with ``y`` a variable name, a statement ``y = ...;`` (``y`` must be
-declared), with ``y=None`` the bare expression. Arithmetic and comparisons use the half2 intrinsics
-(each rounds once, as PyTorch's float16 ops do); the surrogate derivatives are computed per lane in
-float and packed back (``surrogate_backward``).
+declared), with ``y=None`` the bare expression. Arithmetic between two half2 values uses the half2
+intrinsics (each rounds once, as PyTorch's float16 ops do: float computes a sum, difference or product
+of two halves exactly enough that one rounding to half gives the same result). An operation with a
+float32 hyperparameter goes through :func:`scalar_op`: PyTorch keeps a Python-number operand in float32
+("opmath") and rounds only the result, so both lanes are computed in float and rounded once; rounding
+the scalar to half first (``__float2half2_rn(v_th)``) would differ. The surrogate derivatives are
+computed per lane in float and packed back (``surrogate_backward``).
 """
 
 from __future__ import annotations
@@ -49,6 +53,34 @@ def mul(z, x, y, dtype):
 
 def div(z, x, y, dtype):
     return _binary("/", "__h2div", z, x, y, dtype)
+
+
+#: device helpers for (half2, float32 scalar) operations, guarded so that several kernels can share one
+#: translation unit
+HALF2_SCALAR_HELPERS = """#ifndef SNNC_HALF2_SCALAR
+#define SNNC_HALF2_SCALAR
+static __device__ __forceinline__ half2 snnc_add_h2f(const half2 a, const float b) { const float2 f = __half22float2(a); return __floats2half2_rn(f.x + b, f.y + b); }
+static __device__ __forceinline__ half2 snnc_sub_h2f(const half2 a, const float b) { const float2 f = __half22float2(a); return __floats2half2_rn(f.x - b, f.y - b); }
+static __device__ __forceinline__ half2 snnc_rsub_h2f(const half2 a, const float b) { const float2 f = __half22float2(a); return __floats2half2_rn(b - f.x, b - f.y); }
+static __device__ __forceinline__ half2 snnc_mul_h2f(const half2 a, const float b) { const float2 f = __half22float2(a); return __floats2half2_rn(f.x * b, f.y * b); }
+static __device__ __forceinline__ half2 snnc_div_h2f(const half2 a, const float b) { const float2 f = __half22float2(a); return __floats2half2_rn(f.x / b, f.y / b); }
+#endif
+"""
+
+_SCALAR_OPS = {"+": "add", "-": "sub", "r-": "rsub", "*": "mul", "/": "div"}
+
+
+def scalar_op(z, op: str, x: str, scalar: str, dtype: str) -> str:
+    """``x op scalar`` (``op`` one of ``+ - * /``; ``r-`` is ``scalar - x``) with ``scalar`` a float
+    expression: plain float code, or for half2 both lanes in float rounded once (see the module doc)."""
+    _check(dtype)
+    if op not in _SCALAR_OPS:
+        raise ValueError(f"scalar_op: op must be one of {', '.join(_SCALAR_OPS)}, got {op!r}")
+    if dtype == "float":
+        expr = f"({scalar} - {x})" if op == "r-" else f"({x} {op} {scalar})"
+    else:
+        expr = f"snnc_{_SCALAR_OPS[op]}_h2f({x}, {scalar})"
+    return wrap_return_codes(z, expr)
 
 
 def neg(y, x, dtype):

@@ -18,6 +18,10 @@ from .base import INDENT, CKernel2D, CodeTyper
 HEADER = "#include <cuda_fp16.h>\n"
 
 
+def _header(dtype: str) -> str:
+    return HEADER + (cf.HALF2_SCALAR_HELPERS if dtype == "half2" else "")
+
+
 class NeuronFPTT(CKernel2D):
     """Forward kernel; subclasses implement :meth:`charge` (``h`` from ``x_seq[t]`` and ``v``)."""
 
@@ -42,22 +46,12 @@ class NeuronFPTT(CKernel2D):
     def add_extra_params(self) -> None:
         """Parameters of the charge equation (none for IF)."""
 
-    def scalar(self, name: str) -> str:
-        """The value of a float parameter in this dtype (a half2 copy is made in ``pre_core``)."""
-        return name if self.dtype == "float" else f"{name}_h2"
-
-    def half2_scalars(self) -> list[str]:
-        return ["v_th", "v_reset"]
-
     def charge(self) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
 
     @property
     def pre_core(self) -> str:
         code = CodeTyper(2)
-        if self.dtype == "half2":
-            for name in self.half2_scalars():
-                code.append(f"const half2 {name}_h2 = {cf.float2half2(None, name)};")
         code.append(f"{self.dtype} v = v_init[index];")
         return code.codes
 
@@ -67,15 +61,16 @@ class NeuronFPTT(CKernel2D):
         code.append(f"const {d} x = x_seq[t];")
         code.append(f"{d} h;")
         code.append(self.charge())
-        code.append(f"const {d} spike = {cf.heaviside(None, cf.sub(None, 'h', self.scalar('v_th'), d), d)};")
+        code.append(f"const {d} spike = {cf.heaviside(None, cf.scalar_op(None, '-', 'h', 'v_th', d), d)};")
         code.append("spike_seq[t] = spike;")
         code.append("h_seq[t] = h;")
         if self.hard_reset:
             one = cf.constant(None, 1.0, d)
-            code.append(cf.add("v", cf.mul(None, "h", cf.sub(None, one, "spike", d), d),
-                               cf.mul(None, self.scalar("v_reset"), "spike", d), d))
+            reset = "(v_reset * spike)" if d == "float" else cf.scalar_op(None, "*", "spike", "v_reset", d)
+            code.append(cf.add("v", cf.mul(None, "h", cf.sub(None, one, "spike", d), d), reset, d))
         else:
-            code.append(cf.sub("v", "h", cf.mul(None, self.scalar("v_th"), "spike", d), d))
+            drop = "(v_th * spike)" if d == "float" else cf.scalar_op(None, "*", "spike", "v_th", d)
+            code.append(cf.sub("v", "h", drop, d))
         if self.store_v:
             code.append("v_seq[t] = v;")
         return code.codes
@@ -86,7 +81,7 @@ class NeuronFPTT(CKernel2D):
 
     @property
     def full_codes(self) -> str:
-        return HEADER + super().full_codes
+        return _header(self.dtype) + super().full_codes
 
 
 class NeuronBPTT(CKernel2D):
@@ -114,21 +109,17 @@ class NeuronBPTT(CKernel2D):
     def add_extra_params(self) -> None:
         pass
 
-    scalar = NeuronFPTT.scalar
-    half2_scalars = NeuronFPTT.half2_scalars
-
     def grad_h_to_x(self) -> str | None:
+        """``∂H/∂X`` as a float expression of the kernel's parameters (None: 1)."""
         return None
 
     def grad_h_to_v(self) -> str | None:
+        """``∂H/∂V[t-1]`` as a float expression of the kernel's parameters (None: 1)."""
         return None
 
     @property
     def pre_core(self) -> str:
         code = CodeTyper(2)
-        if self.dtype == "half2":
-            for name in self.half2_scalars():
-                code.append(f"const half2 {name}_h2 = {cf.float2half2(None, name)};")
         code.append(f"{self.dtype} grad_v = grad_v_last[index];")
         return code.codes
 
@@ -137,23 +128,24 @@ class NeuronBPTT(CKernel2D):
         d, code = self.dtype, CodeTyper(3)
         one = cf.constant(None, 1.0, d)
         code.append(f"const {d} h = h_seq[t];")
-        code.append(f"const {d} over_th = {cf.sub(None, 'h', self.scalar('v_th'), d)};")
+        code.append(f"const {d} over_th = {cf.scalar_op(None, '-', 'h', 'v_th', d)};")
         code.append(f"const {d} spike = {cf.heaviside(None, 'over_th', d)};")
         code.append(f"{d} sg;")
         code.append(cf.surrogate_backward("sg", "over_th", self.surrogate, self.surrogate_params, d))
         if self.hard_reset:
             code.append(f"{d} grad_v_to_h = {cf.sub(None, one, 'spike', d)};")
-            dv_ds = cf.sub(None, self.scalar("v_reset"), "h", d)
+            dv_ds = cf.scalar_op(None, "r-", "h", "v_reset", d)
         else:
             code.append(f"{d} grad_v_to_h = {one};")
-            dv_ds = cf.neg(None, self.scalar("v_th"), d)
+            dv_ds = "-v_th" if d == "float" else cf.float2half2(None, "-v_th")
         if not self.detach_reset:
             code.append(cf.add("grad_v_to_h", "grad_v_to_h", cf.mul(None, dv_ds, "sg", d), d))
         code.append(f"const {d} grad_h = " + cf.add(None, cf.mul(None, "grad_spike_seq[t]", "sg", d),
                                                      cf.mul(None, "grad_v", "grad_v_to_h", d), d) + ";")
         to_x, to_v = self.grad_h_to_x(), self.grad_h_to_v()
-        code.append("grad_x_seq[t] = " + ("grad_h" if to_x is None else cf.mul(None, "grad_h", to_x, d)) + ";")
-        code.append(("grad_v = grad_h" if to_v is None else cf.mul("grad_v", "grad_h", to_v, d)).rstrip(";") + ";")
+        code.append("grad_x_seq[t] = " + ("grad_h" if to_x is None else cf.scalar_op(None, "*", "grad_h", to_x, d))
+                    + ";")
+        code.append("grad_v = " + ("grad_h" if to_v is None else cf.scalar_op(None, "*", "grad_h", to_v, d)) + ";")
         return code.codes
 
     @property
@@ -162,7 +154,7 @@ class NeuronBPTT(CKernel2D):
 
     @property
     def full_codes(self) -> str:
-        return HEADER + super().full_codes
+        return _header(self.dtype) + super().full_codes
 
 
 # neurons: charge + two derivatives ---------------------------------------------------------------
@@ -195,18 +187,15 @@ class LIFFPTT(NeuronFPTT):
         self.add_param("const float", "inv_tau")
         self.add_param("const float", "v_leak")
 
-    def half2_scalars(self):
-        return ["v_th", "v_reset", "tau", "inv_tau", "v_leak"]
-
     def _scale(self, expr):
         d = self.dtype
         if self.tau_recip:
-            return cf.mul(None, expr, self.scalar("inv_tau"), d)
-        return cf.div(None, expr, self.scalar("tau"), d)
+            return cf.scalar_op(None, "*", expr, "inv_tau", d)
+        return cf.scalar_op(None, "/", expr, "tau", d)
 
     def charge(self):
         d = self.dtype
-        v_minus = cf.sub(None, "v", self.scalar("v_leak"), d)
+        v_minus = cf.scalar_op(None, "-", "v", "v_leak", d)
         if self.decay_input:
             return cf.add("h", "v", self._scale(cf.sub(None, "x", v_minus, d)), d)
         return cf.add("h", cf.sub(None, "v", self._scale(v_minus), d), "x", d)
@@ -223,14 +212,11 @@ class LIFBPTT(NeuronBPTT):
     def add_extra_params(self):
         self.add_param("const float", "inv_tau")
 
-    def half2_scalars(self):
-        return ["v_th", "v_reset", "inv_tau"]
-
     def grad_h_to_x(self):
-        return self.scalar("inv_tau") if self.decay_input else None
+        return "inv_tau" if self.decay_input else None
 
     def grad_h_to_v(self):
-        return cf.sub(None, cf.constant(None, 1.0, self.dtype), self.scalar("inv_tau"), self.dtype)
+        return "(1.0f - inv_tau)"
 
 
 NEURONS = {"if": (IFFPTT, IFBPTT), "lif": (LIFFPTT, LIFBPTT)}

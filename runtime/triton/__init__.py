@@ -41,6 +41,9 @@ def multistep(problem: NeuronProblem, x_seq: torch.Tensor, v, i):
         "store_h": int(store_h), "store_v": int(p.store_v_seq),
         "v0_mode": _mode(tensors["v0"]) and 1, "i0_mode": _mode(tensors["i0"]) and 1,
         "vth_mode": _mode(tensors["vth"]), "p1_mode": _mode(tensors["p1"]), "p2_mode": _mode(tensors["p2"]),
+        # PLIF's k, a float32 0-d tensor: PyTorch on CUDA rounds it to a float16/bfloat16 tensor's dtype
+        # before multiplying; on the CPU it multiplies by the float32 value
+        "round_k": int(p.charge == "plif" and x_seq.is_cuda),
     }
     scalars = {
         "v0": 0.0 if tensors["v0"] is not None else float(v), "vth": 0.0 if tensors["vth"] is not None else p.v_threshold,

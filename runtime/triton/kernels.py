@@ -19,6 +19,18 @@ The forward stores ``H`` (storage dtype) only when a gradient is needed: ``S`` a
 recomputed from it exactly. Window resets (state back to ``v_init``/0 before step ``t`` when
 ``(steps0 + t) % window == 0``) cut the gradient through the state.
 
+Matching PyTorch's rounding on the device the kernel runs on (each measured on the H100 against
+PyTorch's CUDA element-wise kernels, see ``benchmarks/device/diag.py``):
+
+- an operation with a Python-number hyperparameter (``v_th``, ``v_reset``, ``v_leak``, cuba's alpha and
+  beta) is computed in float32 with the float32 value and the result rounded once to the storage dtype;
+- ``/ tau`` for a scalar ``tau``: on CUDA PyTorch multiplies by ``float32(1 / tau)`` (reciprocal taken in
+  double) — ``TAU_RECIP``, the host passes that reciprocal; on the CPU (``TRITON_INTERPRET=1``) PyTorch
+  divides, and so do the kernels (``div_rn``). A per-neuron ``tau`` tensor is a true division on both;
+- PLIF's ``k`` (a float32 0-d tensor): on CUDA PyTorch casts it to a float16/bfloat16 operand's dtype
+  before the product (``ROUND_K``); on the CPU it uses the float32 value;
+- ``enable_fp_fusion=False``: no multiply-add is contracted, as PyTorch's one-op kernels cannot.
+
 Parameters come in one of three modes (``*_MODE`` constexpr): 0 = a scalar argument, 1 = one value per
 neuron (a ``[N]`` tensor), 2 = a one-element tensor (PLIF's ``k``: read on the device, so no host sync).
 """
@@ -123,7 +135,7 @@ def neuron_forward_kernel(
         CHARGE: tl.constexpr, DECAY_INPUT: tl.constexpr, TAU_RECIP: tl.constexpr, HARD: tl.constexpr,
         V0_MODE: tl.constexpr, I0_MODE: tl.constexpr, VTH_MODE: tl.constexpr, P1_MODE: tl.constexpr,
         P2_MODE: tl.constexpr, STORE_H: tl.constexpr, STORE_V: tl.constexpr, LOWP: tl.constexpr,
-        BLOCK: tl.constexpr):
+        ROUND_K: tl.constexpr, BLOCK: tl.constexpr):
     """Multi-step forward of the ``Neuron`` op (see the module docstring)."""
     v_reset, v_leak, v_init = tl.cast(v_reset, tl.float32), tl.cast(v_leak, tl.float32), tl.cast(v_init, tl.float32)
     DT: tl.constexpr = x_ptr.dtype.element_ty
@@ -133,6 +145,8 @@ def neuron_forward_kernel(
     i = _param(i0_ptr, 0.0, offs, mask, I0_MODE) + tl.zeros([BLOCK], tl.float32)
     vth = _param(vth_ptr, vth_s, offs, mask, VTH_MODE)
     p1 = _param(p1_ptr, p1_s, offs, mask, P1_MODE)
+    if ROUND_K:  # PyTorch on CUDA casts the float32 0-d ``k`` to the tensor's dtype before multiplying
+        p1 = _round(p1, DT, LOWP)
     p2 = _param(p2_ptr, p2_s, offs, mask, P2_MODE)
     step = offs.to(tl.int64)
     for t in range(T):
@@ -164,7 +178,8 @@ def neuron_backward_kernel(
         DETACH: tl.constexpr, SURROGATE: tl.constexpr,
         V0_MODE: tl.constexpr, VTH_MODE: tl.constexpr, P1_MODE: tl.constexpr, P2_MODE: tl.constexpr,
         HAS_GS: tl.constexpr, HAS_GVSEQ: tl.constexpr, HAS_GVT: tl.constexpr, HAS_GIT: tl.constexpr,
-        STORE_GV0: tl.constexpr, STORE_GI0: tl.constexpr, LOWP: tl.constexpr, BLOCK: tl.constexpr):
+        STORE_GV0: tl.constexpr, STORE_GI0: tl.constexpr, LOWP: tl.constexpr, ROUND_K: tl.constexpr,
+        BLOCK: tl.constexpr):
     """BPTT of :func:`neuron_forward_kernel` in one pass over reversed time."""
     v_reset, v_leak, v_init = tl.cast(v_reset, tl.float32), tl.cast(v_leak, tl.float32), tl.cast(v_init, tl.float32)
     sg_p0, sg_p1 = tl.cast(sg_p0, tl.float32), tl.cast(sg_p1, tl.float32)
@@ -173,6 +188,8 @@ def neuron_backward_kernel(
     mask = offs < N
     vth = _param(vth_ptr, vth_s, offs, mask, VTH_MODE)
     p1 = _param(p1_ptr, p1_s, offs, mask, P1_MODE)
+    if ROUND_K:  # PyTorch on CUDA casts the float32 0-d ``k`` to the tensor's dtype before multiplying
+        p1 = _round(p1, DT, LOWP)
     p2 = _param(p2_ptr, p2_s, offs, mask, P2_MODE)
     if CHARGE == 1:  # dH/dV = 1 - 1/tau, dH/dX = 1/tau (decay_input)
         if TAU_RECIP:
@@ -186,7 +203,8 @@ def neuron_backward_kernel(
         gv += tl.load(gvT_ptr + offs, mask=mask, other=0.0).to(tl.float32)
     if HAS_GIT:
         gi += tl.load(giT_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-    step = offs.to(tl.int64) + (T - 1) * N.to(tl.int64)
+    # (an int64 vector, not ``N.to``: torch.compile's mutation analysis passes N as a Python int)
+    step = offs.to(tl.int64) + (T - 1) * (tl.zeros([BLOCK], tl.int64) + N)
     h_prev = tl.load(h_ptr + step, mask=mask, other=0.0).to(tl.float32)
     for r in range(T):
         t = T - 1 - r

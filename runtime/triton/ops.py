@@ -24,7 +24,7 @@ NUM_WARPS = 4
 
 #: order of the ``config`` int list
 CONFIG = ("charge", "decay_input", "tau_recip", "hard", "detach", "surrogate", "window", "steps0",
-          "store_h", "store_v", "v0_mode", "i0_mode", "vth_mode", "p1_mode", "p2_mode")
+          "store_h", "store_v", "v0_mode", "i0_mode", "vth_mode", "p1_mode", "p2_mode", "round_k")
 #: order of the ``scalars`` float list
 SCALARS = ("v0", "vth", "p1", "p2", "v_reset", "v_leak", "v_init", "sg_p0", "sg_p1")
 
@@ -52,6 +52,13 @@ def _or(t: Optional[Tensor], dummy: Tensor) -> Tensor:
     return dummy if t is None else t
 
 
+def _spare(t: Tensor) -> Tensor:
+    """A stand-in for an output pointer the kernel does not write. On the eager path any tensor will do;
+    in the ops (what torch.compile traces) it must not alias a written output: functionalization clones
+    every argument a user kernel may mutate separately, and an alias would be written back over it."""
+    return t if getattr(_DIRECT, "on", False) else t.new_empty(1)
+
+
 def _forward_impl(x: Tensor, v0: Optional[Tensor], i0: Optional[Tensor], vth: Optional[Tensor],
                   p1: Optional[Tensor], p2: Optional[Tensor], scalars: list[float],
                   config: list[int]) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
@@ -65,8 +72,8 @@ def _forward_impl(x: Tensor, v0: Optional[Tensor], i0: Optional[Tensor], vth: Op
     i_last = x.new_empty(x.shape[1:]) if c[_C["charge"]] == K.CUBA else x.new_empty(0)
     f = scalars
     _launcher(K.neuron_forward_kernel)[_grid(n)](
-        x, s, _or(h if h.numel() else None, s), _or(vseq if vseq.numel() else None, s),
-        _or(v0, x), _or(i0, x), v_last, i_last if i_last.numel() else v_last,
+        x, s, h if h.numel() else _spare(s), vseq if vseq.numel() else _spare(s),
+        _or(v0, x), _or(i0, x), v_last, i_last if i_last.numel() else _spare(v_last),
         _or(vth, x), _or(p1, x), _or(p2, x),
         f[_S["v0"]], f[_S["vth"]], f[_S["p1"]], f[_S["p2"]], f[_S["v_reset"]], f[_S["v_leak"]],
         f[_S["v_init"]], n, steps, c[_C["window"]], c[_C["steps0"]],
@@ -74,7 +81,7 @@ def _forward_impl(x: Tensor, v0: Optional[Tensor], i0: Optional[Tensor], vth: Op
         HARD=bool(c[_C["hard"]]), V0_MODE=c[_C["v0_mode"]], I0_MODE=c[_C["i0_mode"]],
         VTH_MODE=c[_C["vth_mode"]], P1_MODE=c[_C["p1_mode"]], P2_MODE=c[_C["p2_mode"]],
         STORE_H=bool(c[_C["store_h"]]), STORE_V=bool(c[_C["store_v"]]), LOWP=x.dtype != torch.float32,
-        BLOCK=BLOCK, num_warps=NUM_WARPS, enable_fp_fusion=False)
+        ROUND_K=bool(c[_C["round_k"]]), BLOCK=BLOCK, num_warps=NUM_WARPS, enable_fp_fusion=False)
     return s, h, v_last, i_last, vseq
 
 
@@ -95,7 +102,7 @@ def _backward_impl(gs: Optional[Tensor], gvseq: Optional[Tensor], gv_last: Optio
     _launcher(K.neuron_backward_kernel)[(blocks,)](
         _or(gs, h), _or(gvseq, h), _or(gv_last, h), _or(gi_last, h), h, _or(x, h), _or(v0, h),
         _or(vth, h), _or(p1, h), _or(p2, h),
-        gx, gv0 if need[0] else gx, gi0 if need[1] else gx, gk if gk.numel() else gx,
+        gx, gv0 if need[0] else _spare(gx), gi0 if need[1] else _spare(gx), gk if gk.numel() else _spare(gx),
         f[_S["v0"]], f[_S["vth"]], f[_S["p1"]], f[_S["p2"]], f[_S["v_reset"]], f[_S["v_leak"]],
         f[_S["v_init"]], f[_S["sg_p0"]], f[_S["sg_p1"]], n, steps, c[_C["window"]], c[_C["steps0"]],
         CHARGE=c[_C["charge"]], DECAY_INPUT=bool(c[_C["decay_input"]]), TAU_RECIP=bool(c[_C["tau_recip"]]),
@@ -103,7 +110,7 @@ def _backward_impl(gs: Optional[Tensor], gvseq: Optional[Tensor], gv_last: Optio
         V0_MODE=c[_C["v0_mode"]], VTH_MODE=c[_C["vth_mode"]], P1_MODE=c[_C["p1_mode"]],
         P2_MODE=c[_C["p2_mode"]], HAS_GS=gs is not None, HAS_GVSEQ=gvseq is not None,
         HAS_GVT=gv_last is not None, HAS_GIT=gi_last is not None, STORE_GV0=bool(need[0]),
-        STORE_GI0=bool(need[1]), LOWP=h.dtype != torch.float32, BLOCK=BLOCK, num_warps=NUM_WARPS,
+        STORE_GI0=bool(need[1]), LOWP=h.dtype != torch.float32, ROUND_K=bool(c[_C["round_k"]]), BLOCK=BLOCK, num_warps=NUM_WARPS,
         enable_fp_fusion=False)
     return gx, gv0, gi0, gk
 

@@ -1,0 +1,229 @@
+"""Device diagnostics for the runtime (numerics of PyTorch's CUDA element-wise ops, compile gradients,
+kernel launch parameters). Prints findings; not a test."""
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+
+DEV = "cuda"
+F32, F16, BF16 = torch.float32, torch.float16, torch.bfloat16
+
+
+def section(name):
+    print(f"\n===== {name}", flush=True)
+
+
+def rnd(a32, dt):
+    return torch.from_numpy(np.asarray(a32, dtype=np.float32)).to(dt).float().numpy()
+
+
+def mism(a, b):
+    a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
+    return int((a.view(np.int32) != b.view(np.int32)).sum())
+
+
+def semantics():
+    section("A: scalar semantics of torch CUDA element-wise ops")
+    gen = torch.Generator(device=DEV).manual_seed(0)
+    for dt in (F32, F16, BF16):
+        a = (torch.randn(1 << 20, generator=gen, device=DEV) * 3).to(dt)
+        af = a.float().cpu().numpy()
+        tau = 1.7
+        r = (a / tau).float().cpu().numpy()
+        t32 = np.float32(tau)
+        inv32 = np.float32(1) / t32
+        inv64 = np.float32(1 / tau)
+        cands = {
+            "round(a*inv32)": rnd(af * inv32, dt),
+            "round(a*inv64)": rnd(af * inv64, dt),
+            "round(a/t32)": rnd(af / t32, dt),
+            "round(a*round(inv32))": rnd(af * rnd(inv32, dt), dt),
+            "round(a/round(t))": rnd(af / rnd(t32, dt), dt),
+        }
+        print(f"{dt} a/1.7:", {k: mism(r, v) for k, v in cands.items()})
+        r = (a / torch.tensor(1.7, device=DEV)).float().cpu().numpy()
+        print(f"{dt} a/cuda0d(1.7):", {k: mism(r, v) for k, v in cands.items()})
+        tau_t = torch.full_like(a, 1.7)
+        r = (a / tau_t).float().cpu().numpy()
+        print(f"{dt} a/tensor(1.7 in dt):", {"round(a/round(t))": mism(r, rnd(af / rnd(t32, dt), dt)),
+                                             "round(a*round(inv32))": mism(r, rnd(af * rnd(inv32, dt), dt))})
+        w = torch.tensor(-0.4, device=DEV, requires_grad=True)
+        k = w.sigmoid()
+        k32 = np.float32(k.item())
+        with torch.no_grad():
+            r = (a * k).float().cpu().numpy()
+            print(f"{dt} a*k(0-d f32 cuda): dtype {(a * k).dtype}", {"round(a*k32)": mism(r, rnd(af * k32, dt)),
+                                                                   "round(a*round(k))": mism(r, rnd(af * rnd(k32, dt), dt))})
+            r = (a * k.item()).float().cpu().numpy()
+            print(f"{dt} a*python k:", {"round(a*k32)": mism(r, rnd(af * k32, dt)),
+                                        "round(a*round(k))": mism(r, rnd(af * rnd(k32, dt), dt))})
+            c = 0.3
+            r = (a - c).float().cpu().numpy()
+            print(f"{dt} a-0.3:", {"round(a-c32)": mism(r, rnd(af - np.float32(c), dt)),
+                                   "round(a-round(c))": mism(r, rnd(af - rnd(np.float32(c), dt), dt))})
+            r = (c * a).float().cpu().numpy()
+            print(f"{dt} 0.3*a:", {"round(a*c32)": mism(r, rnd(af * np.float32(c), dt)),
+                                   "round(a*round(c))": mism(r, rnd(af * rnd(np.float32(c), dt), dt))})
+            b = (torch.randn(1 << 20, generator=gen, device=DEV)).to(dt)
+            bf = b.float().cpu().numpy()
+            r = (a - b * k).float().cpu().numpy()
+            print(f"{dt} a-(b*k):", {"per-op": mism(r, rnd(af - rnd(bf * k32, dt), dt))})
+            one = torch.tensor(1.0, device=DEV)
+            print(f"{dt} 1-k (0-d) :", (one - k).item(), "f32:", np.float32(1) - k32)
+
+
+def lif_nodecay_trace():
+    section("B: lif soft nodecay tau=1.7 fp32, first divergence")
+    from snnc.nn import neuron
+    gen = torch.Generator(device=DEV).manual_seed(0)
+    x = torch.randn((8, 16, 4097), generator=gen, device=DEV) * 1.5
+    for backend in ("triton", "cupy"):
+        ref = neuron.LIF(tau=1.7, decay_input=False, v_reset=None, step_mode="m", store_v_seq=True)
+        fus = neuron.LIF(tau=1.7, decay_input=False, v_reset=None, step_mode="m", store_v_seq=True, backend=backend)
+        with torch.no_grad():
+            ref(x)
+            try:
+                fus(x)
+            except Exception as e:
+                print(backend, "failed", e)
+                continue
+        a, b = ref.v_seq.cpu().numpy(), fus.v_seq.cpu().numpy()
+        bad = np.argwhere(a.view(np.int32) != b.view(np.int32))
+        print(backend, "v_seq mismatches", len(bad))
+        if len(bad):
+            t, *idx = bad[0]
+            idx = tuple(idx)
+            xs = x.cpu().numpy()
+            vp = np.float32(0) if t == 0 else a[(t - 1,) + idx]
+            xv = xs[(t,) + idx]
+            inv32 = np.float32(1) / np.float32(1.7)
+            inv64 = np.float32(1 / 1.7)
+            for name, d in (("inv32", (vp - np.float32(0)) * inv32), ("inv64", (vp - np.float32(0)) * inv64),
+                            ("div", (vp - np.float32(0)) / np.float32(1.7))):
+                h = np.float32(np.float32(vp - np.float32(d)) + xv)
+                print(f"  t={t} v_prev={vp!r} x={xv!r} cand {name}: h={h!r}")
+            print(f"  ref v={a[(t,) + idx]!r} fused v={b[(t,) + idx]!r}")
+
+
+def compile_grads():
+    section("C: torch.compile gradients (per parameter)")
+    from snnc.nn import neuron, reset_net
+
+    def net(backend, kinds):
+        layers = []
+        for kind in kinds:
+            layers += [torch.nn.Linear(64, 64), (neuron.LIF if kind == "lif" else neuron.PLIF)(step_mode="m", backend=backend)]
+        return torch.nn.Sequential(*layers).cuda()
+
+    for kinds in (("lif",), ("plif",), ("lif", "plif")):
+        for mode in ("default", "fullgraph", "reduce-overhead"):
+            torch._dynamo.reset()
+            torch.manual_seed(0)
+            m = net("triton", kinds)
+            r = net("torch", kinds)
+            r.load_state_dict(m.state_dict())
+            kw = {"fullgraph": True} if mode == "fullgraph" else ({"mode": mode} if mode != "default" else {})
+            c = torch.compile(m, **kw)
+            try:
+                for step in range(3):
+                    g = torch.Generator(device=DEV).manual_seed(step)
+                    x = (torch.randn((8, 32, 64), generator=g, device=DEV) * 1.5).requires_grad_()
+                    reset_net(m)
+                    reset_net(r)
+                    o = c(x)
+                    e = r(x)
+                    o.sum().backward()
+                    eg = torch.autograd.grad(e.sum(), list(r.parameters()))
+                    errs = {n: (None if p.grad is None else f"{(p.grad - q).abs().max().item():.2e}")
+                            for (n, p), q in zip(m.named_parameters(), eg)}
+                    print(kinds, mode, "step", step, "fwd equal", torch.equal(o, e), errs, flush=True)
+                    m.zero_grad()
+            except Exception as ex:
+                print(kinds, mode, "FAILED", type(ex).__name__, str(ex)[:300])
+
+
+def tune():
+    section("D: forward/backward kernel launch parameters (LIF tau=2, 2^22 neurons)")
+    from snnc.runtime.triton import ops
+
+    def ctime(fn, rep=20):
+        for _ in range(3):
+            fn()
+        torch.cuda.synchronize()
+        ts = []
+        for _ in range(rep):
+            s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            s.record()
+            fn()
+            e.record()
+            e.synchronize()
+            ts.append(s.elapsed_time(e))
+        return statistics.median(ts)
+
+    scal = [0.0, 1.0, 0.5, 0.0, 0.0, 0.0, 0.0, 4.0, 0.0]
+    for dt in (F32, F16):
+        for T in (8, 32):
+            x = torch.randn(T, 1 << 22, device=DEV).to(dt)
+            y = torch.empty_like(x)
+            cp = ctime(lambda: y.copy_(x))
+            res = []
+            for block in (512, 1024, 2048):
+                for warps in (2, 4, 8):
+                    if block // (32 * warps) < 1:
+                        continue
+                    ops.BLOCK, ops.NUM_WARPS = block, warps
+                    cfg = [1, 1, 1, 1, 0, 0, 1 << 30, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+                    ops._DIRECT.on = True
+                    try:
+                        ms = ctime(lambda: ops._forward_impl(x, None, None, None, None, None, scal, cfg))
+                        cfg_h = list(cfg)
+                        cfg_h[8] = 1
+                        out = ops._forward_impl(x, None, None, None, None, None, scal, cfg_h)
+                        h = out[1]
+                        gs = torch.randn_like(x)
+                        msb = ctime(lambda: ops._backward_impl(gs, None, None, None, h, None, None, None, None, None,
+                                                               scal, cfg_h, [0, 0]))
+                    finally:
+                        ops._DIRECT.on = False
+                    res.append((ms, block, warps, msb))
+            res.sort()
+            print(f"{dt} T={T} copy {cp:.3f} ms; best fwd:", [(f"{m:.3f}", f"{cp / m:.0%}", b, w) for m, b, w, _ in res[:4]])
+            resb = sorted(res, key=lambda r: r[3])
+            print(f"   best bwd:", [(f"{mb:.3f}", b, w) for _, b, w, mb in resb[:4]])
+    ops.BLOCK, ops.NUM_WARPS = 1024, 4
+    # host overhead per call at small size
+    from snnc.nn import neuron
+    m = neuron.LIF(step_mode="m", backend="triton").cuda()
+    x = torch.randn(4, 4096, device=DEV)
+    with torch.no_grad():
+        for _ in range(20):
+            m.reset(); m(x)
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for _ in range(200):
+            m.reset(); m(x)
+        torch.cuda.synchronize()
+    print(f"host time per no-grad call (T=4, 4096 neurons): {(time.perf_counter() - t0) / 200 * 1e6:.1f} us")
+    xg = x.clone().requires_grad_()
+    for _ in range(20):
+        m.reset(); m(xg).sum().backward()
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(200):
+        m.reset(); m(xg).sum().backward()
+    torch.cuda.synchronize()
+    print(f"host time per fwd+bwd call: {(time.perf_counter() - t0) / 200 * 1e6:.1f} us")
+
+
+if __name__ == "__main__":
+    which = sys.argv[1:] or ["semantics", "trace", "compile", "tune"]
+    for name in which:
+        try:
+            {"semantics": semantics, "trace": lif_nodecay_trace, "compile": compile_grads, "tune": tune}[name]()
+        except Exception as e:
+            import traceback
+            traceback.print_exc()
+            print(name, "crashed", e)
