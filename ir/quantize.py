@@ -60,6 +60,13 @@ def _ns(x):
     return torch if isinstance(x, torch.Tensor) else np
 
 
+def _ldexp(y, exponent: int):
+    """``y · 2^exponent`` without forming ``2^exponent`` (which overflows for tiny/huge formats)."""
+    if isinstance(y, torch.Tensor):
+        return torch.ldexp(y, torch.tensor(exponent, dtype=torch.int64))
+    return np.ldexp(y, exponent)
+
+
 def round_half(y, mode: str):
     """Round ``y`` (numpy array or torch tensor, float) to integers (still float) by ``mode``."""
     xp = _ns(y)
@@ -145,7 +152,7 @@ class Fixed:
     def to_int(self, x):
         """Stored integers of real ``x`` (float64 numpy array, or a float64 tensor for a tensor)."""
         y = x.to(torch.float64) if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)
-        q = round_half(y * (2.0 ** self.frac_bits), self.rounding)
+        q = round_half(_ldexp(y, self.frac_bits), self.rounding)
         q = bring_into_range(q, self.q_min, self.q_max, self.overflow)
         return q if isinstance(q, torch.Tensor) else np.asarray(q, dtype=np.float64)  # 0-d stays an array
 
@@ -156,7 +163,7 @@ class Fixed:
 
     def representable(self, x) -> np.ndarray:
         """Whether each value of ``x`` is exactly a value of this format."""
-        y = np.asarray(x, dtype=np.float64) * (2.0 ** self.frac_bits)
+        y = _ldexp(np.asarray(x, dtype=np.float64), self.frac_bits)
         return (y == np.round(y)) & (y >= self.q_min) & (y <= self.q_max)
 
     def out_of_range(self, x) -> int:
@@ -229,7 +236,7 @@ def choose_fixed(x, width: int, signed: bool = True, rounding: str = "rnd_conv",
 
 
 def _fits(x: np.ndarray, fmt: Fixed) -> bool:
-    q = round_half(x * (2.0 ** fmt.frac_bits), fmt.rounding)
+    q = round_half(_ldexp(x, fmt.frac_bits), fmt.rounding)
     return bool(np.all((q >= fmt.q_min) & (q <= fmt.q_max)))
 
 

@@ -64,11 +64,11 @@ def test_fixed_format_grid():
 def test_choose_fixed_is_the_finest_that_holds(values, width, rounding):
     x = np.array(values)
     f = choose_fixed(x, width, rounding=rounding)
-    q = round_half(x * 2.0 ** f.frac_bits, rounding)
+    q = round_half(np.ldexp(x, f.frac_bits), rounding)
     assert np.all((q >= f.q_min) & (q <= f.q_max))  # nothing saturates
     if np.any(x != 0):
         finer = Fixed(width, f.int_bits - 1, rounding=rounding)
-        q = round_half(x * 2.0 ** finer.frac_bits, rounding)
+        q = round_half(np.ldexp(x, finer.frac_bits), rounding)
         assert not np.all((q >= finer.q_min) & (q <= finer.q_max))
 
 
