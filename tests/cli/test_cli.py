@@ -1,0 +1,127 @@
+"""The ``snnc`` command end to end, each call a real subprocess (``python -m snnc``): compile, simulate,
+verify (fresh, --artifact, a tampered artifact), inspect (model, artifact), --config, and bad input:
+exit 2 with exactly one line on stderr, no traceback, no output left behind."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import snnc.nn as sn
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+
+def run(*args, cwd):
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    p = subprocess.run([sys.executable, "-m", "snnc", *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                       env=env, timeout=300)
+    return p.returncode, p.stdout, p.stderr
+
+
+def assert_bad(result, *words):
+    rc, out, err = result
+    assert rc == 2, (rc, out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 12), sn.LIF(tau=2.0, v_threshold=0.5), nn.Linear(12, 4),
+                          sn.IF(v_threshold=0.5))
+    with torch.no_grad():
+        model[1].bias.fill_(0.3)
+    torch.save(model, d / "model.pt")
+    torch.save(nn.Sequential(nn.Flatten(), nn.Linear(16, 4), nn.Tanh(), sn.IF()), d / "unsupported.pt")
+    data = (d / "model.pt").read_bytes()
+    (d / "truncated.pt").write_bytes(data[: len(data) // 3])
+    (d / "foreign.pt").write_bytes(b"")  # replaced below by a pickle of a class in a user module
+    (d / "usermod.py").write_text("import torch\nclass Net(torch.nn.Sequential):\n    pass\n")
+    code = ("import sys, torch, snnc.nn as sn; sys.path.insert(0, '.'); import usermod; "
+            "torch.save(usermod.Net(torch.nn.Flatten(), torch.nn.Linear(16, 4), sn.IF()), 'foreign.pt')")
+    subprocess.run([sys.executable, "-c", code], cwd=d, check=True)
+    rng = np.random.default_rng(0)
+    np.save(d / "x.npy", (rng.random((24, 2, 1, 4, 4)) < 0.5).astype(np.float32))
+    np.save(d / "wrong.npy", np.zeros((24, 2, 3, 3), np.float32))
+    (d / "snnc.toml").write_text("window = 8\ninput_shape = [1, 4, 4]\n[target.nir]\ndt = 0.001\n")
+    return d
+
+
+def test_compile_simulate_verify_inspect(work):
+    rc, out, err = run("compile", "model.pt", "--target", "onnx", "-o", "art", "--input-shape", "1,4,4", cwd=work)
+    assert rc == 0, err
+    manifest = json.loads((work / "art" / "snnc.json").read_text())
+    assert manifest["target"] == "onnx" and manifest["input_shape"] == [1, 4, 4]
+
+    rc, out, err = run("simulate", "art", "--inputs", "x.npy", "-o", "y.npy", cwd=work)
+    assert rc == 0, err
+    y = np.load(work / "y.npy")
+    import snnc
+    g = snnc.load(work / "model.pt", input_shape=(1, 4, 4))
+    ref = snnc.ir.interpret(g, torch.as_tensor(np.load(work / "x.npy"))).numpy()
+    assert y.shape == (24, 2, 4) and np.array_equal(y, ref) and y.sum() > 0
+
+    rc, out, err = run("verify", "model.pt", "--target", "onnx", "--artifact", "art", "--inputs", "x.npy",
+                       "--report", "report.json", "--input-shape", "1,4,4", cwd=work)
+    assert rc == 0, out + err
+    assert "bit-exact" in out and json.loads((work / "report.json").read_text())["ok"] is True
+
+    rc, out, err = run("inspect", "model.pt", "--input-shape", "1,4,4", cwd=work)
+    assert rc == 0, err
+    assert "synops/step" in out and "Neuron(lif,ge,hard)" in out and "192" in out  # 16·12 synapses
+    rc, out, err = run("inspect", "art", cwd=work)
+    assert rc == 0 and '"target": "onnx"' in out and "describe" in out, err
+
+
+def test_verify_detects_tampered_artifact(work):
+    rc, _, err = run("compile", "model.pt", "--target", "nir", "-o", "nirart", "--config", "snnc.toml",
+                     "--allow-approximate", cwd=work)
+    assert rc == 0, err
+    import nir
+    f = work / "nirart" / "model.nir"
+    g = nir.read(str(f))
+    g.nodes["3"].weight = g.nodes["3"].weight * 3.0  # tamper with one layer's weights
+    nir.write(str(f), g)
+    rc, out, err = run("verify", "model.pt", "--target", "nir", "--artifact", "nirart", "--inputs", "x.npy",
+                       "--config", "snnc.toml", "--allow-approximate", cwd=work)
+    assert rc == 1, out + err
+    assert "MISMATCH" in out
+
+
+def test_bad_inputs_exit_2_one_line_nothing_left(work):
+    before = set(p.name for p in work.iterdir())
+    assert_bad(run("compile", "missing.pt", "--target", "onnx", "-o", "o1", cwd=work), "missing.pt", "no such file")
+    assert_bad(run("compile", "truncated.pt", "--target", "onnx", "-o", "o2", "--input-shape", "1,4,4", cwd=work),
+               "truncated.pt", "truncated or corrupt")
+    assert_bad(run("compile", "model.pt", "--target", "onnx", "-o", "o3", cwd=work), "--input-shape")
+    assert_bad(run("compile", "unsupported.pt", "--target", "onnx", "-o", "o4", "--input-shape", "1,4,4", cwd=work),
+               "node '2'", "Tanh", "supported")
+    assert_bad(run("compile", "foreign.pt", "--target", "onnx", "-o", "o5", "--input-shape", "1,4,4", cwd=work),
+               "usermod.Net", "--trust-pickle")
+    assert_bad(run("compile", "model.pt", "--target", "nir", "-o", "o6", "--input-shape", "1,4,4", cwd=work),
+               "nir", "'>='", "--allow-approximate")
+    assert_bad(run("simulate", "art_missing", "--inputs", "x.npy", "-o", "y2.npy", cwd=work), "art_missing")
+    assert set(p.name for p in work.iterdir()) == before  # no output directory or file left behind
+
+
+def test_wrong_shape_and_trusted_pickle(work):
+    if not (work / "art").is_dir():
+        rc, _, err = run("compile", "model.pt", "--target", "onnx", "-o", "art", "--input-shape", "1,4,4", cwd=work)
+        assert rc == 0, err
+    assert_bad(run("simulate", "art", "--inputs", "wrong.npy", "-o", "y3.npy", cwd=work), "shape")
+    assert not (work / "y3.npy").exists()
+    rc, out, err = run("inspect", "foreign.pt", "--input-shape", "1,4,4", "--trust-pickle", "--module", "usermod",
+                       cwd=work)
+    assert rc == 0 and "Linear" in out, err
