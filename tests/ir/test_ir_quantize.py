@@ -58,7 +58,7 @@ def test_fixed_format_grid():
         Fixed(8, 3, rounding="nearest")
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.lists(st.floats(-1e4, 1e4, allow_nan=False), min_size=1, max_size=20), st.integers(2, 24),
        st.sampled_from(["rnd_conv", "trn", "rnd"]))
 def test_choose_fixed_is_the_finest_that_holds(values, width, rounding):

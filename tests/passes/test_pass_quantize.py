@@ -73,7 +73,7 @@ def _on_grid(spec):
     return dict(spec, layers=layers)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(specs(readout=False))
 def test_representable_parameters_give_identical_outputs(spec):
     _, g = build(_on_grid(spec), gain=1.0)

@@ -144,7 +144,7 @@ def test_readout_window_equals_nn_model_with_window(spec, window):
     assert fixed_window_readout(out).content_hash() == out.content_hash()
 
 
-@SETTINGS
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(specs(readout=False), st.integers(1, 6), st.sampled_from(["argmax_spike_count", "first_to_threshold"]))
 def test_readout_insertion_equals_nn_readout(spec, window, rule):
     spec = dict(spec, window=0)
