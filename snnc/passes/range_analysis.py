@@ -9,7 +9,9 @@ the per-step shape, with parameters in real units (``node.quant["scales"]`` appl
 - Neuron: the charge is affine in ``(V, I, X)``, so the state interval is iterated step by step from
   the initial state for the window (``window_size``; without a window until it stops changing or
   ``horizon`` steps). The reset takes the hull of the two branches: no spike (``H`` below the
-  threshold) and spike (``v_reset``, ``H - v_threshold`` or ``H``). The potential's interval covers
+  threshold) and spike (``v_reset``, ``H - v_threshold`` or ``H``); for the snnTorch timings
+  (``delayed``, ``compensated``) the hull is also taken over the reset signal ``R ∈ {0, 1}`` inside
+  the charge and, for ``compensated``, over every ``(S, R)`` in the stored value. The potential's interval covers
   ``H`` before and ``V`` after the reset. The output is within ``[0, 1]`` (``[0, 0]`` where the
   threshold can never be reached).
 - Readout: spike counts are within ``[0, steps]``; the membrane ``mem = beta·mem + x`` is iterated

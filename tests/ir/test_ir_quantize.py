@@ -1,6 +1,5 @@
 """snnc.ir.quantize: rounding and overflow modes by hand, format choice, calibration."""
 
-import math
 
 import numpy as np
 import pytest

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from netspec import build, inputs, specs
 from snnc.ir import Graph, interpret

@@ -7,7 +7,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 
 from netspec import build, inputs, specs
-from snnc.ir import Graph, interpret
+from snnc.ir import Graph
 from snnc.ir.quantize import Fixed, calibrate, set_format
 from snnc.passes import analyze_ranges
 
