@@ -577,16 +577,18 @@ def _exact_matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a.to(torch.float64) @ b.to(torch.float64)).to(torch.int64)
 
 
-def _matmul_accum(node, x: FX, w: FX, b: FX | None, acc: Fixed, cols: torch.Tensor, wmat: torch.Tensor):
-    """``b + Σ w·x`` on the accumulator's grid; checks the C++ ``acc + w*x`` width."""
-    prod = FX(torch.zeros(()), x.width + w.width, x.int_bits + w.int_bits)
-    FX(torch.zeros((), dtype=torch.int64), acc.width, acc.int_bits)._aligned(prod)
-    shift = acc.frac_bits - prod.frac
-    total = _exact_matmul(cols, wmat) * (1 << shift)
+def _accumulate(x: FX, w: FX, b: FX | None, acc: Fixed, products: torch.Tensor, bias_shape=(-1,)) -> FX:
+    """``acc := b + Σ w·x`` from the exact sums of products ``products`` (codes with ``Fx + Fw``
+    fraction bits): aligned to the accumulator's grid, the bias added; checks that the C++
+    ``acc += w * x`` (and ``acc = b``) types fit."""
+    zero = torch.zeros((), dtype=torch.int64)
+    prod_t, acc_t = FX(zero, x.width + w.width, x.int_bits + w.int_bits), FX(zero, acc.width, acc.int_bits)
+    acc_t._aligned(prod_t)
+    code = products * (1 << (acc.frac_bits - prod_t.frac))
     if b is not None:
-        FX(torch.zeros((), dtype=torch.int64), acc.width, acc.int_bits)._aligned(b)
-        total = total + b.code * (1 << (acc.frac_bits - b.frac))
-    return FX(total, acc.width, acc.int_bits)
+        acc_t._aligned(b)
+        code = code + b.code.reshape(bias_shape) * (1 << (acc.frac_bits - b.frac))
+    return FX(code, acc.width, acc.int_bits)
 
 
 @_named
@@ -594,8 +596,8 @@ def _linear(node, xs, state, ctx):
     (fin,) = _input_formats(node, ctx)
     fm, p = formats(node), _consts(node, ctx)
     x = _read(xs[0], fin)
-    acc = _matmul_accum(node, x, p["weight"], p.get("bias"), fm["accum"], x.code, p["weight"].code.T)
-    return acc.cast(fm["result"]).value()
+    products = _exact_matmul(x.code, p["weight"].code.T)
+    return _accumulate(x, p["weight"], p.get("bias"), fm["accum"], products).cast(fm["result"]).value()
 
 
 @_named
@@ -611,21 +613,13 @@ def _conv2d(node, xs, state, ctx):
     from ..ops import _pair
     stride, pad, dil = (_pair(node.name, k, a[k]) for k in ("stride", "padding", "dilation"))
     oh, ow = node.shape[1], node.shape[2]
-    # im2col on the codes as float64 (exact: codes fit 53 bits), then an exact int64 product
+    # im2col on the codes as float64 (exact: codes fit 53 bits)
     cols = F.unfold(x.code.to(torch.float64), (kh, kw), dilation=dil, padding=pad, stride=stride)
     cols = cols.reshape(n, g, cg * kh * kw, oh * ow)
     wm = w.code.reshape(g, o // g, cg * kh * kw).to(torch.float64)
     # exact in float64: every partial sum is an integer inside the accumulator (<= 53 bits)
     total = torch.einsum("ngkl,gok->ngol", cols, wm).to(torch.int64).reshape(n, o, oh, ow)
-    b = p.get("bias")
-    accf = fm["accum"]
-    prod = FX(torch.zeros((), dtype=torch.int64), x.width + w.width, x.int_bits + w.int_bits)
-    FX(torch.zeros((), dtype=torch.int64), accf.width, accf.int_bits)._aligned(prod)
-    code = total * (1 << (accf.frac_bits - prod.frac))
-    if b is not None:
-        FX(torch.zeros((), dtype=torch.int64), accf.width, accf.int_bits)._aligned(b)
-        code = code + b.code.reshape(o, 1, 1) * (1 << (accf.frac_bits - b.frac))
-    acc = FX(code, accf.width, accf.int_bits)
+    acc = _accumulate(x, w, p.get("bias"), fm["accum"], total, (o, 1, 1))
     return acc.cast(fm["result"]).value()
 
 

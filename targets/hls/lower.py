@@ -10,7 +10,6 @@ literals are exactly the quantized values.
 from __future__ import annotations
 
 import json
-import keyword
 import math
 import re
 import shutil

@@ -4,9 +4,6 @@ formats that overflow), and equal to the float PyTorch model when every value is
 
 from __future__ import annotations
 
-import json
-import subprocess
-
 import numpy as np
 import pytest
 import torch
@@ -14,8 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hls_models import configs, conv_graph, dense_graph, neuron_kinds, readouts
-from snnc.ir import Graph, interpret
-from snnc.ir.errors import SnncError, UnsupportedError
+from snnc.ir import interpret
 from snnc.targets import get_target
 
 TARGET = get_target("hls")
