@@ -11,9 +11,11 @@ see ``Profile.quantize``) and then measures what the conversion did, layer by la
   value class (``accum``/``result``/``v``/``i``/``mem``) with a format, how many values the float
   interpreter produced on the calibration set outside the range (``clipped_total`` gives the count
   they were taken from);
-- ``error_bound``: for Linear/Conv2d, a bound on the per-step error of the layer's output caused by
-  its parameter rounding, ``max_o Σ_j |ΔW[o,j]|·max|x| + |Δb[o]|``, with ``max|x|`` the largest input
-  magnitude seen on the calibration set (1 for spike inputs without calibration).
+- ``error_bound``: for Linear/Conv2d, a bound on the per-step error of the layer's output for the
+  same input, ``max_o Σ_j |ΔW[o,j]|·max|x| + |Δb[o]|`` from its parameter rounding (``max|x|`` the
+  largest input magnitude seen on the calibration set; 1 for spike inputs without calibration), plus
+  one rounding step (half a step for round-to-nearest) for each of its ``accum``/``result`` formats;
+  values beyond a format's range are not covered (they are counted in ``clipped``).
 
 ``calibration`` is a ``[T, N, *input_shape]`` array or tensor (or a list of them), or an
 ``snnc.ir.quantize.Calibration`` already computed; the profile receives the same object.
@@ -165,8 +167,16 @@ def _layer_report(graph: Graph, qgraph: Graph, fnode, qnode, stats: Calibration 
             ones = torch.full(shape, xmax, dtype=torch.float64)
             per_out = F.conv2d(ones, torch.as_tensor(dw), torch.as_tensor(db), a["stride"], a["padding"],
                                a["dilation"], a["groups"]).numpy()
-        report.error_bound = float(np.max(per_out)) if per_out.size else 0.0
+        # plus one rounding of each stored value class the layer writes (saturation is reported apart)
+        stores = sum(_rounding_error(formats[c]) for c in ("accum", "result") if c in formats)
+        report.error_bound = (float(np.max(per_out)) if per_out.size else 0.0) + stores
     return report
+
+
+def _rounding_error(fmt: Fixed) -> float:
+    """The largest error of one store into ``fmt`` (in range): a step for truncation, half a step
+    for the round-to-nearest modes."""
+    return fmt.step if fmt.rounding in ("trn", "trn_zero") else fmt.step / 2
 
 
 __all__ = ["quantize", "QuantReport", "LayerReport"]
