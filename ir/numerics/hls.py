@@ -311,6 +311,10 @@ class Config:
         for name, spec in (config.get("layers") or {}).items():
             if not isinstance(spec, dict):
                 raise SnncError(f"hls config: layers[{name!r}] must be a dict of tensor class -> format")
+            for key in spec:
+                if _ALIASES.get(key, key) not in CONFIG_CLASSES + ("reuse_factor",):
+                    raise SnncError(f"hls config: layers[{name!r}] has unknown key {key!r}; expected "
+                                    f"reuse_factor or a tensor class of {CONFIG_CLASSES}")
             self.layers[name] = {(_ALIASES.get(k, k)): (v if k == "reuse_factor" else parse_format(v))
                                  for k, v in spec.items()}
         self.reuse_factor = int(config.get("reuse_factor", 1))

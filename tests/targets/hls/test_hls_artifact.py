@@ -181,6 +181,10 @@ def test_refusals_name_the_node():
         TARGET.check(q, {})
     with pytest.raises(SnncError, match="layers names 'nope'"):
         TARGET.prepare(_small_graph(), {"config": {"layers": {"nope": {}}}})
+    with pytest.raises(SnncError, match="unknown key 'wieght'"):
+        TARGET.prepare(_small_graph(), {"config": {"layers": {"fc": {"wieght": "<8,2>"}}}})
+    with pytest.raises(SnncError, match="cannot read format"):
+        TARGET.prepare(_small_graph(), {"config": {"default": "fixed(8,2)"}})
     with pytest.raises(SnncError, match="unsigned|signed"):
         TARGET.prepare(_small_graph(), {"config": {"classes": {"weight": {"width": 8, "int": 2, "signed": False}}}})
     with pytest.raises(SnncError, match="auto.*calibration"):
