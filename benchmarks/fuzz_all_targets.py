@@ -64,8 +64,8 @@ def fuzz(target: str, examples: int, regime: str | None, seed: int, save: Path |
                     report.to_json(save / f"{target}_mismatch.json")
 
     if seed is not None:
-        import random
-        random.seed(seed)
+        from hypothesis import seed as hypothesis_seed
+        run = hypothesis_seed(seed)(run)
     run()
     return stats
 
