@@ -183,3 +183,20 @@ def test_snnc_nn_exact(kind, v_reset):
     x = torch.randn(T, N, 6) * 1.5
     run = lambda m, x: _hooked_steps(m, x, ["1", "3"], snnc_nn.reset_net)  # noqa: E731
     assert _compare(model, x, run, {"1": "1", "3": "3"}) == 0
+
+
+def test_snnc_readout_and_window():
+    """snnc.nn neurons and the Readout with a fixed window: the window resets map to the IR."""
+    torch.manual_seed(5)
+    model = nn.Sequential(nn.Linear(6, 10), snnc_nn.LIF(tau=2.0, window_size=10), nn.Linear(10, 3),
+                          snnc_nn.IF(window_size=10), snnc_nn.Readout(n_classes=3, window_size=10))
+    with torch.no_grad():
+        model[0].bias.fill_(0.8)
+        model[2].bias.fill_(0.4)
+    x = torch.rand(T, N, 6) * 2
+    graph = trace(model, x)
+    assert graph["4"].op == "Readout" and graph["4"].attrs["window_size"] == 10
+    snnc_nn.reset_net(model)
+    with torch.no_grad():
+        ref = torch.stack([model(xt) for xt in x])
+    assert torch.equal(interpret(graph, x), ref)
