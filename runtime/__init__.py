@@ -14,6 +14,7 @@ Semantics are those of the IR's ``Neuron`` op and of the PyTorch loop in ``snnc.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,6 +47,7 @@ class NeuronProblem:
     window: int = 0
     steps0: int = 0
     store_v_seq: bool = False
+    key: tuple | None = None
 
 
 def _per_neuron(value, shape, dtype):
@@ -55,8 +57,45 @@ def _per_neuron(value, shape, dtype):
     return float(value)
 
 
+def _problem_key(module, x_seq: torch.Tensor):
+    """A cheap key of everything :func:`problem_of` reads, or None when a hyperparameter is a tensor
+    (per-neuron; re-read every call). PLIF's ``k`` is read every call anyway."""
+    kind = module.charge_kind
+    values = [kind, type(module.surrogate_function), module.surrogate_function.kernel_params(), module.v_reset,
+              module.v_threshold, bool(module.detach_reset), bool(getattr(module, "decay_input", True)),
+              int(module.window_size), bool(module.store_v_seq), x_seq.dtype, x_seq.shape[1:]]
+    if kind == "lif":
+        values.append(module.tau)
+    elif kind == "cuba":
+        values += [module.current_decay, module.voltage_decay]
+    for value in values[3:]:
+        if isinstance(value, torch.Tensor):
+            return None
+    return tuple(values)
+
+
+_PROBLEMS: dict = {}
+
+
 def problem_of(module, x_seq: torch.Tensor) -> NeuronProblem:
-    """Read a snnc neuron's hyperparameters (by attribute name) into a :class:`NeuronProblem`."""
+    """Read a snnc neuron's hyperparameters (by attribute name) into a :class:`NeuronProblem` (cached
+    while they are numbers: the host work per call is what limits short sequences)."""
+    key = _problem_key(module, x_seq) if module.charge_kind in CHARGES else None
+    cached = _PROBLEMS.get(key) if key is not None else None
+    if cached is None:
+        cached = _build_problem(module, x_seq)
+        cached.key = key
+        if key is not None:
+            _PROBLEMS[key] = cached
+    if cached.charge == "plif" or module.window_size:
+        cached = copy.copy(cached)
+        if cached.charge == "plif":
+            cached.p1 = module.k.reshape(1)
+        cached.steps0 = int(module._steps) if module.window_size else 0
+    return cached
+
+
+def _build_problem(module, x_seq: torch.Tensor) -> NeuronProblem:
     kind = module.charge_kind
     if kind not in CHARGES:
         raise ValueError(f"{type(module).__name__}: charge {kind!r} has no fused kernel; expected one of "
@@ -112,15 +151,16 @@ def neuron_forward(module, x_seq: torch.Tensor) -> torch.Tensor:
                                               module.i if is_cuba else 0.0)
     steps = x_seq.shape[0]
     window = problem.window
+    # the memories are plain attributes (MemoryModule sets them with object.__setattr__ too)
     if window and (problem.steps0 + steps) % window == 0:
         module.reset()
     else:
-        module.v = v_last
+        object.__setattr__(module, "v", v_last)
         if is_cuba:
-            module.i = i_last
-        module._steps = (problem.steps0 + steps) % window if window else module._steps + steps
+            object.__setattr__(module, "i", i_last)
+        object.__setattr__(module, "_steps", (problem.steps0 + steps) % window if window else module._steps + steps)
     if problem.store_v_seq:
-        module.v_seq = v_seq
+        object.__setattr__(module, "v_seq", v_seq)
     return spikes
 
 

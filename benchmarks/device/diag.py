@@ -170,30 +170,32 @@ def tune():
             y = torch.empty_like(x)
             cp = ctime(lambda: y.copy_(x))
             res = []
-            for block in (512, 1024, 2048):
-                for warps in (2, 4, 8):
-                    if block // (32 * warps) < 1:
-                        continue
-                    ops.BLOCK, ops.NUM_WARPS = block, warps
+            for block, warps in ((512, 2), (1024, 2), (1024, 4), (2048, 4)):
+                for pf in (False, True):
+                    ops.FORWARD_LAUNCH = {True: (block, warps), False: (block, warps)}
+                    ops.BLOCK_BWD, ops.WARPS_BWD, ops.PREFETCH = block // 2, 8, pf
+                    ops._CONSTEXPRS.clear()
                     cfg = [1, 1, 1, 1, 0, 0, 1 << 30, 0, 0, 0, 0, 0, 0, 0, 0, 0]
                     ops._DIRECT.on = True
                     try:
                         ms = ctime(lambda: ops._forward_impl(x, None, None, None, None, None, scal, cfg))
                         cfg_h = list(cfg)
                         cfg_h[8] = 1
-                        out = ops._forward_impl(x, None, None, None, None, None, scal, cfg_h)
-                        h = out[1]
+                        msh = ctime(lambda: ops._forward_impl(x, None, None, None, None, None, scal, cfg_h))
+                        h = ops._forward_impl(x, None, None, None, None, None, scal, cfg_h)[1]
                         gs = torch.randn_like(x)
                         msb = ctime(lambda: ops._backward_impl(gs, None, None, None, h, None, None, None, None, None,
                                                                scal, cfg_h, [0, 0]))
                     finally:
                         ops._DIRECT.on = False
-                    res.append((ms, block, warps, msb))
-            res.sort()
-            print(f"{dt} T={T} copy {cp:.3f} ms; best fwd:", [(f"{m:.3f}", f"{cp / m:.0%}", b, w) for m, b, w, _ in res[:4]])
-            resb = sorted(res, key=lambda r: r[3])
-            print(f"   best bwd:", [(f"{mb:.3f}", b, w) for _, b, w, mb in resb[:4]])
-    ops.BLOCK, ops.NUM_WARPS = 1024, 4
+                    res.append((ms, block, warps, pf, msh, msb))
+            print(f"{dt} T={T} copy {cp:.3f} ms")
+            for ms, b, w, pf, msh, msb in sorted(res):
+                print(f"   fwd {ms:.3f} ({cp / ms:.0%}) block {b} warps {w} prefetch {pf}; fwd storing h {msh:.3f}; "
+                      f"bwd (block {b // 2}, 8 warps) {msb:.3f}")
+    ops.FORWARD_LAUNCH = {True: (1024, 2), False: (512, 2)}
+    ops.BLOCK_BWD, ops.WARPS_BWD, ops.PREFETCH = 512, 8, True
+    ops._CONSTEXPRS.clear()
     # host overhead per call at small size
     from snnc.nn import neuron
     m = neuron.LIF(step_mode="m", backend="triton").cuda()

@@ -6,7 +6,7 @@ import torch
 
 from .. import CHARGES, NeuronProblem, kernel_scalars
 from ..surrogates import surrogate_code
-from .ops import CONFIG, SCALARS, neuron_bwd, neuron_forward_op, neuron_fwd  # noqa: F401
+from .ops import CONFIG, SCALARS, forward_direct, neuron_bwd, neuron_forward_op, neuron_fwd  # noqa: F401
 
 _NEVER = 1 << 30  # a window that never ends
 
@@ -17,23 +17,18 @@ def _mode(value) -> int:
     return 2 if value.numel() == 1 else 1
 
 
-def multistep(problem: NeuronProblem, x_seq: torch.Tensor, v, i):
-    """Run ``problem`` on ``x_seq`` ``[T, N, ...]`` from state ``v`` (and ``i``), floats or tensors of
-    the per-step shape. Returns ``(spikes, v_last, i_last, v_seq)``; differentiable."""
-    if not x_seq.is_floating_point() or x_seq.dtype not in (torch.float32, torch.float16, torch.bfloat16):
-        raise TypeError(f"triton neuron kernel: input must be float32/float16/bfloat16, got {x_seq.dtype}")
-    p = problem
-    tau_recip, p1_scalar = kernel_scalars(p, x_seq.is_cuda)
-    tensors = {
-        "v0": v if isinstance(v, torch.Tensor) else None,
-        "i0": i if isinstance(i, torch.Tensor) and p.charge == "cuba" else None,
-        "vth": p.v_threshold if isinstance(p.v_threshold, torch.Tensor) else None,
-        "p1": p.p1 if isinstance(p.p1, torch.Tensor) else None,
-        "p2": p.p2 if isinstance(p.p2, torch.Tensor) else None,
-    }
+_PLANS: dict = {}
+
+
+def _plan(p: NeuronProblem, tensors: dict, v, i, store_h: bool, on_cuda: bool):
+    """``(scalars, config)`` lists for the ops (cached per problem key while hyperparameters are numbers)."""
+    key = None if p.key is None else (p.key, store_h, on_cuda, p.steps0, tensors["v0"] is None and float(v),
+                                      tensors["i0"] is None)
+    plan = _PLANS.get(key) if key is not None else None
+    if plan is not None:
+        return plan
+    tau_recip, p1_scalar = kernel_scalars(p, on_cuda)
     code, (sg0, sg1) = surrogate_code(p.surrogate, p.surrogate_params)
-    store_h = torch.is_grad_enabled() and any(
-        t is not None and t.requires_grad for t in (x_seq, tensors["v0"], tensors["i0"], tensors["p1"]))
     config = {
         "charge": CHARGES[p.charge], "decay_input": int(p.decay_input), "tau_recip": int(tau_recip),
         "hard": int(p.hard), "detach": int(p.detach_reset), "surrogate": code,
@@ -43,19 +38,42 @@ def multistep(problem: NeuronProblem, x_seq: torch.Tensor, v, i):
         "vth_mode": _mode(tensors["vth"]), "p1_mode": _mode(tensors["p1"]), "p2_mode": _mode(tensors["p2"]),
         # PLIF's k, a float32 0-d tensor: PyTorch on CUDA rounds it to a float16/bfloat16 tensor's dtype
         # before multiplying; on the CPU it multiplies by the float32 value
-        "round_k": int(p.charge == "plif" and x_seq.is_cuda),
+        "round_k": int(p.charge == "plif" and on_cuda),
     }
     scalars = {
         "v0": 0.0 if tensors["v0"] is not None else float(v), "vth": 0.0 if tensors["vth"] is not None else p.v_threshold,
         "p1": p1_scalar, "p2": p.p2 if tensors["p2"] is None else 0.0, "v_reset": p.v_reset,
         "v_leak": p.v_leak, "v_init": p.v_init, "sg_p0": sg0, "sg_p1": sg1,
     }
+    plan = ([float(scalars[k]) for k in SCALARS], [int(config[k]) for k in CONFIG])
+    if key is not None:
+        _PLANS[key] = plan
+    return plan
+
+
+def multistep(problem: NeuronProblem, x_seq: torch.Tensor, v, i):
+    """Run ``problem`` on ``x_seq`` ``[T, N, ...]`` from state ``v`` (and ``i``), floats or tensors of
+    the per-step shape. Returns ``(spikes, v_last, i_last, v_seq)``; differentiable."""
+    if x_seq.dtype not in (torch.float32, torch.float16, torch.bfloat16):
+        raise TypeError(f"triton neuron kernel: input must be float32/float16/bfloat16, got {x_seq.dtype}")
+    p = problem
+    tensors = {
+        "v0": v if isinstance(v, torch.Tensor) else None,
+        "i0": i if isinstance(i, torch.Tensor) and p.charge == "cuba" else None,
+        "vth": p.v_threshold if isinstance(p.v_threshold, torch.Tensor) else None,
+        "p1": p.p1 if isinstance(p.p1, torch.Tensor) else None,
+        "p2": p.p2 if isinstance(p.p2, torch.Tensor) else None,
+    }
     if p.charge == "cuba" and tensors["i0"] is None and float(i) != 0.0:
         tensors["i0"] = torch.full_like(x_seq[0], float(i))
-        config["i0_mode"] = 1
-    s, _, v_last, i_last, v_seq = neuron_forward_op(
-        x_seq, tensors["v0"], tensors["i0"], tensors["vth"], tensors["p1"], tensors["p2"],
-        [float(scalars[k]) for k in SCALARS], [int(config[k]) for k in CONFIG])
+    store_h = torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in (x_seq, tensors["v0"], tensors["i0"], tensors["p1"]))
+    scalars, config = _plan(p, tensors, v, i, store_h, x_seq.is_cuda)
+    args = (x_seq, tensors["v0"], tensors["i0"], tensors["vth"], tensors["p1"], tensors["p2"], scalars, config)
+    if store_h or torch.compiler.is_compiling():
+        s, _, v_last, i_last, v_seq = neuron_forward_op(*args)
+    else:  # nothing to differentiate: launch directly (no autograd node, no dispatcher)
+        s, _, v_last, i_last, v_seq = forward_direct(*args)
     return s, v_last, (i_last if p.charge == "cuba" else None), (v_seq if p.store_v_seq else None)
 
 

@@ -135,7 +135,7 @@ def neuron_forward_kernel(
         CHARGE: tl.constexpr, DECAY_INPUT: tl.constexpr, TAU_RECIP: tl.constexpr, HARD: tl.constexpr,
         V0_MODE: tl.constexpr, I0_MODE: tl.constexpr, VTH_MODE: tl.constexpr, P1_MODE: tl.constexpr,
         P2_MODE: tl.constexpr, STORE_H: tl.constexpr, STORE_V: tl.constexpr, LOWP: tl.constexpr,
-        ROUND_K: tl.constexpr, BLOCK: tl.constexpr):
+        ROUND_K: tl.constexpr, PREFETCH: tl.constexpr, BLOCK: tl.constexpr):
     """Multi-step forward of the ``Neuron`` op (see the module docstring)."""
     v_reset, v_leak, v_init = tl.cast(v_reset, tl.float32), tl.cast(v_leak, tl.float32), tl.cast(v_init, tl.float32)
     DT: tl.constexpr = x_ptr.dtype.element_ty
@@ -149,11 +149,17 @@ def neuron_forward_kernel(
         p1 = _round(p1, DT, LOWP)
     p2 = _param(p2_ptr, p2_s, offs, mask, P2_MODE)
     step = offs.to(tl.int64)
+    if PREFETCH:
+        x_next = tl.load(x_ptr + step, mask=mask, other=0.0)
     for t in range(T):
         fresh = ((steps0 + t) % window == 0) & (t > 0)
         v = tl.where(fresh, v_init, v)
         i = tl.where(fresh, 0.0, i)
-        x = tl.load(x_ptr + step, mask=mask, other=0.0).to(tl.float32)
+        if PREFETCH:  # the next step's load is in flight while this step computes
+            x = x_next.to(tl.float32)
+            x_next = tl.load(x_ptr + step + N, mask=mask & (offs * 0 + t + 1 < T), other=0.0)
+        else:
+            x = tl.load(x_ptr + step, mask=mask, other=0.0).to(tl.float32)
         h, i = _charge(v, i, x, p1, p2, v_leak, CHARGE, DECAY_INPUT, TAU_RECIP, DT, LOWP)
         s = tl.where(_round(h - vth, DT, LOWP) >= 0.0, 1.0, 0.0)
         v = _reset(h, s, vth, v_reset, HARD, DT, LOWP)

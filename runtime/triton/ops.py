@@ -19,8 +19,12 @@ from torch import Tensor
 
 from . import kernels as K
 
-BLOCK = 1024
-NUM_WARPS = 4
+#: forward launch (BLOCK, num_warps) by ``dtype is float32`` and backward launch, from a sweep on the H100
+#: (2^22 neurons, T = 8 and 32; ``benchmarks/device/diag.py tune``)
+FORWARD_LAUNCH = {True: (1024, 2), False: (512, 2)}
+BLOCK_BWD, WARPS_BWD = 512, 8
+#: load step t+1's input while step t computes
+PREFETCH = True
 
 #: order of the ``config`` int list
 CONFIG = ("charge", "decay_input", "tau_recip", "hard", "detach", "surrogate", "window", "steps0",
@@ -30,6 +34,7 @@ SCALARS = ("v0", "vth", "p1", "p2", "v_reset", "v_leak", "v_init", "sg_p0", "sg_
 
 _C = {name: i for i, name in enumerate(CONFIG)}
 _S = {name: i for i, name in enumerate(SCALARS)}
+_WINDOW, _STEPS0 = _C["window"], _C["steps0"]
 
 _HAS_TRITON_OP = hasattr(torch.library, "triton_op") and hasattr(torch.library, "wrap_triton")
 
@@ -44,10 +49,6 @@ def _launcher(kernel):
     return kernel
 
 
-def _grid(n: int):
-    return (triton.cdiv(n, BLOCK),)
-
-
 def _or(t: Optional[Tensor], dummy: Tensor) -> Tensor:
     return dummy if t is None else t
 
@@ -59,30 +60,60 @@ def _spare(t: Tensor) -> Tensor:
     return t if getattr(_DIRECT, "on", False) else t.new_empty(1)
 
 
+def _constexprs(config: list[int], dtype: torch.dtype, backward: bool) -> dict:
+    """The launch's keyword arguments (constexprs, block, warps) for ``config``, built once per config."""
+    key = (tuple(config), dtype, backward)
+    kw = _CONSTEXPRS.get(key)
+    if kw is None:
+        c = config
+        kw = dict(CHARGE=c[_C["charge"]], DECAY_INPUT=bool(c[_C["decay_input"]]), TAU_RECIP=bool(c[_C["tau_recip"]]),
+                  HARD=bool(c[_C["hard"]]), V0_MODE=c[_C["v0_mode"]], VTH_MODE=c[_C["vth_mode"]],
+                  P1_MODE=c[_C["p1_mode"]], P2_MODE=c[_C["p2_mode"]], LOWP=dtype != torch.float32,
+                  ROUND_K=bool(c[_C["round_k"]]), enable_fp_fusion=False)
+        if backward:
+            kw.update(DETACH=bool(c[_C["detach"]]), SURROGATE=c[_C["surrogate"]], BLOCK=BLOCK_BWD,
+                      num_warps=WARPS_BWD)
+        else:
+            block, warps = FORWARD_LAUNCH[dtype == torch.float32]
+            kw.update(I0_MODE=c[_C["i0_mode"]], STORE_H=bool(c[_C["store_h"]]), STORE_V=bool(c[_C["store_v"]]),
+                      PREFETCH=PREFETCH, BLOCK=block, num_warps=warps)
+        _CONSTEXPRS[key] = kw
+    return kw
+
+
+_CONSTEXPRS: dict = {}
+
+
 def _forward_impl(x: Tensor, v0: Optional[Tensor], i0: Optional[Tensor], vth: Optional[Tensor],
                   p1: Optional[Tensor], p2: Optional[Tensor], scalars: list[float],
                   config: list[int]) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
-    c = config
+    c, f = config, scalars
     x = x.contiguous()
-    steps, n = x.shape[0], x[0].numel()
+    steps = x.shape[0]
+    n = x.numel() // steps if steps else 0
+    kw = _constexprs(c, x.dtype, False)
+    direct = getattr(_DIRECT, "on", False)
     s = torch.empty_like(x)
-    h = torch.empty_like(x) if c[_C["store_h"]] else x.new_empty(0)
-    vseq = torch.empty_like(x) if c[_C["store_v"]] else x.new_empty(0)
+    h = torch.empty_like(x) if kw["STORE_H"] else x.new_empty(0)
+    vseq = torch.empty_like(x) if kw["STORE_V"] else x.new_empty(0)
     v_last = x.new_empty(x.shape[1:])
-    i_last = x.new_empty(x.shape[1:]) if c[_C["charge"]] == K.CUBA else x.new_empty(0)
-    f = scalars
-    _launcher(K.neuron_forward_kernel)[_grid(n)](
-        x, s, h if h.numel() else _spare(s), vseq if vseq.numel() else _spare(s),
-        _or(v0, x), _or(i0, x), v_last, i_last if i_last.numel() else _spare(v_last),
-        _or(vth, x), _or(p1, x), _or(p2, x),
-        f[_S["v0"]], f[_S["vth"]], f[_S["p1"]], f[_S["p2"]], f[_S["v_reset"]], f[_S["v_leak"]],
-        f[_S["v_init"]], n, steps, c[_C["window"]], c[_C["steps0"]],
-        CHARGE=c[_C["charge"]], DECAY_INPUT=bool(c[_C["decay_input"]]), TAU_RECIP=bool(c[_C["tau_recip"]]),
-        HARD=bool(c[_C["hard"]]), V0_MODE=c[_C["v0_mode"]], I0_MODE=c[_C["i0_mode"]],
-        VTH_MODE=c[_C["vth_mode"]], P1_MODE=c[_C["p1_mode"]], P2_MODE=c[_C["p2_mode"]],
-        STORE_H=bool(c[_C["store_h"]]), STORE_V=bool(c[_C["store_v"]]), LOWP=x.dtype != torch.float32,
-        ROUND_K=bool(c[_C["round_k"]]), BLOCK=BLOCK, num_warps=NUM_WARPS, enable_fp_fusion=False)
+    cuba = kw["CHARGE"] == K.CUBA
+    i_last = x.new_empty(x.shape[1:]) if cuba else x.new_empty(0)
+    _launcher(K.neuron_forward_kernel)[(-(-n // kw["BLOCK"]),)](
+        x, s, h if kw["STORE_H"] else (s if direct else _spare(s)), vseq if kw["STORE_V"] else (s if direct else _spare(s)),
+        x if v0 is None else v0, x if i0 is None else i0, v_last, i_last if cuba else (v_last if direct else _spare(v_last)),
+        x if vth is None else vth, x if p1 is None else p1, x if p2 is None else p2,
+        f[0], f[1], f[2], f[3], f[4], f[5], f[6], n, steps, c[_WINDOW], c[_STEPS0], **kw)
     return s, h, v_last, i_last, vseq
+
+
+def forward_direct(*args):
+    """``_forward_impl`` launched directly (no dispatcher, no autograd node): the no-gradient eager path."""
+    _DIRECT.on = True
+    try:
+        return _forward_impl(*args)
+    finally:
+        _DIRECT.on = False
 
 
 def _backward_impl(gs: Optional[Tensor], gvseq: Optional[Tensor], gv_last: Optional[Tensor],
@@ -91,27 +122,23 @@ def _backward_impl(gs: Optional[Tensor], gvseq: Optional[Tensor], gv_last: Optio
                    config: list[int], need: list[int]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """``need`` = [grad of v0 wanted, grad of i0 wanted]."""
     c, f = config, scalars
-    steps, n = h.shape[0], h[0].numel()
+    steps = h.shape[0]
+    n = h.numel() // steps if steps else 0
+    kw = _constexprs(c, h.dtype, True)
     gx = torch.empty_like(h)
     gv0 = h.new_empty(h.shape[1:]) if need[0] else h.new_empty(0)
     gi0 = h.new_empty(h.shape[1:]) if need[1] else h.new_empty(0)
-    blocks = _grid(n)[0]
-    gk = h.new_empty(blocks, dtype=torch.float32) if c[_C["charge"]] == K.PLIF else h.new_empty(0, dtype=torch.float32)
-    contiguous = lambda t: None if t is None else t.contiguous()  # noqa: E731
-    gs, gvseq, gv_last, gi_last = map(contiguous, (gs, gvseq, gv_last, gi_last))
+    blocks = -(-n // BLOCK_BWD)
+    plif = kw["CHARGE"] == K.PLIF
+    gk = h.new_empty(blocks if plif else 0, dtype=torch.float32)
+    gs, gvseq, gv_last, gi_last = (None if t is None else t.contiguous() for t in (gs, gvseq, gv_last, gi_last))
     _launcher(K.neuron_backward_kernel)[(blocks,)](
         _or(gs, h), _or(gvseq, h), _or(gv_last, h), _or(gi_last, h), h, _or(x, h), _or(v0, h),
         _or(vth, h), _or(p1, h), _or(p2, h),
-        gx, gv0 if need[0] else _spare(gx), gi0 if need[1] else _spare(gx), gk if gk.numel() else _spare(gx),
-        f[_S["v0"]], f[_S["vth"]], f[_S["p1"]], f[_S["p2"]], f[_S["v_reset"]], f[_S["v_leak"]],
-        f[_S["v_init"]], f[_S["sg_p0"]], f[_S["sg_p1"]], n, steps, c[_C["window"]], c[_C["steps0"]],
-        CHARGE=c[_C["charge"]], DECAY_INPUT=bool(c[_C["decay_input"]]), TAU_RECIP=bool(c[_C["tau_recip"]]),
-        HARD=bool(c[_C["hard"]]), DETACH=bool(c[_C["detach"]]), SURROGATE=c[_C["surrogate"]],
-        V0_MODE=c[_C["v0_mode"]], VTH_MODE=c[_C["vth_mode"]], P1_MODE=c[_C["p1_mode"]],
-        P2_MODE=c[_C["p2_mode"]], HAS_GS=gs is not None, HAS_GVSEQ=gvseq is not None,
-        HAS_GVT=gv_last is not None, HAS_GIT=gi_last is not None, STORE_GV0=bool(need[0]),
-        STORE_GI0=bool(need[1]), LOWP=h.dtype != torch.float32, ROUND_K=bool(c[_C["round_k"]]), BLOCK=BLOCK, num_warps=NUM_WARPS,
-        enable_fp_fusion=False)
+        gx, gv0 if need[0] else _spare(gx), gi0 if need[1] else _spare(gx), gk if plif else _spare(gx),
+        f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], n, steps, c[_WINDOW], c[_STEPS0],
+        HAS_GS=gs is not None, HAS_GVSEQ=gvseq is not None, HAS_GVT=gv_last is not None,
+        HAS_GIT=gi_last is not None, STORE_GV0=bool(need[0]), STORE_GI0=bool(need[1]), **kw)
     return gx, gv0, gi0, gk
 
 
@@ -124,7 +151,7 @@ def _fake_forward(x, v0, i0, vth, p1, p2, scalars, config):
 
 
 def _fake_backward(gs, gvseq, gv_last, gi_last, h, x, v0, vth, p1, p2, scalars, config, need):
-    blocks = _grid(h[0].numel())[0]
+    blocks = -(-h[0].numel() // BLOCK_BWD)
     return (torch.empty_like(h), h.new_empty(h.shape[1:]) if need[0] else h.new_empty(0),
             h.new_empty(h.shape[1:]) if need[1] else h.new_empty(0),
             h.new_empty(blocks if config[_C["charge"]] == K.PLIF else 0, dtype=torch.float32))
