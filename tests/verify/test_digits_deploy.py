@@ -32,5 +32,5 @@ def test_digits_example_deploys_bit_exactly_to_every_target(tmp_path, capsys):
         # the accuracy column is the target's own decisions, recomputed from its simulator
         import snnc
         y = snnc.simulate(tmp_path / "artifacts" / row["target"], data.test_x)
-        assert row["accuracy"] == (y[-1, :, 0].to(torch.int64) == data.test_y).double().mean().item()
+        assert row["accuracy"] == (digits.decisions_of(y) == data.test_y).double().mean().item()
         assert row["accuracy"] > 0.3
