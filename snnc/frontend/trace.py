@@ -23,7 +23,7 @@ import torch.fx as fx
 from torch import nn
 
 from ..ir import Graph
-from ..ir.errors import GraphError, SnncError, UnsupportedError
+from ..ir.errors import SnncError, UnsupportedError
 from ..ir.ops import op_def
 from . import neurons
 
@@ -307,7 +307,7 @@ def _returns_tuple(m: nn.Module) -> bool:
     return False
 
 
-def trace(model: nn.Module, example_input: torch.Tensor | tuple | list, *, name: str | None = None) -> Graph:
+def trace(model: nn.Module, example_input: torch.Tensor | tuple | list) -> Graph:
     """Trace ``model`` into an IR :class:`~snnc.ir.Graph`.
 
     ``example_input`` is ``[T, N, *input_shape]`` (any framework; only its shape is used), or the
@@ -324,7 +324,16 @@ def trace(model: nn.Module, example_input: torch.Tensor | tuple | list, *, name:
             raise SnncError(f"example input must be [T, N, *input_shape] (at least 3 dims), got shape "
                             f"{list(x.shape)}")
         input_shape = tuple(x.shape[2:])
-    model = model.eval()
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()  # deployment semantics while tracing (BatchNorm statistics, no dropout); restored below
+    try:
+        return _trace(model, input_shape)
+    finally:
+        for m, training in modes:
+            m.training = training
+
+
+def _trace(model: nn.Module, input_shape: tuple[int, ...]) -> Graph:
     b = Builder(input_shape)
     fn = importer_for(model)
     if fn is not None and type(model) is not nn.Sequential:  # a single layer/neuron as the model

@@ -32,7 +32,6 @@ ones into their nearest NIR form and records each change in ``graph.metadata["ni
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
@@ -176,7 +175,7 @@ def _is_unit(g) -> bool:
     return bool(np.all(np.abs(np.asarray(g) - 1.0) <= GAIN_TOL))
 
 
-def _topological(nodes: dict, edges: list) -> list[str]:
+def _topological(nodes: dict, edges: list) -> tuple[list[str], dict[str, list[str]]]:
     preds = {n: [] for n in nodes}
     for src, dst in edges:
         if src not in nodes or dst not in nodes:
@@ -185,7 +184,7 @@ def _topological(nodes: dict, edges: list) -> list[str]:
         preds[dst].append(src)
     order, state = [], {}
 
-    def visit(n, stack):
+    def visit(n):
         if state.get(n) == 2:
             return
         if state.get(n) == 1:
@@ -193,12 +192,12 @@ def _topological(nodes: dict, edges: list) -> list[str]:
                                       "imports feed-forward NIR graphs only")
         state[n] = 1
         for s in preds[n]:
-            visit(s, stack)
+            visit(s)
         state[n] = 2
         order.append(n)
 
     for n in nodes:
-        visit(n, [])
+        visit(n)
     return order, preds
 
 
