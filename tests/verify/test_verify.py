@@ -161,3 +161,33 @@ def test_assert_deploys(graph, tmp_path):
     with pytest.raises(DeploymentMismatch, match="first divergence: node 'n2'") as info:
         assert_deploys(graph, target, X, artifact=tmp_path / "art")
     assert isinstance(info.value, AssertionError) and info.value.report.first_divergence.node == "n2"
+
+
+def test_progress_bar_and_chunks_give_the_same_report(graph, capsys):
+    x = (torch.rand(16, 10, 6, generator=torch.Generator().manual_seed(9)) < 0.5).float()
+    plain = snnc.verify(graph, toy_target.make(), x)
+    chunked = snnc.verify(graph, toy_target.make(), x, progress=True, chunk=3)
+    assert "verify toy" in capsys.readouterr().err
+    assert chunked.to_dict() == plain.to_dict() and chunked.ok
+
+
+def test_sampled_inputs():
+    from snnc.verify import sample_inputs
+    s = sample_inputs((2, 3), samples=5, timesteps=7, seed=1)
+    assert s.shape == (7, 5, 2, 3) and set(s.unique().tolist()) <= {0.0, 1.0}
+    assert torch.equal(s, sample_inputs((2, 3), samples=5, timesteps=7, seed=1))
+    v = sample_inputs((4,), samples=2, timesteps=3, seed=1, kind="values")
+    assert v.min() >= 0 and v.max() < 1 and len(v.unique()) > 2
+    with pytest.raises(SnncError, match="samples > 0"):
+        sample_inputs((4,), samples=0)
+
+
+def test_verify_traces_a_torch_module():
+    import snnc.nn as snn
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 5, bias=False), snn.IF(v_threshold=0.5, v_reset=0.0))
+    report = snnc.verify(model, toy_target.make(), X)
+    assert report.ok and report.layers[0].elements == 16 * 4 * 5
+    with torch.no_grad():
+        expected = torch.stack([model(xt) for xt in X])
+    assert torch.equal(report.outputs[0], expected)
