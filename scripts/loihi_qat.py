@@ -65,10 +65,15 @@ def build(hidden: int, steps: int, current_decay: float, voltage_decay: float) -
 
 
 def output_spikes(model: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
-    """The last neuron layer's spikes ``[T, N, 10]`` (step by step, surrogate gradients)."""
+    """The last neuron layer's spikes ``[T, N, 10]`` (multi-step mode: each fake-quantized weight is
+    computed once per sequence; surrogate gradients through time)."""
     snn.reset_net(model)
     body = model[:-1]
-    return torch.stack([body(x[t]) for t in range(x.shape[0])])
+    snn.set_step_mode(body, "m")
+    try:
+        return body(x)
+    finally:
+        snn.set_step_mode(body, "s")
 
 
 def train(model, train_set, epochs: int, layers: int, lr: float, batch: int, seed: int, log=print):

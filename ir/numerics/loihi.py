@@ -302,6 +302,11 @@ def _pool_matrix(node: Node, in_shape) -> np.ndarray:
     return KERNELS[node.op](node, [eye], {}, None).reshape(n, -1).T.numpy()
 
 
+UNSUPPORTED = {"Add": "residual/branch Add is not supported by netx (a chain of layers)",
+               "MaxPool2d": "max pooling has no Loihi synapse; use SumPool2d/AvgPool2d",
+               "BatchNorm": "fold BatchNorm into the preceding layer first (the fold pass)"}
+
+
 class _Layer:
     """One netx layer being assembled: its synaptic op (float), the neuron, the names kept."""
 
@@ -335,17 +340,15 @@ class LoihiProfile(Profile):
         users = {n.name: g.users(n.name) for n in g.nodes}
         prev = None              # name of the last node emitted into `out`
         layer = _Layer()
+        for node in g.nodes:                     # ops with no Loihi form first: they name the real cause
+            if node.op in UNSUPPORTED:
+                raise UnsupportedError(node.name, UNSUPPORTED[node.op], target=TARGET)
         for node in g.nodes:
             if len(users[node.name]) > 1:
                 raise UnsupportedError(node.name, f"its output feeds {len(users[node.name])} nodes; a netx network "
                                                   "is a chain of layers (no branches)", target=TARGET)
             if node.op == "Input":
                 prev = out.add(Node(node.name, "Input", [], {}, dict(node.attrs))).name
-            elif node.op in ("Add", "MaxPool2d", "BatchNorm"):
-                why = {"Add": "residual/branch Add is not supported by netx (a chain of layers)",
-                       "MaxPool2d": "max pooling has no Loihi synapse; use SumPool2d/AvgPool2d",
-                       "BatchNorm": "fold BatchNorm into the preceding layer first (the fold pass)"}[node.op]
-                raise UnsupportedError(node.name, why, target=TARGET)
             elif node.op == "Scale":
                 value = _scalar(node, "scale")
                 if layer.ops:

@@ -22,10 +22,10 @@ def _qat():
 
 
 def test_qat_deploys_fast(tmp_path):
-    r = _qat().run(hidden=32, steps=12, tail=2, epochs=2, n_train=400, n_test=150, out_dir=tmp_path,
-                   log=lambda *a: None)
-    assert r["agreement"] >= 0.95, r
-    assert r["deployed_accuracy"] >= 0.6, r
+    r = _qat().run(hidden=32, steps=10, tail=2, epochs=3, n_train=600, n_test=150, lr=1e-2, batch=32,
+                   out_dir=tmp_path, log=lambda *a: None)
+    assert r["agreement"] >= 0.9, r
+    assert r["deployed_accuracy"] >= 0.7, r
     assert (tmp_path / "artifact" / "network.net").exists()
 
 

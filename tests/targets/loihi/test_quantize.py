@@ -120,8 +120,16 @@ def test_refusals_name_the_node():
     g.add_node("b", "Linear", ["n"], {"weight": np.ones((4, 4))})
     g.add_node("add", "Add", ["n", "b"])
     g.add_node("y", "Output", ["add"])
-    with pytest.raises(UnsupportedError, match="node 'n'"):      # the branch feeding the residual Add
-        TARGET.prepare(g.verify(), {})
+    refuse(g.verify(), "node 'add'.*residual")
+    g = Graph()
+    g.add_node("x", "Input", shape=(4,))
+    g.add_node("a", "Linear", ["x"], {"weight": np.ones((4, 4))})
+    g.add_node("n", "Neuron", ["a"], {"v_threshold": np.asarray(1.0), "v_reset": np.asarray(0.0)}, charge="if")
+    g.add_node("y", "Output", ["n"])
+    g.add_node("b", "Linear", ["n"], {"weight": np.ones((2, 4))})
+    g.add_node("m", "Neuron", ["b"], {"v_threshold": np.asarray(1.0), "v_reset": np.asarray(0.0)}, charge="if")
+    g.add_node("z", "Output", ["m"])
+    refuse(g.verify(), "node 'n'.*feeds 2 nodes")
 
     g = nets.dense_net(rng, (4, 3, 2), ("if",), readout="argmax_spike_count")
     g["ro"].attrs.update(output_mode="membrane", rule="argmax_membrane")
