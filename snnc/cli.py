@@ -15,8 +15,15 @@ from .ir.errors import SnncError
 TARGETS = ("gpu", "loihi", "lynxi", "hls", "onnx", "nir")
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line on stderr (exit 2), like every other bad input."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="snnc", description="Compile spiking neural networks written in "
+    parser = _Parser(prog="snnc", description="Compile spiking neural networks written in "
                                      "PyTorch to GPU, Loihi, Lynxi, HLS C++, ONNX and NIR, verified bit-exactly.")
     parser.add_argument("--version", action="version", version=f"snnc {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")

@@ -113,7 +113,10 @@ def test_bad_inputs_exit_2_one_line_nothing_left(work):
     assert_bad(run("compile", "model.pt", "--target", "nir", "-o", "o6", "--input-shape", "1,4,4", cwd=work),
                "nir", "'>='", "--allow-approximate")
     assert_bad(run("simulate", "art_missing", "--inputs", "x.npy", "-o", "y2.npy", cwd=work), "art_missing")
+    assert_bad(run("compile", "model.pt", "--target", "nosuch", "-o", "o7", cwd=work), "--target", "invalid choice")
     assert set(p.name for p in work.iterdir()) == before  # no output directory or file left behind
+    rc, _, err = run("compile", "missing.pt", "--target", "onnx", "-o", "o1", "--debug", cwd=work)
+    assert rc != 0 and "Traceback" in err  # --debug shows it
 
 
 def test_wrong_shape_and_trusted_pickle(work):
