@@ -287,6 +287,10 @@ def inspect_artifact(path: Path) -> str:
 
     manifest = read_manifest(path)
     lines = [f"{path}: snnc artifact", json.dumps(manifest, indent=1)]
+    if (path / "ir" / "graph.json").is_file():  # the prepared graph it was lowered from (inspection copy)
+        from .ir import load
+        lines.append("--- prepared IR (ir/) ---")
+        lines.append(inspect_graph(load(path / "ir"), source=str(path / "ir")))
     target = resolve_target(manifest["target"])
     if target.describe is not None:
         lines.append(f"--- {target.name} describe ---")
