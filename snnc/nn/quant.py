@@ -24,7 +24,7 @@ Weight quantizer specs (a dict, a :class:`snnc.ir.quantize.Fixed`, or a format s
 ``Conv2d`` of a model, as ``torch.nn.utils.parametrize`` parametrizations: the module's ``weight``
 is then the fake-quantized value, training updates the float original, and
 :func:`strip_quantization` bakes the quantized values in. :func:`weight_spec` gives the spec a
-profile implies.
+profile implies. :func:`quantize_state` rounds the neurons' stored state the same way (optional).
 """
 
 from __future__ import annotations
@@ -216,6 +216,42 @@ def quantize_model(model: nn.Module, profile: str | None = None, config: dict | 
     return model
 
 
+def quantize_state(model: nn.Module, spec, current_spec=None) -> nn.Module:
+    """Round every neuron's potential ``H`` after its charge (and a ``CubaLIF``'s current ``I`` when it
+    is updated) by a fake quantizer, straight-through in backward, in place: one rounding per stored
+    state value, as a fixed-point profile stores ``H := …`` and ``I := …`` (the reset then acts on the
+    rounded ``H``). ``current_spec`` defaults to ``spec``. Only the ``torch`` backend runs the charge
+    in Python, so fused backends are refused. Returns ``model``."""
+    from .neuron import BaseNode, CubaLIF
+
+    for name, m in model.named_modules():
+        if not isinstance(m, BaseNode) or "state_quant" in m._modules:
+            continue
+        if m.backend != "torch":
+            raise SnncError(f"quantize_state: neuron '{name}' uses backend {m.backend!r}; state fake "
+                            "quantization needs backend='torch'")
+        m.state_quant = FakeQuant(spec)
+        if isinstance(m, CubaLIF):
+            m.current_quant = FakeQuant(current_spec if current_spec is not None else spec)
+            m.charge = _cuba_charge_quantized(m)
+        else:
+            m.charge = _charge_quantized(m, type(m).charge.__get__(m))
+    return model
+
+
+def _charge_quantized(m, charge):
+    def run(x):
+        return m.state_quant(charge(x))
+    return run
+
+
+def _cuba_charge_quantized(m):
+    def run(x):  # I := I·alpha + X;  H := V·beta + I, each stored (rounded) once
+        m.i = m.current_quant(m.i * m.alpha + x)
+        return m.state_quant(m.v * m.beta + m.i)
+    return run
+
+
 def strip_quantization(model: nn.Module) -> nn.Module:
     """Replace every fake-quantized parameter by its quantized value (plain parameters again)."""
     for module in model.modules():
@@ -226,4 +262,4 @@ def strip_quantization(model: nn.Module) -> nn.Module:
 
 
 __all__ = ["FakeQuant", "fake_quantize", "straight_through", "fixed_round_trip", "auto_format", "parse_spec",
-           "weight_spec", "quantize_model", "strip_quantization"]
+           "weight_spec", "quantize_model", "quantize_state", "strip_quantization"]

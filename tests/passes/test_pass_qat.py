@@ -100,3 +100,44 @@ def test_qat_matches_loihi_profile_weights():
     assert torch.equal(model[0].weight.detach(), (stored / scale).to(torch.float32))
     assert torch.equal(torch.round(model[0].weight.detach().double() * scale), stored)
     assert not torch.equal(model[0].weight.detach(), fc.parametrizations.weight.original.detach())
+
+
+def test_quantize_state_rounds_each_stored_value():
+    from snnc.nn.quant import quantize_state
+    fmt = Fixed(8, 4, rounding="trn")  # step 1/16
+    neuron = quantize_state(torch.nn.Sequential(snn.LIF(tau=3.0, v_threshold=1.0)), fmt)[0]
+    x = torch.tensor([[1.5, 0.2]] * 6)
+    snn.reset_net(neuron)
+    v, spikes = torch.zeros(2), 0.0
+    for xt in x:
+        h = torch.floor((v + (xt - v) / 3.0) * 16) / 16  # LIF charge, then the H store (floor)
+        s = (h >= 1.0).float()
+        v = h * (1 - s)
+        assert torch.equal(neuron(xt.unsqueeze(0))[0], s) and torch.equal(neuron.v[0].detach(), v)
+        spikes += float(s.sum())
+    assert spikes > 0
+    cuba = quantize_state(torch.nn.Sequential(snn.CubaLIF(0.5, 0.5, v_threshold=10.0)), fmt)[0]
+    snn.reset_net(cuba)
+    cuba(torch.tensor([[0.3]]))
+    cuba(torch.tensor([[0.3]]))
+    # I: floor(0.3·16)/16 = 0.25, then floor((0.125 + 0.3)·16)/16 = 0.375; V: 0.25·... stored on the grid
+    assert cuba.i.item() == 0.375 and Fixed(8, 4).representable(cuba.v.detach().numpy()).all()
+
+
+def test_quantize_state_is_straight_through_on_the_grid():
+    """Where the state stays on the grid the forward is unchanged and so is every gradient."""
+    from snnc.nn.quant import quantize_state
+    x = (torch.randint(0, 5, (6, 3, 4)) / 8.0).requires_grad_()
+    w = torch.randint(-4, 5, (2, 4)) / 4.0
+    def run(quant):
+        model = torch.nn.Sequential(snn.IF(v_threshold=1.0, v_reset=None))
+        if quant:
+            quantize_state(model, Fixed(12, 6))
+        snn.reset_net(model)
+        y = torch.stack([model(xt @ w.T) for xt in x])
+        (grad,) = torch.autograd.grad((y * torch.arange(2.0)).sum(), x)
+        return y, grad
+    (y0, g0), (y1, g1) = run(False), run(True)
+    assert torch.equal(y0, y1) and torch.equal(g0, g1) and g0.abs().sum() > 0
+    with pytest.raises(Exception, match="backend='torch'"):
+        quantize_state(torch.nn.Sequential(snn.IF(backend="triton")), Fixed(8, 4))
