@@ -64,6 +64,7 @@ static __device__ __forceinline__ half2 snnc_sub_h2f(const half2 a, const float 
 static __device__ __forceinline__ half2 snnc_rsub_h2f(const half2 a, const float b) { const float2 f = __half22float2(a); return __floats2half2_rn(b - f.x, b - f.y); }
 static __device__ __forceinline__ half2 snnc_mul_h2f(const half2 a, const float b) { const float2 f = __half22float2(a); return __floats2half2_rn(f.x * b, f.y * b); }
 static __device__ __forceinline__ half2 snnc_div_h2f(const half2 a, const float b) { const float2 f = __half22float2(a); return __floats2half2_rn(f.x / b, f.y / b); }
+static __device__ __forceinline__ half2 snnc_div_h2h2(const half2 a, const half2 b) { const float2 f = __half22float2(a), g = __half22float2(b); return __floats2half2_rn(f.x / g.x, f.y / g.y); }
 #endif
 """
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from snnc.runtime.cuda import CKernel1D, CodeBlock, CodeTyper, cfunction
-from snnc.runtime.cuda.neuron import IFBPTT, IFFPTT, LIFBPTT, LIFFPTT
+from snnc.runtime.cuda.neuron import CubaBPTT, CubaFPTT, IFBPTT, IFFPTT, LIFBPTT, LIFFPTT, PLIFBPTT, PLIFFPTT
 from snnc.runtime.surrogates import SURROGATES
 
 EXPECTED_IF_FORWARD = '''\
@@ -46,21 +46,29 @@ def variants():
         for hard in (True, False):
             for store_v in (False, True):
                 yield IFFPTT(hard, dtype, store_v=store_v)
+                yield CubaFPTT(hard, dtype, store_v=store_v)
                 for decay in (True, False):
+                    yield PLIFFPTT(hard, dtype, decay_input=decay, store_v=store_v)
                     for recip in (True, False):
                         yield LIFFPTT(hard, dtype, decay_input=decay, tau_recip=recip, store_v=store_v)
+            yield LIFFPTT(hard, dtype, per_neuron=("tau", "v_th"))
+            yield CubaFPTT(hard, dtype, per_neuron=("alpha", "beta", "v_th"))
             for detach in (False, True):
                 for name in SURROGATES:
                     yield IFBPTT(hard, detach, name, SURROGATE_ARGS[name], dtype)
+                    yield CubaBPTT(hard, detach, name, SURROGATE_ARGS[name], dtype)
                     for decay in (True, False):
                         yield LIFBPTT(hard, detach, name, SURROGATE_ARGS[name], dtype, decay_input=decay)
+                        yield PLIFBPTT(hard, detach, name, SURROGATE_ARGS[name], dtype, decay_input=decay)
+                yield LIFBPTT(hard, detach, "sigmoid", (4.0,), dtype, per_neuron=("tau", "v_th"))
+                yield CubaBPTT(hard, detach, "atan", (2.0,), dtype, per_neuron=("alpha", "beta", "v_th"))
 
 
 def test_importable_without_cupy():
     code = "import sys; sys.modules['cupy'] = None; import snnc.runtime.cuda as c; print(len(c.NEURONS))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "2"
+    assert out.stdout.strip() == "4"
 
 
 def test_known_kernel_line_by_line():
@@ -83,6 +91,19 @@ def test_code_typer_blocks_and_1d_kernel():
     assert "if (index < numel)" in k.full_codes and k.full_codes.count("{") == k.full_codes.count("}")
     with pytest.raises(ValueError, match="taken"):
         k.add_param("int", "x")
+
+
+def test_half2_scalar_operations_round_once():
+    """An operation with a float32 hyperparameter is done in float lanes and rounded once (PyTorch's
+    opmath), never with the scalar rounded to half first."""
+    assert cfunction.scalar_op(None, "-", "h", "v_th", "float") == "(h - v_th)"
+    assert cfunction.scalar_op(None, "-", "h", "v_th", "half2") == "snnc_sub_h2f(h, v_th)"
+    assert cfunction.scalar_op(None, "r-", "h", "v_reset", "half2") == "snnc_rsub_h2f(h, v_reset)"
+    code = LIFFPTT(True, "half2", decay_input=False).full_codes
+    assert "__float2half2_rn(v_th)" not in code and "snnc_mul_h2f(snnc_sub_h2f(v, v_leak), inv_tau)" in code
+    assert "__half2float(__float2half_rn(k_ptr[0]))" in PLIFFPTT(True, "half2").full_codes
+    with pytest.raises(ValueError, match="per-neuron"):
+        IFFPTT(True, "float", per_neuron=("tau",))
 
 
 def test_half2_helpers():

@@ -31,11 +31,31 @@ def _x(shape, dtype=torch.float32, seed=0):
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
 def test_full_size(backend, name, dtype):
-    if backend == "cupy" and (dtype == torch.bfloat16 or not name.startswith(("if", "lif"))):
-        pytest.skip("the CuPy kernels run IF/LIF in float32/float16 (half2)")
+    if backend == "cupy" and dtype == torch.bfloat16:
+        with pytest.raises(TypeError, match="bfloat16 needs backend='triton'"):
+            make_pair(name, backend)[1].cuda()(_x((2, 4, 6), dtype))
+        return
     ref, fused = make_pair(name, backend, store_v_seq=True)
     tol = {torch.float32: (1e-5, 1e-6), torch.float16: (2e-2, 2e-2), torch.bfloat16: (0.1, 0.1)}[dtype]
     compare(ref.cuda(), fused.cuda(), _x((8, 16, 4097), dtype), exact=True, rtol=tol[0], atol=tol[1])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_per_neuron_parameters_full_size(backend, dtype):
+    gen = torch.Generator(device="cuda").manual_seed(5)
+    shape = (16, 2049)
+    th = torch.rand(shape, generator=gen, device="cuda") + 0.5
+    tau = torch.rand(shape, generator=gen, device="cuda") * 3 + 1.2
+    tol = (1e-5, 1e-6) if dtype == torch.float32 else (2e-2, 2e-2)
+    ref = neuron.LIF(tau=tau, v_threshold=th, step_mode="m").cuda().to(dtype)
+    fused = neuron.LIF(tau=tau, v_threshold=th, step_mode="m", backend=backend).cuda().to(dtype)
+    compare(ref, fused, _x((8, *shape), dtype), rtol=tol[0], atol=tol[1])
+    alpha = torch.rand(shape[1:], generator=gen, device="cuda")
+    ref = neuron.CubaLIF(current_decay=alpha, voltage_decay=0.25, v_reset=None, step_mode="m").cuda().to(dtype)
+    fused = neuron.CubaLIF(current_decay=alpha, voltage_decay=0.25, v_reset=None, step_mode="m",
+                           backend=backend).cuda().to(dtype)
+    compare(ref, fused, _x((8, *shape), dtype), rtol=tol[0], atol=tol[1])
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
