@@ -253,8 +253,13 @@ def _cuba_charge_quantized(m):
 
 
 def strip_quantization(model: nn.Module) -> nn.Module:
-    """Replace every fake-quantized parameter by its quantized value (plain parameters again)."""
+    """Replace every fake-quantized parameter by its quantized value (plain parameters again) and
+    take :func:`quantize_state`'s rounding off the neurons (the model pickles again)."""
     for module in model.modules():
+        if "state_quant" in module._modules:
+            del module.state_quant
+            module._modules.pop("current_quant", None)
+            module.__dict__.pop("charge", None)
         if parametrize.is_parametrized(module):
             for tensor in list(module.parametrizations.keys()):
                 parametrize.remove_parametrizations(module, tensor, leave_parametrized=True)

@@ -122,6 +122,12 @@ def test_quantize_state_rounds_each_stored_value():
     cuba(torch.tensor([[0.3]]))
     # I: floor(0.3·16)/16 = 0.25, then floor((0.125 + 0.3)·16)/16 = 0.375; V: 0.25·... stored on the grid
     assert cuba.i.item() == 0.375 and Fixed(8, 4).representable(cuba.v.detach().numpy()).all()
+    model = torch.nn.Sequential(cuba)
+    strip_quantization(model)
+    snn.reset_net(model)
+    assert "charge" not in cuba.__dict__ and not hasattr(cuba, "state_quant")
+    import io
+    torch.save(model, io.BytesIO())  # no closures left
 
 
 def test_quantize_state_is_straight_through_on_the_grid():
