@@ -73,16 +73,18 @@ RESETS = ("hard", "subtract", "none")
 #: refuse the rest with an error naming the node; ``graphs()`` without hints draws everything)
 TARGET_HINTS = {
     "loihi": {"resets": ("hard",), "delayed": False, "pools": ("SumPool2d", "AvgPool2d"), "per_neuron": False,
-              "v_resets": (0.0,), "readout_modes": ("spike",)},
+              "v_resets": (0.0,), "readout_modes": ("spike",), "bias": False, "conv_blocks": (1, 1)},
+    "nir": {"readout": False, "compares": ("gt",), "resets": ("hard",), "window": 0, "delayed": False,
+            "pools": ("SumPool2d", "AvgPool2d")},
 }
 
 
 @st.composite
 def neuron_params(draw, shape, regime: str = "typical", charges=CHARGES, per_neuron: bool | None = None,
-                  resets=RESETS, delayed: bool = True, v_resets=(0.0, 0.0, -0.25)):
+                  resets=RESETS, delayed: bool = True, v_resets=(0.0, 0.0, -0.25), compares=("ge", "gt")):
     """``(attrs, params)`` of one Neuron node with per-step ``shape``."""
     charge = draw(st.sampled_from(charges))
-    attrs = {"charge": charge, "compare": draw(st.sampled_from(("ge", "gt"))),
+    attrs = {"charge": charge, "compare": draw(st.sampled_from(compares)),
              "reset": draw(st.sampled_from(resets))}
     if charge in ("lif", "plif"):
         attrs["decay_input"] = draw(st.booleans())
@@ -119,7 +121,8 @@ def neuron_params(draw, shape, regime: str = "typical", charges=CHARGES, per_neu
 def graphs(draw, regime: str | None = None, conv: bool | None = None, readout: bool | None = None,
            charges=CHARGES, pools=("SumPool2d", "AvgPool2d", "MaxPool2d"), max_dense_layers: int = 3,
            window: int | None = None, bias: bool | None = None, resets=RESETS, delayed: bool = True,
-           per_neuron: bool | None = None, v_resets=(0.0, 0.0, -0.25), readout_modes=("spike", "membrane")):
+           per_neuron: bool | None = None, v_resets=(0.0, 0.0, -0.25), readout_modes=("spike", "membrane"),
+           conv_blocks=(1, 2), compares=("ge", "gt")):
     """A random verified :class:`Graph`. Every argument left ``None`` is drawn."""
     regime = regime or draw(st.sampled_from(REGIMES))
     conv = draw(st.booleans()) if conv is None else conv
@@ -129,7 +132,7 @@ def graphs(draw, regime: str | None = None, conv: bool | None = None, readout: b
     def neuron(src, shape):
         nonlocal n_neurons
         attrs, params = draw(neuron_params(shape, regime, charges, per_neuron, resets=resets, delayed=delayed,
-                                           v_resets=v_resets))
+                                           v_resets=v_resets, compares=compares))
         n_neurons += 1
         node = g.add_node(f"n{n_neurons}", "Neuron", [src], params, **attrs)
         node.shape = tuple(shape)
@@ -144,7 +147,7 @@ def graphs(draw, regime: str | None = None, conv: bool | None = None, readout: b
         g.add_node("x", "Input", shape=(c, h, h))
         g["x"].shape = (c, h, h)
         src, shape = "x", (c, h, h)
-        for i in range(draw(st.integers(1, 2))):
+        for i in range(draw(st.integers(*conv_blocks))):
             o, k = draw(st.integers(1, 4)), draw(st.integers(1, 3))
             if k > shape[1]:
                 k = shape[1]
