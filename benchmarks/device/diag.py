@@ -173,7 +173,7 @@ def tune():
             for block, warps in ((512, 2), (1024, 2), (1024, 4), (2048, 4)):
                 for pf in (False, True):
                     ops.FORWARD_LAUNCH = {True: (block, warps), False: (block, warps)}
-                    ops.BLOCK_BWD, ops.WARPS_BWD, ops.PREFETCH = block // 2, 8, pf
+                    ops.BLOCK_BWD, ops.WARPS_BWD, ops.PREFETCH = block // 2, 8, {True: pf, False: pf}
                     ops._CONSTEXPRS.clear()
                     cfg = [1, 1, 1, 1, 0, 0, 1 << 30, 0, 0, 0, 0, 0, 0, 0, 0, 0]
                     ops._DIRECT.on = True
@@ -194,7 +194,7 @@ def tune():
                 print(f"   fwd {ms:.3f} ({cp / ms:.0%}) block {b} warps {w} prefetch {pf}; fwd storing h {msh:.3f}; "
                       f"bwd (block {b // 2}, 8 warps) {msb:.3f}")
     ops.FORWARD_LAUNCH = {True: (1024, 2), False: (512, 2)}
-    ops.BLOCK_BWD, ops.WARPS_BWD, ops.PREFETCH = 512, 8, True
+    ops.BLOCK_BWD, ops.WARPS_BWD, ops.PREFETCH = 512, 8, {True: False, False: True}
     ops._CONSTEXPRS.clear()
     # host overhead per call at small size
     from snnc.nn import neuron

@@ -10,6 +10,7 @@ The ops take plain values: tensors, a list of floats (``SCALARS``) and a list of
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Optional
 
@@ -23,8 +24,9 @@ from . import kernels as K
 #: (2^22 neurons, T = 8 and 32; ``benchmarks/device/diag.py tune``)
 FORWARD_LAUNCH = {True: (1024, 2), False: (512, 2)}
 BLOCK_BWD, WARPS_BWD = 512, 8
-#: load step t+1's input while step t computes
-PREFETCH = True
+#: load step t+1's input while step t computes, by ``dtype is float32`` (the sweep: it helps 16-bit inputs
+#: a little and costs float32 ~3 %)
+PREFETCH = {True: False, False: True}
 
 #: order of the ``config`` int list
 CONFIG = ("charge", "decay_input", "tau_recip", "hard", "detach", "surrogate", "window", "steps0",
@@ -49,6 +51,53 @@ def _launcher(kernel):
     return kernel
 
 
+try:  # Triton >= 3.4
+    from triton import knobs as _knobs
+except ImportError:  # pragma: no cover
+    _knobs = None
+
+#: eager launches skip Triton's per-call argument binding once a specialization is compiled
+#: (``SNNC_TRITON_FAST_LAUNCH=0`` turns this off)
+FAST_LAUNCH = (_knobs is not None and os.environ.get("SNNC_TRITON_FAST_LAUNCH", "1") != "0"
+               and os.environ.get("TRITON_INTERPRET", "0") in ("", "0"))
+_COMPILED: dict = {}
+_CONSTEXPR_NAMES: dict = {}
+
+
+def _launch(kernel, grid0: int, args: tuple, kw: dict, key) -> None:
+    """``kernel[(grid0,)](*args, **kw)``; on the eager path, with a compiled kernel in hand, straight to its
+    launcher. ``key`` identifies ``kw``; the specialization Triton derives from ``args`` (pointer dtypes
+    and 16-byte alignment, the value of specialized ints, 32/64-bit ints) is added here, so a cached
+    kernel is reused exactly where Triton would pick the same one."""
+    global FAST_LAUNCH
+    if not (FAST_LAUNCH and getattr(_DIRECT, "on", False)):
+        _launcher(kernel)[(grid0,)](*args, **kw)
+        return
+    spec = [key]
+    for a in args:
+        if isinstance(a, Tensor):
+            spec.append((a.dtype, a.data_ptr() % 16 == 0))
+        elif isinstance(a, int):
+            spec.append(a if -1 < a < 64 else (a % 16 == 0, a >= 1 << 31))
+    spec = tuple(spec)
+    compiled = _COMPILED.get(spec)
+    if compiled is None or _knobs.runtime.launch_enter_hook is not None:
+        compiled = kernel[(grid0,)](*args, **kw)
+        if compiled is not None and hasattr(compiled, "packed_metadata"):
+            _COMPILED[spec] = compiled
+        return
+    names = _CONSTEXPR_NAMES.get(kernel)
+    if names is None:
+        names = _CONSTEXPR_NAMES[kernel] = tuple(p.name for p in kernel.params if p.is_constexpr)
+    device = args[0].device.index
+    try:
+        compiled.run(grid0, 1, 1, torch._C._cuda_getCurrentRawStream(device), compiled.function,
+                     compiled.packed_metadata, None, None, None, *args, *(kw[n] for n in names))
+    except Exception:  # an unexpected Triton: never again, launch the ordinary way
+        FAST_LAUNCH = False
+        kernel[(grid0,)](*args, **kw)
+
+
 def _or(t: Optional[Tensor], dummy: Tensor) -> Tensor:
     return dummy if t is None else t
 
@@ -60,8 +109,9 @@ def _spare(t: Tensor) -> Tensor:
     return t if getattr(_DIRECT, "on", False) else t.new_empty(1)
 
 
-def _constexprs(config: list[int], dtype: torch.dtype, backward: bool) -> dict:
-    """The launch's keyword arguments (constexprs, block, warps) for ``config``, built once per config."""
+def _constexprs(config: list[int], dtype: torch.dtype, backward: bool) -> tuple[dict, int]:
+    """The launch's keyword arguments (constexprs, block, warps) for ``config``, built once per config,
+    and a number naming them."""
     key = (tuple(config), dtype, backward)
     kw = _CONSTEXPRS.get(key)
     if kw is None:
@@ -76,8 +126,8 @@ def _constexprs(config: list[int], dtype: torch.dtype, backward: bool) -> dict:
         else:
             block, warps = FORWARD_LAUNCH[dtype == torch.float32]
             kw.update(I0_MODE=c[_C["i0_mode"]], STORE_H=bool(c[_C["store_h"]]), STORE_V=bool(c[_C["store_v"]]),
-                      PREFETCH=PREFETCH, BLOCK=block, num_warps=warps)
-        _CONSTEXPRS[key] = kw
+                      PREFETCH=PREFETCH[dtype == torch.float32], BLOCK=block, num_warps=warps)
+        kw = _CONSTEXPRS[key] = (kw, len(_CONSTEXPRS))
     return kw
 
 
@@ -91,7 +141,7 @@ def _forward_impl(x: Tensor, v0: Optional[Tensor], i0: Optional[Tensor], vth: Op
     x = x.contiguous()
     steps = x.shape[0]
     n = x.numel() // steps if steps else 0
-    kw = _constexprs(c, x.dtype, False)
+    kw, kid = _constexprs(c, x.dtype, False)
     direct = getattr(_DIRECT, "on", False)
     s = torch.empty_like(x)
     h = torch.empty_like(x) if kw["STORE_H"] else x.new_empty(0)
@@ -99,11 +149,13 @@ def _forward_impl(x: Tensor, v0: Optional[Tensor], i0: Optional[Tensor], vth: Op
     v_last = x.new_empty(x.shape[1:])
     cuba = kw["CHARGE"] == K.CUBA
     i_last = x.new_empty(x.shape[1:]) if cuba else x.new_empty(0)
-    _launcher(K.neuron_forward_kernel)[(-(-n // kw["BLOCK"]),)](
-        x, s, h if kw["STORE_H"] else (s if direct else _spare(s)), vseq if kw["STORE_V"] else (s if direct else _spare(s)),
-        x if v0 is None else v0, x if i0 is None else i0, v_last, i_last if cuba else (v_last if direct else _spare(v_last)),
+    _launch(K.neuron_forward_kernel, -(-n // kw["BLOCK"]), (
+        x, s, h if kw["STORE_H"] else (s if direct else _spare(s)),
+        vseq if kw["STORE_V"] else (s if direct else _spare(s)),
+        x if v0 is None else v0, x if i0 is None else i0, v_last,
+        i_last if cuba else (v_last if direct else _spare(v_last)),
         x if vth is None else vth, x if p1 is None else p1, x if p2 is None else p2,
-        f[0], f[1], f[2], f[3], f[4], f[5], f[6], n, steps, c[_WINDOW], c[_STEPS0], **kw)
+        f[0], f[1], f[2], f[3], f[4], f[5], f[6], n, steps, c[_WINDOW], c[_STEPS0]), kw, kid)
     return s, h, v_last, i_last, vseq
 
 
@@ -124,7 +176,7 @@ def _backward_impl(gs: Optional[Tensor], gvseq: Optional[Tensor], gv_last: Optio
     c, f = config, scalars
     steps = h.shape[0]
     n = h.numel() // steps if steps else 0
-    kw = _constexprs(c, h.dtype, True)
+    kw, kid = _constexprs(c, h.dtype, True)
     gx = torch.empty_like(h)
     gv0 = h.new_empty(h.shape[1:]) if need[0] else h.new_empty(0)
     gi0 = h.new_empty(h.shape[1:]) if need[1] else h.new_empty(0)
@@ -132,13 +184,14 @@ def _backward_impl(gs: Optional[Tensor], gvseq: Optional[Tensor], gv_last: Optio
     plif = kw["CHARGE"] == K.PLIF
     gk = h.new_empty(blocks if plif else 0, dtype=torch.float32)
     gs, gvseq, gv_last, gi_last = (None if t is None else t.contiguous() for t in (gs, gvseq, gv_last, gi_last))
-    _launcher(K.neuron_backward_kernel)[(blocks,)](
+    has = dict(HAS_GS=gs is not None, HAS_GVSEQ=gvseq is not None, HAS_GVT=gv_last is not None,
+               HAS_GIT=gi_last is not None, STORE_GV0=bool(need[0]), STORE_GI0=bool(need[1]))
+    _launch(K.neuron_backward_kernel, blocks, (
         _or(gs, h), _or(gvseq, h), _or(gv_last, h), _or(gi_last, h), h, _or(x, h), _or(v0, h),
         _or(vth, h), _or(p1, h), _or(p2, h),
         gx, gv0 if need[0] else _spare(gx), gi0 if need[1] else _spare(gx), gk if plif else _spare(gx),
-        f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], n, steps, c[_WINDOW], c[_STEPS0],
-        HAS_GS=gs is not None, HAS_GVSEQ=gvseq is not None, HAS_GVT=gv_last is not None,
-        HAS_GIT=gi_last is not None, STORE_GV0=bool(need[0]), STORE_GI0=bool(need[1]), **kw)
+        f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], n, steps, c[_WINDOW], c[_STEPS0]),
+        {**kw, **has}, (kid, tuple(has.values())))
     return gx, gv0, gi0, gk
 
 

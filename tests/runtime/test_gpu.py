@@ -103,6 +103,32 @@ def test_torch_compile(mode):
         net.zero_grad()
 
 
+@pytest.mark.parametrize("name", ["lif-hard", "plif-soft-nodecay", "cuba-hard"])
+def test_fast_launch_equals_ordinary_launch(name):
+    """Eager launches that skip Triton's argument binding give what the ordinary launch gives (several
+    calls, so the cached compiled kernel is used; with and without gradient)."""
+    from snnc.runtime.triton import ops
+
+    x = _x((6, 8, 1001))
+    results = []
+    for fast in (False, True):
+        ops.FAST_LAUNCH = fast
+        try:
+            _, fused = make_pair(name, "triton")
+            fused = fused.cuda()
+            xg = x.clone().requires_grad_()
+            outs = [fused(xg) for _ in range(3)]
+            sum((o * (k + 1)).sum() for k, o in enumerate(outs)).backward()
+            with torch.no_grad():
+                outs += [fused(x) for _ in range(3)]
+            results.append((outs, xg.grad, fused.v))
+        finally:
+            ops.FAST_LAUNCH = True
+    (a, ga, va), (b, gb, vb) = results
+    assert all(torch.equal(p, q) for p, q in zip(a, b))
+    assert torch.equal(ga, gb) and torch.equal(va, vb)
+
+
 def test_autocast_stays_fused():
     net = torch.nn.Sequential(torch.nn.Linear(64, 64), neuron.LIF(step_mode="m", backend="triton")).cuda()
     x = _x((4, 16, 64))
