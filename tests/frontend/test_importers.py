@@ -7,6 +7,7 @@ scaled so that every layer fires at a few-% to tens-% rate (asserted), so the ch
 """
 
 import itertools
+import zlib
 
 import pytest
 import torch
@@ -67,34 +68,49 @@ def _snntorch_reset(model):
 
 def _split(cases, default):
     """The full matrix; cases outside ``default`` are marked slow (run with ``-m slow``)."""
-    return [c if default(c) else pytest.param(*c, marks=pytest.mark.slow) for c in cases]
+    return [c if default(c) else pytest.param(*(c if isinstance(c, tuple) else (c,)), marks=pytest.mark.slow)
+            for c in cases]
 
 
-SNNTORCH_CASES = _split(list(itertools.product(
-    ["Leaky", "Synaptic"], ["subtract", "zero", "none"], [True, False],
-    ["scalar", "per_neuron", "learnable"])),
-    lambda c: c[3] == "per_neuron" and (c[0] == "Leaky" or (c[1], c[2]) in (("subtract", True), ("zero", False))))
+SNNTORCH_VARIANTS = list(itertools.product(["subtract", "zero", "none"], [True, False]))  # reset, reset_delay
 
 
-@pytest.mark.parametrize("kind,reset,delay,thr", SNNTORCH_CASES)
-def test_snntorch_exact(kind, reset, delay, thr):
-    torch.manual_seed(hash((kind, reset, delay, thr)) % 1000)
-    nin, nh, nout = 12, 24, 6
-    learn = thr == "learnable"
-    th_h = torch.rand(nh) + 0.6 if thr != "scalar" else 1.0
-    beta = torch.rand(nh) * 1.3 - 0.1 if thr != "scalar" else 0.85  # out-of-range betas are clamped
-    kw = dict(init_hidden=True, reset_mechanism=reset, reset_delay=delay, learn_threshold=learn, learn_beta=learn)
-    if kind == "Leaky":
-        hidden = snn.Leaky(beta=beta, threshold=th_h, graded_spikes_factor=1.0 if thr == "scalar" else 0.75, **kw)
-    else:
-        hidden = snn.Synaptic(alpha=torch.rand(nh) if thr != "scalar" else 0.7, beta=beta, threshold=th_h,
-                              learn_alpha=learn, **kw)
-    model = nn.Sequential(nn.Linear(nin, nh), hidden, nn.Linear(nh, nout),
-                          snn.Leaky(beta=0.9, threshold=0.5, output=True, **kw))
-    x = torch.randn(T, N, nin) * 1.2
-    run = lambda m, x: _hooked_steps(m, x, ["1", "3"], _snntorch_reset)  # noqa: E731
+def _chain(first_in: int, width: int, neurons: list, bias) -> nn.Sequential:
+    """Linear → neuron → Linear → neuron …; each Linear's bias (``bias(i, width)``) keeps its layer firing."""
+    layers = []
+    for i, neuron in enumerate(neurons):
+        fc = nn.Linear(first_in if i == 0 else width, width)
+        with torch.no_grad():
+            fc.weight.mul_(1.5)
+            fc.bias.copy_(bias(i, width))
+        layers += [fc, neuron]
+    return nn.Sequential(*layers)
+
+
+@pytest.mark.parametrize("kind,thr", _split(list(itertools.product(["Leaky", "Synaptic"],
+                                                                   ["per_neuron", "scalar", "learnable"])),
+                                            lambda c: c[1] == "per_neuron"))
+def test_snntorch_exact(kind, thr):
+    """Every reset mechanism × reset_delay in one chain; thresholds/betas scalar, per neuron or learnable
+    (out-of-range betas are clamped by snnTorch and by the importer); graded spikes for Leaky."""
+    torch.manual_seed(zlib.crc32(f"{kind}{thr}".encode()))
+    width, learn = 16, thr == "learnable"
+    neurons = []
+    for reset, delay in SNNTORCH_VARIANTS:
+        th = torch.rand(width) + 0.6 if thr != "scalar" else 1.0
+        beta = torch.rand(width) * 1.3 - 0.1 if thr != "scalar" else 0.85
+        kw = dict(init_hidden=True, reset_mechanism=reset, reset_delay=delay, learn_threshold=learn,
+                  learn_beta=learn, threshold=th, beta=beta)
+        if kind == "Leaky":
+            neurons.append(snn.Leaky(graded_spikes_factor=1.0 if thr == "scalar" else 0.75, **kw))
+        else:
+            neurons.append(snn.Synaptic(alpha=torch.rand(width) if thr != "scalar" else 0.7, learn_alpha=learn, **kw))
+    model = _chain(8, width, neurons, lambda i, n: torch.rand(n) * 0.6)
+    x = torch.randn(T, N, 8) * 1.2
+    paths = [str(2 * i + 1) for i in range(len(neurons))]
+    run = lambda m, x: _hooked_steps(m, x, paths, _snntorch_reset)  # noqa: E731
     graded = kind == "Leaky" and thr != "scalar"
-    assert _compare(model, x, run, {"1": "1_graded_spikes" if graded else "1", "3": "3"}) == 0
+    assert _compare(model, x, run, {p: p + "_graded_spikes" if graded else p for p in paths}) == 0
 
 
 def test_snntorch_tuple_forward_init_hidden_false():
@@ -122,9 +138,7 @@ def test_snntorch_tuple_forward_init_hidden_false():
 sj = pytest.importorskip("spikingjelly.activation_based")
 from spikingjelly.activation_based import functional as sjf, layer as sjl, neuron as sjn  # noqa: E402
 
-SJ_CASES = _split(list(itertools.product(["IF", "LIF", "LIF_nodecay", "PLIF", "PLIF_nodecay"],
-                                         [0.0, None, -0.25], [0.6, 1.3], ["s", "m"])),
-                  lambda c: ((c[2], c[3]) == (0.6, "s") and c[1] != -0.25) or (c[0], c[1], c[2], c[3]) == ("IF", None, 1.3, "m"))
+SJ_KINDS = ["IF", "LIF", "LIF_nodecay", "PLIF", "PLIF_nodecay"]
 
 
 def _sj_node(kind, v_reset, th):
@@ -135,18 +149,27 @@ def _sj_node(kind, v_reset, th):
     return sjn.ParametricLIFNode(init_tau=2.3, decay_input=kind == "PLIF", v_threshold=th, v_reset=v_reset)
 
 
-@pytest.mark.parametrize("kind,v_reset,th,mode", SJ_CASES)
-def test_spikingjelly_exact(kind, v_reset, th, mode):
+@pytest.mark.parametrize("v_reset,th,mode", _split(list(itertools.product([0.0, None, -0.25], [0.6, 1.3], ["s", "m"])),
+                                                   lambda c: c in ((0.0, 0.6, "s"), (None, 0.6, "s"), (-0.25, 1.3, "m"))))
+def test_spikingjelly_exact(v_reset, th, mode):
+    """IF, LIF and PLIF (decay_input both ways) in one chain of layer.* wrappers; hard reset to
+    ``v_reset`` or soft reset (None); single-step and multi-step modes."""
     torch.manual_seed(7)
-    model = nn.Sequential(sjl.Flatten(), sjl.Linear(16, 20), _sj_node(kind, v_reset, th),
-                          sjl.Linear(20, 6), _sj_node(kind, v_reset, th))
-    with torch.no_grad():  # biases around the threshold: every layer fires part of the time
-        model[1].bias.copy_(th * (torch.rand(20) + 0.3) - (v_reset or 0.0))
-        model[3].bias.copy_(th * (torch.rand(6) + 0.3) - (v_reset or 0.0))
+    neurons = [_sj_node(k, v_reset, th) for k in SJ_KINDS]
+    chain = _chain(16, 20, neurons, lambda i, n: th * (torch.rand(n) + 0.3) - (v_reset or 0.0))
+    layers = [sjl.Flatten()]
+    for m in chain:
+        if isinstance(m, nn.Linear):
+            lin = sjl.Linear(m.in_features, m.out_features)
+            lin.load_state_dict(m.state_dict())
+            m = lin
+        layers.append(m)
+    model = nn.Sequential(*layers)
     sjf.set_step_mode(model, mode)
     x = torch.rand(T, N, 1, 4, 4) * 1.5
-    run = lambda m, x: _hooked_steps(m, x, ["2", "4"], sjf.reset_net, per_step=mode == "s")  # noqa: E731
-    assert _compare(model, x, run, {"2": "2", "4": "4"}) == 0
+    paths = [str(2 * i + 2) for i in range(len(neurons))]
+    run = lambda m, x: _hooked_steps(m, x, paths, sjf.reset_net, per_step=mode == "s")  # noqa: E731
+    assert _compare(model, x, run, {p: p for p in paths}) == 0
 
 
 def test_spikingjelly_conv_bn_containers():
@@ -171,18 +194,19 @@ def test_spikingjelly_conv_bn_containers():
 import snnc.nn as snnc_nn  # noqa: E402
 
 
-@pytest.mark.parametrize("kind,v_reset", _split(list(itertools.product(["IF", "LIF", "PLIF", "CubaLIF"], [0.0, None, 0.1])),
-                                                lambda c: c[1] == (None if c[0] in ("IF", "LIF") else 0.0)))
-def test_snnc_nn_exact(kind, v_reset):
+@pytest.mark.parametrize("v_reset", _split([None, 0.0, 0.1], lambda c: c != 0.1))
+def test_snnc_nn_exact(v_reset):
+    """snnc.nn IF, LIF (per-neuron threshold), PLIF (not decay_input) and CubaLIF in one chain."""
     torch.manual_seed(11)
-    make = {"IF": lambda: snnc_nn.IF(v_threshold=0.9, v_reset=v_reset),
-            "LIF": lambda: snnc_nn.LIF(tau=2.5, v_threshold=torch.rand(10) + 0.4, v_reset=v_reset),
-            "PLIF": lambda: snnc_nn.PLIF(init_tau=3.0, decay_input=False, v_reset=v_reset),
-            "CubaLIF": lambda: snnc_nn.CubaLIF(current_decay=0.3, voltage_decay=0.2, v_reset=v_reset)}[kind]
-    model = nn.Sequential(nn.Linear(6, 10), make(), nn.Linear(10, 4), make() if kind != "LIF" else snnc_nn.IF())
+    neurons = [snnc_nn.IF(v_threshold=0.9, v_reset=v_reset),
+               snnc_nn.LIF(tau=2.5, v_threshold=torch.rand(10) + 0.4, v_reset=v_reset),
+               snnc_nn.PLIF(init_tau=3.0, decay_input=False, v_reset=v_reset),
+               snnc_nn.CubaLIF(current_decay=0.3, voltage_decay=0.2, v_reset=v_reset)]
+    model = _chain(6, 10, neurons, lambda i, n: torch.rand(n) * 0.5 + 0.1)
     x = torch.randn(T, N, 6) * 1.5
-    run = lambda m, x: _hooked_steps(m, x, ["1", "3"], snnc_nn.reset_net)  # noqa: E731
-    assert _compare(model, x, run, {"1": "1", "3": "3"}) == 0
+    paths = [str(2 * i + 1) for i in range(len(neurons))]
+    run = lambda m, x: _hooked_steps(m, x, paths, snnc_nn.reset_net)  # noqa: E731
+    assert _compare(model, x, run, {p: p for p in paths}) == 0
 
 
 def test_snnc_readout_and_window():
