@@ -25,6 +25,7 @@ def assert_deploys(model, target, inputs=None, **kwargs) -> Report:
     """Compile ``model`` for ``target``, simulate it on ``inputs`` ``[T, N, *input_shape]`` and require
     bit-exact equality with the reference interpreter; ``kwargs`` as :func:`snnc.verify` (``artifact=``,
     ``max_drift=``, ``window=``...). Returns the report when it passes."""
+    __tracebackhide__ = True  # pytest shows the report, not this frame
     report = verify(model, target, inputs=inputs, **kwargs)
     if not report.ok:
         raise DeploymentMismatch(report)
