@@ -73,11 +73,17 @@ def snntorch_leaky(dtype):
 
 
 def norse_lif(dtype):
+    """Norse's LIF: its sequence module where it has one, else its cell (current-based feed-forward LIF in
+    Norse 0.0.x) looped over T."""
     import norse.torch as nt
     if hasattr(nt, "LIF"):
         module = nt.LIF().cuda()
         return lambda x: module(x)[0]
-    cell = nt.LIFCell().cuda()
+    if hasattr(nt, "LIFCell"):
+        cell = nt.LIFCell().cuda()
+    else:
+        from norse.torch.module.lif import LIFFeedForwardCell
+        cell = LIFFeedForwardCell().cuda()
 
     def run(x):
         state, out = None, []

@@ -164,6 +164,7 @@ def tune():
         return statistics.median(ts)
 
     scal = [0.0, 1.0, 0.5, 0.0, 0.0, 0.0, 0.0, 4.0, 0.0]
+    saved = (dict(ops.FORWARD_LAUNCH), ops.BLOCK_BWD, ops.WARPS_BWD)
     for dt in (F32, F16):
         for T in (8, 32):
             x = torch.randn(T, 1 << 22, device=DEV).to(dt)
@@ -172,8 +173,8 @@ def tune():
             res = []
             for block, warps in ((512, 2), (1024, 2), (1024, 4), (2048, 4)):
                 for pf in (False, True):
-                    ops.FORWARD_LAUNCH = {True: (block, warps), False: (block, warps)}
-                    ops.BLOCK_BWD, ops.WARPS_BWD, ops.PREFETCH = block // 2, 8, {True: pf, False: pf}
+                    ops.FORWARD_LAUNCH = {(a, b): (block, warps, pf) for a in (True, False) for b in (True, False)}
+                    ops.BLOCK_BWD, ops.WARPS_BWD = block // 2, 8
                     ops._CONSTEXPRS.clear()
                     cfg = [1, 1, 1, 1, 0, 0, 1 << 30, 0, 0, 0, 0, 0, 0, 0, 0, 0]
                     ops._DIRECT.on = True
@@ -193,8 +194,8 @@ def tune():
             for ms, b, w, pf, msh, msb in sorted(res):
                 print(f"   fwd {ms:.3f} ({cp / ms:.0%}) block {b} warps {w} prefetch {pf}; fwd storing h {msh:.3f}; "
                       f"bwd (block {b // 2}, 8 warps) {msb:.3f}")
-    ops.FORWARD_LAUNCH = {True: (1024, 2), False: (512, 2)}
-    ops.BLOCK_BWD, ops.WARPS_BWD, ops.PREFETCH = 512, 8, {True: False, False: True}
+    ops.FORWARD_LAUNCH, ops.BLOCK_BWD, ops.WARPS_BWD = saved
+    ops._CONSTEXPRS.clear()
     ops._CONSTEXPRS.clear()
     # host overhead per call at small size
     from snnc.nn import neuron
@@ -220,11 +221,57 @@ def tune():
     print(f"host time per fwd+bwd call: {(time.perf_counter() - t0) / 200 * 1e6:.1f} us")
 
 
+def host():
+    section("E: host time per call (T=4, 4096 neurons), fast launch on/off, and a profile")
+    import cProfile
+    import pstats
+
+    from snnc.nn import neuron
+    from snnc.runtime.triton import ops
+
+    m = neuron.LIF(step_mode="m", backend="triton").cuda()
+    x = torch.randn(4, 4096, device=DEV)
+    xg = x.clone().requires_grad_()
+    g = torch.randn_like(x)
+
+    def train():
+        m.reset()
+        xg.grad = None
+        m(xg).backward(g)
+
+    def infer():
+        with torch.no_grad():
+            m.reset()
+            m(x)
+
+    for fast in (True, False):
+        ops.FAST_LAUNCH = fast
+        for name, fn in (("fwd+bwd", train), ("fwd no-grad", infer)):
+            for _ in range(30):
+                fn()
+            torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            for _ in range(300):
+                fn()
+            torch.cuda.synchronize()
+            print(f"fast launch {fast}: {name} {(time.perf_counter() - t0) / 300 * 1e6:.1f} us per call")
+    ops.FAST_LAUNCH = True
+    for name, fn in (("fwd+bwd", train), ("fwd no-grad", infer)):
+        prof = cProfile.Profile()
+        prof.enable()
+        for _ in range(300):
+            fn()
+        prof.disable()
+        print(f"--- profile {name} (300 calls)")
+        pstats.Stats(prof, stream=sys.stdout).sort_stats("tottime").print_stats(12)
+
+
 if __name__ == "__main__":
     which = sys.argv[1:] or ["semantics", "trace", "compile", "tune"]
     for name in which:
         try:
-            {"semantics": semantics, "trace": lif_nodecay_trace, "compile": compile_grads, "tune": tune}[name]()
+            {"semantics": semantics, "trace": lif_nodecay_trace, "compile": compile_grads, "tune": tune,
+             "host": host}[name]()
         except Exception as e:
             import traceback
             traceback.print_exc()

@@ -10,6 +10,7 @@ The ops take plain values: tensors, a list of floats (``SCALARS``) and a list of
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from typing import Optional
@@ -20,13 +21,12 @@ from torch import Tensor
 
 from . import kernels as K
 
-#: forward launch (BLOCK, num_warps) by ``dtype is float32`` and backward launch, from a sweep on the H100
-#: (2^22 neurons, T = 8 and 32; ``benchmarks/device/diag.py tune``)
-FORWARD_LAUNCH = {True: (1024, 2), False: (512, 2)}
+#: forward launch (BLOCK, num_warps, prefetch the next step's input) by (float32 input, H stored for a
+#: backward), and the backward launch: from a sweep on the H100 (2^22 neurons, T = 8 and 32;
+#: ``benchmarks/device/diag.py tune``)
+FORWARD_LAUNCH = {(True, False): (1024, 2, False), (True, True): (1024, 4, False),
+                  (False, False): (512, 2, True), (False, True): (512, 2, False)}
 BLOCK_BWD, WARPS_BWD = 512, 8
-#: load step t+1's input while step t computes, by ``dtype is float32`` (the sweep: it helps 16-bit inputs
-#: a little and costs float32 ~3 %)
-PREFETCH = {True: False, False: True}
 
 #: order of the ``config`` int list
 CONFIG = ("charge", "decay_input", "tau_recip", "hard", "detach", "surrogate", "window", "steps0",
@@ -124,14 +124,15 @@ def _constexprs(config: list[int], dtype: torch.dtype, backward: bool) -> tuple[
             kw.update(DETACH=bool(c[_C["detach"]]), SURROGATE=c[_C["surrogate"]], BLOCK=BLOCK_BWD,
                       num_warps=WARPS_BWD)
         else:
-            block, warps = FORWARD_LAUNCH[dtype == torch.float32]
+            block, warps, prefetch = FORWARD_LAUNCH[dtype == torch.float32, bool(c[_C["store_h"]])]
             kw.update(I0_MODE=c[_C["i0_mode"]], STORE_H=bool(c[_C["store_h"]]), STORE_V=bool(c[_C["store_v"]]),
-                      PREFETCH=PREFETCH[dtype == torch.float32], BLOCK=block, num_warps=warps)
-        kw = _CONSTEXPRS[key] = (kw, len(_CONSTEXPRS))
+                      PREFETCH=prefetch, BLOCK=block, num_warps=warps)
+        kw = _CONSTEXPRS[key] = (kw, next(_KW_IDS))
     return kw
 
 
 _CONSTEXPRS: dict = {}
+_KW_IDS = itertools.count()
 
 
 def _forward_impl(x: Tensor, v0: Optional[Tensor], i0: Optional[Tensor], vth: Optional[Tensor],
