@@ -93,3 +93,17 @@ def test_pool_then_conv_merged_matches_lava(tmp_path, lava_python):
     q = TARGET.prepare(g, {})
     assert q["pconv"].quant["lowered_from"] == ["AvgPool2d", "Conv2d"] and q["pconv"].attrs["stride"] == (2, 2)
     cross_check(g, tmp_path, lava_python, steps=24, batch=2, rate=0.5)
+
+
+def test_dilated_grouped_conv_matches_lava(tmp_path, lava_python):
+    from snnc.ir import Graph
+
+    rng = np.random.default_rng(13)
+    g = Graph()
+    g.add_node("x", "Input", shape=(4, 9, 8))
+    g.add_node("c0", "Conv2d", ["x"], {"weight": rng.normal(0.2, 0.6, (6, 2, 3, 2))}, stride=(1, 2),
+               padding=(2, 1), dilation=(2, 1), groups=2)
+    g.add_node("n0", "Neuron", ["c0"], {"v_threshold": np.asarray(1.0), "v_reset": np.asarray(0.0),
+                                        "alpha": np.asarray(0.5), "beta": np.asarray(0.75)}, charge="cuba")
+    g.add_node("y", "Output", ["n0"])
+    cross_check(g.verify(), tmp_path, lava_python, steps=20, batch=2, rate=0.5)
