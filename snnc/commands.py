@@ -130,8 +130,8 @@ def _example_input(options: dict):
 def cmd_compile(args) -> int:
     from .compiler import compile as compile_model
 
-    if Path(args.output).exists() and not (Path(args.output) / "snnc.json").is_file() and \
-            Path(args.output).is_dir() and any(Path(args.output).iterdir()):
+    out = Path(args.output)
+    if out.exists() and not (out / "snnc.json").is_file() and (out.is_file() or any(out.iterdir())):
         raise SnncError(f"-o {args.output}: exists and is not an snnc artifact; refusing to replace it")
     options = model_options(args)
     art = compile_model(_model(args.model, options), args.target, args.output, **options)

@@ -73,7 +73,7 @@ def test_compile_simulate_verify_inspect(work):
     ref = snnc.ir.interpret(g, torch.as_tensor(np.load(work / "x.npy"))).numpy()
     assert y.shape == (24, 2, 4) and np.array_equal(y, ref) and y.sum() > 0
 
-    rc, out, err = run("verify", "model.pt", "--target", "onnx", "--artifact", "art", "--inputs", "x.npy",
+    rc, out, err = run("verify", "model.pt", "--target", "onnx", "--artifact", "art", "--samples", "2", "--seed", "3",
                        "--report", "report.json", "--input-shape", "1,4,4", cwd=work)
     assert rc == 0, out + err
     assert "bit-exact" in out and json.loads((work / "report.json").read_text())["ok"] is True
@@ -114,6 +114,8 @@ def test_bad_inputs_exit_2_one_line_nothing_left(work):
                "nir", "'>='", "--allow-approximate")
     assert_bad(run("simulate", "art_missing", "--inputs", "x.npy", "-o", "y2.npy", cwd=work), "art_missing")
     assert_bad(run("compile", "model.pt", "--target", "nosuch", "-o", "o7", cwd=work), "--target", "invalid choice")
+    assert_bad(run("compile", "model.pt", "--target", "onnx", "-o", "x.npy", "--input-shape", "1,4,4", cwd=work),
+               "x.npy", "not an snnc artifact")
     assert set(p.name for p in work.iterdir()) == before  # no output directory or file left behind
     rc, _, err = run("compile", "missing.pt", "--target", "onnx", "-o", "o1", "--debug", cwd=work)
     assert rc != 0 and "Traceback" in err  # --debug shows it
