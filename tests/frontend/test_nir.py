@@ -166,3 +166,25 @@ def test_foreign_nir_rules_and_dt():
     assert ops["lif"].attrs["charge"] == "beta" and np.isclose(float(ops["lif"].params["beta"]), 0.8)
     assert np.isclose(float(ops["lif_gain"].params["scale"]), 2.0)
     assert np.isclose(float(ops["iff_gain"].params["scale"]), 1e-3)
+
+
+def test_snntorch_synaptic_export_imports_exactly():
+    """snnTorch's CubaLIF export of Synaptic (gains τ_syn/dt, τ_mem/dt) reads back as the cuba neuron."""
+    snn = pytest.importorskip("snntorch")
+    pytest.importorskip("nirtorch")
+    from snntorch.export_nir import export_to_nir
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 10), snn.Synaptic(
+        alpha=torch.rand(10), beta=torch.rand(10), threshold=torch.rand(10) + 0.5, init_hidden=True,
+        reset_mechanism="zero", reset_delay=False, output=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        graph = from_nir(export_to_nir(model, torch.randn(6)))
+    assert graph["1"].attrs["charge"] == "cuba"
+    x = torch.randn(T, N, 6) * 1.5
+    model[1].syn, model[1].mem = torch.zeros(0), torch.zeros(0)
+    with torch.no_grad():
+        ref = torch.stack([model(xt)[0] for xt in x])
+    assert ref.mean() > 0.01
+    assert int((interpret(graph, x) != ref).sum()) == 0
