@@ -19,8 +19,8 @@ import snnc
 from snnc.fuzz import TARGET_HINTS, networks
 from snnc.ir import SnncError, UnsupportedError
 
-from conftest import small_graph
-from test_bad_inputs import AVAILABLE
+from verify_helpers import small_graph
+from test_verify_bad_inputs import AVAILABLE
 
 X = (torch.rand(16, 4, 6, generator=torch.Generator().manual_seed(3)) < 0.5).float()
 
