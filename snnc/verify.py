@@ -358,11 +358,10 @@ def _compare(node: str, op: str, kind: str, ref: torch.Tensor, tgt) -> LayerResu
 
 
 def _first_divergence(layers: list[LayerResult], order: dict[str, int]) -> Divergence | None:
+    """The earliest step's divergence, at the earliest node in topological order (the cause rather
+    than its consequences downstream), then the first batch and neuron index."""
     firsts = [layer.first for layer in layers if layer.first is not None]
     if not firsts:
-        shape_errors = [layer for layer in layers if layer.shape_error]
-        if shape_errors:
-            return None
         return None
     return min(firsts, key=lambda d: (d.step, order.get(d.node, len(order)), d.batch, d.index))
 
@@ -665,19 +664,20 @@ def verify(model_or_graph, target, inputs=None, artifact=None, samples=None, see
 def _run(report: Report, target, float_graph: Graph, prepared: Graph, art_dir: Path, x: torch.Tensor,
          progress: bool, chunk) -> None:
     n = x.shape[1]
-    size = chunk or max(1, math.ceil(n / 8)) if progress else (chunk or n)
+    size = chunk or (max(1, math.ceil(n / 8)) if progress else n)  # 8 chunks give the bar something to show
     starts = list(range(0, n, size)) or [0]
     bar = _progress(3 * len(starts), progress, f"verify {target.name}")
+    tick = bar.update if bar is not None else (lambda n=1: None)
     parts = {"ref_out": [], "ref": [], "tgt_out": [], "tgt": [], "flt": []}
     try:
         for s in starts:
             xc = x[:, s:s + size]
             ref_out, ref_trace = interpret(prepared, xc, numerics=target.numerics, record=True)
-            bar and bar.update(1)
+            tick(1)
             tgt_out, tgt_layers = simulate_recorded(target, art_dir, xc)
-            bar and bar.update(1)
+            tick(1)
             _, flt_trace = interpret(float_graph, xc, numerics="float32", record=True)
-            bar and bar.update(1)
+            tick(1)
             parts["ref_out"].append(_as_list(ref_out))
             parts["ref"].append(ref_trace.values)
             parts["tgt_out"].append(_as_list(tgt_out))
