@@ -26,7 +26,7 @@ import json
 import math
 import sys
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 
 import numpy as np
@@ -177,7 +177,7 @@ class Report:
     __str__ = summary
 
     def to_dict(self) -> dict:
-        d = {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        d = {f.name: _plain(getattr(self, f.name)) for f in fields(self) if not f.name.startswith("_")}
         d["bit_exact"] = self.bit_exact
         d["artifact_matches"] = self.artifact_matches
         d["ir_hash_matches"] = self.ir_hash_matches
@@ -274,6 +274,15 @@ class Report:
             plt.close(fig)
             written.append(out)
         return written
+
+
+def _plain(value):
+    """Dataclasses (and lists of them) as dicts, without copying the report's traces."""
+    if is_dataclass(value):
+        return asdict(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _fmt(v) -> str:
