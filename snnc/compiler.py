@@ -136,12 +136,13 @@ def standard_passes(graph: Graph, window=None) -> Graph:
     return graph
 
 
-def prepare(model_or_graph, target, example_input=None, **options):
+def prepare(model_or_graph, target, example_input=None, trace_input=None, **options):
     """``(target, float_graph, prepared_graph, options)``: the graph after the standard passes (the
-    float model, used for drift) and after ``target.prepare`` + ``target.check`` (what is lowered)."""
+    float model, used for drift) and after ``target.prepare`` + ``target.check`` (what is lowered).
+    ``example_input`` traces a module and calibrates the quantizer; ``trace_input`` only traces."""
     target = resolve_target(target)
     options = dict(options)
-    graph = to_graph(model_or_graph, example_input, **options)
+    graph = to_graph(model_or_graph, example_input if example_input is not None else trace_input, **options)
     float_graph = standard_passes(graph, options.get("window"))
     if example_input is not None and options.get("calibration") is None:
         options["calibration"] = torch.as_tensor(example_input)
