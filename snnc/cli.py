@@ -92,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"snnc {args.command}: error: {_one_line(str(e))}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # stdout closed early (| head): not an error of the command
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print(f"snnc {args.command}: interrupted", file=sys.stderr)
         return 130
