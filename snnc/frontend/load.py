@@ -108,9 +108,10 @@ def load_torch(path: Path, trust_pickle: bool = False, modules=()) -> nn.Module:
     except pickle.UnpicklingError as e:
         found = re.search(r"GLOBAL ([\w.]+)", str(e)) or re.search(r"Unsupported global: ([\w.]+)", str(e))
         what = found.group(1) if found else "a class"
-        raise SnncError(f"{path}: refusing to unpickle {what}: it is not a torch.nn, snnc.nn, snnTorch or "
-                        "SpikingJelly class; pass --trust-pickle to run the file's code (only for files you "
-                        "trust) and --module pkg.mod to import its classes") from None
+        why = ("it is not a torch.nn, snnc.nn, snnTorch or SpikingJelly class" if what != "getattr" else
+               "attribute lookups can run code (snnTorch neurons pickle their surrogate function this way)")
+        raise SnncError(f"{path}: refusing to unpickle {what}: {why}; pass --trust-pickle to run the file's "
+                        "code (only for files you trust) and --module pkg.mod to import its classes") from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as e:
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise SnncError(f"{path}: not a readable torch.save file (truncated or corrupt?): {first}") from None
