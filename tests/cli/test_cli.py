@@ -55,6 +55,14 @@ def work(tmp_path_factory):
     rng = np.random.default_rng(0)
     np.save(d / "x.npy", (rng.random((24, 2, 1, 4, 4)) < 0.5).astype(np.float32))
     np.save(d / "wrong.npy", np.zeros((24, 2, 3, 3), np.float32))
+    snn = pytest.importorskip("snntorch")
+    pytest.importorskip("nirtorch")
+    from snntorch.export_nir import export_to_nir
+    import nir
+    leaky = nn.Sequential(nn.Linear(16, 5), snn.Leaky(beta=torch.full((5,), 0.9), threshold=torch.full((5,), 0.5),
+                                                       init_hidden=True, reset_mechanism="zero"))
+    nir.write(str(d / "snntorch.nir"), export_to_nir(leaky, torch.randn(16)))
+    np.save(d / "x16.npy", np.random.default_rng(1).random((10, 2, 16)).astype(np.float32))
     (d / "snnc.toml").write_text("window = 8\ninput_shape = [1, 4, 4]\n[target.nir]\ndt = 0.001\n")
     return d
 
@@ -130,3 +138,9 @@ def test_wrong_shape_and_trusted_pickle(work):
     rc, out, err = run("inspect", "foreign.pt", "--input-shape", "1,4,4", "--trust-pickle", "--module", "usermod",
                        cwd=work)
     assert rc == 0 and "Linear" in out, err
+
+
+def test_nir_model_file(work):
+    """A .nir MODEL written by snnTorch's export_to_nir: compile to another target and verify."""
+    rc, out, err = run("verify", "snntorch.nir", "--target", "onnx", "--inputs", "x16.npy", "--dt", "1e-4", cwd=work)
+    assert rc == 0 and "bit-exact" in out, out + err
