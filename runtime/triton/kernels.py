@@ -31,6 +31,11 @@ PyTorch's CUDA element-wise kernels, see ``benchmarks/device/diag.py``):
   before the product (``ROUND_K``); on the CPU it uses the float32 value;
 - ``enable_fp_fusion=False``: no multiply-add is contracted, as PyTorch's one-op kernels cannot.
 
+float16 forward (``NATIVE16``) keeps the state in float16 registers: an operation between two float16
+tensors is done in float16 (same result as float32-then-round, see :func:`_top`), only operations with
+a float32 scalar go through float32 — the float32↔float16 conversions otherwise bound the kernel.
+bfloat16 (and the backward) emulate every rounding in float32 (``_round``).
+
 Parameters come in one of three modes (``*_MODE`` constexpr): 0 = a scalar argument, 1 = one value per
 neuron (a ``[N]`` tensor), 2 = a one-element tensor (PLIF's ``k``: read on the device, so no host sync).
 """
@@ -61,6 +66,77 @@ def _param(ptr, scalar, offs, mask, MODE: tl.constexpr):
     else:
         p = tl.cast(scalar, tl.float32)
     return p
+
+
+@triton.jit
+def _sop(a, b, OP: tl.constexpr, DT: tl.constexpr):
+    """``a OP b`` (0 +, 1 -, 2 *, 3 /) for a ``DT`` tensor ``a`` and a float32 scalar ``b``: computed in
+    float32 with the float32 ``b`` and rounded once (PyTorch's opmath for a Python-number operand)."""
+    a = a.to(tl.float32)
+    if OP == 0:
+        r = a + b
+    elif OP == 1:
+        r = a - b
+    elif OP == 2:
+        r = a * b
+    else:
+        r = tl.math.div_rn(a, b + tl.zeros_like(a))
+    return r.to(DT)
+
+
+@triton.jit
+def _top(a, b, OP: tl.constexpr, DT: tl.constexpr):
+    """``a OP b`` for two ``DT`` tensors in ``DT`` arithmetic. Sum, difference and product rounded once
+    from the exact value equal PyTorch's float32-then-round (float32 carries more than 2p+2 bits of a
+    16-bit format's p, so its intermediate rounding is innocuous); division goes through float32."""
+    if OP == 0:
+        r = a + b
+    elif OP == 1:
+        r = a - b
+    elif OP == 2:
+        r = a * b
+    else:
+        r = tl.math.div_rn(a.to(tl.float32), b.to(tl.float32)).to(DT)
+    return r
+
+
+@triton.jit
+def _pop(a, p, OP: tl.constexpr, NATIVE: tl.constexpr, DT: tl.constexpr):
+    """``a OP p`` for a hyperparameter ``p``: a ``DT`` tensor (per neuron, or PLIF's rounded ``k``) or a
+    float32 scalar."""
+    if NATIVE:
+        r = _top(a, p, OP, DT)
+    else:
+        r = _sop(a, p, OP, DT)
+    return r
+
+
+@triton.jit
+def _charge_lowp(v, i, x, p1, p2, v_leak, CHARGE: tl.constexpr, DECAY_INPUT: tl.constexpr,
+                 TAU_RECIP: tl.constexpr, P1_NATIVE: tl.constexpr, P2_NATIVE: tl.constexpr, DT: tl.constexpr):
+    """:func:`_charge` for float16/bfloat16 with the state in ``DT`` registers (no float32 round trips
+    for operations between two tensors; the conversions are what bounds a 16-bit kernel)."""
+    if CHARGE == 0:
+        h = _top(v, x, 0, DT)
+    elif CHARGE == 1 or CHARGE == 2:
+        if DECAY_INPUT:
+            a = _top(x, _sop(v, v_leak, 1, DT), 1, DT)
+        else:
+            a = _sop(v, v_leak, 1, DT)
+        if CHARGE == 2:
+            d = _pop(a, p1, 2, P1_NATIVE, DT)
+        elif TAU_RECIP:
+            d = _sop(a, p1, 2, DT)
+        else:
+            d = _pop(a, p1, 3, P1_NATIVE, DT)
+        if DECAY_INPUT:
+            h = _top(v, d, 0, DT)
+        else:
+            h = _top(_top(v, d, 1, DT), x, 0, DT)
+    else:
+        i = _top(_pop(i, p1, 2, P1_NATIVE, DT), x, 0, DT)
+        h = _top(_pop(v, p2, 2, P2_NATIVE, DT), i, 0, DT)
+    return h, i
 
 
 @triton.jit
@@ -135,7 +211,7 @@ def neuron_forward_kernel(
         CHARGE: tl.constexpr, DECAY_INPUT: tl.constexpr, TAU_RECIP: tl.constexpr, HARD: tl.constexpr,
         V0_MODE: tl.constexpr, I0_MODE: tl.constexpr, VTH_MODE: tl.constexpr, P1_MODE: tl.constexpr,
         P2_MODE: tl.constexpr, STORE_H: tl.constexpr, STORE_V: tl.constexpr, LOWP: tl.constexpr,
-        ROUND_K: tl.constexpr, PREFETCH: tl.constexpr, BLOCK: tl.constexpr):
+        ROUND_K: tl.constexpr, PREFETCH: tl.constexpr, NATIVE16: tl.constexpr, BLOCK: tl.constexpr):
     """Multi-step forward of the ``Neuron`` op (see the module docstring)."""
     v_reset, v_leak, v_init = tl.cast(v_reset, tl.float32), tl.cast(v_leak, tl.float32), tl.cast(v_init, tl.float32)
     DT: tl.constexpr = x_ptr.dtype.element_ty
@@ -149,20 +225,45 @@ def neuron_forward_kernel(
         p1 = _round(p1, DT, LOWP)
     p2 = _param(p2_ptr, p2_s, offs, mask, P2_MODE)
     step = offs.to(tl.int64)
+    if NATIVE16:  # float16: state and native hyperparameters in DT registers (see _charge_lowp)
+        VTH_NATIVE: tl.constexpr = VTH_MODE == 1
+        P1_NATIVE: tl.constexpr = (P1_MODE == 1) or ROUND_K
+        P2_NATIVE: tl.constexpr = P2_MODE == 1
+        v = v.to(DT)
+        i = i.to(DT)
+        v_init_dt = v_init.to(DT)
+        if VTH_NATIVE:
+            vth = vth.to(DT)
+        if P1_NATIVE:
+            p1 = p1.to(DT)
+        if P2_NATIVE:
+            p2 = p2.to(DT)
     if PREFETCH:
         x_next = tl.load(x_ptr + step, mask=mask, other=0.0)
     for t in range(T):
         fresh = ((steps0 + t) % window == 0) & (t > 0)
-        v = tl.where(fresh, v_init, v)
-        i = tl.where(fresh, 0.0, i)
         if PREFETCH:  # the next step's load is in flight while this step computes
-            x = x_next.to(tl.float32)
+            x = x_next
             x_next = tl.load(x_ptr + step + N, mask=mask & (offs * 0 + t + 1 < T), other=0.0)
         else:
-            x = tl.load(x_ptr + step, mask=mask, other=0.0).to(tl.float32)
-        h, i = _charge(v, i, x, p1, p2, v_leak, CHARGE, DECAY_INPUT, TAU_RECIP, DT, LOWP)
-        s = tl.where(_round(h - vth, DT, LOWP) >= 0.0, 1.0, 0.0)
-        v = _reset(h, s, vth, v_reset, HARD, DT, LOWP)
+            x = tl.load(x_ptr + step, mask=mask, other=0.0)
+        if NATIVE16:
+            v = tl.where(fresh, v_init_dt, v)
+            i = tl.where(fresh, 0.0, i.to(tl.float32)).to(DT)
+            h, i = _charge_lowp(v, i, x, p1, p2, v_leak, CHARGE, DECAY_INPUT, TAU_RECIP, P1_NATIVE, P2_NATIVE, DT)
+            fire = _pop(h, vth, 1, VTH_NATIVE, DT).to(tl.float32) >= 0.0
+            s = tl.where(fire, 1.0, 0.0).to(DT)
+            if HARD:  # H·(1 - S) + v_reset·S, each product rounded as PyTorch rounds it
+                v = _top(_top(h, tl.where(fire, 0.0, 1.0).to(DT), 2, DT), _sop(s, v_reset, 2, DT), 0, DT)
+            else:
+                v = _top(h, _pop(s, vth, 2, VTH_NATIVE, DT), 1, DT)
+        else:
+            v = tl.where(fresh, v_init, v)
+            i = tl.where(fresh, 0.0, i)
+            x = x.to(tl.float32)
+            h, i = _charge(v, i, x, p1, p2, v_leak, CHARGE, DECAY_INPUT, TAU_RECIP, DT, LOWP)
+            s = tl.where(_round(h - vth, DT, LOWP) >= 0.0, 1.0, 0.0)
+            v = _reset(h, s, vth, v_reset, HARD, DT, LOWP)
         tl.store(s_ptr + step, s.to(DT), mask=mask)
         if STORE_H:
             tl.store(h_ptr + step, h.to(DT), mask=mask)

@@ -81,21 +81,28 @@ def _launch(kernel, grid0: int, args: tuple, kw: dict, key) -> None:
             spec.append(a if -1 < a < 64 else (a % 16 == 0, a >= 1 << 31))
     spec = tuple(spec)
     compiled = _COMPILED.get(spec)
-    if compiled is None or _knobs.runtime.launch_enter_hook is not None:
+    if compiled is None:
         compiled = kernel[(grid0,)](*args, **kw)
-        if compiled is not None and hasattr(compiled, "packed_metadata"):
+        if compiled is not None and hasattr(compiled, "function"):
             _COMPILED[spec] = compiled
         return
     names = _CONSTEXPR_NAMES.get(kernel)
     if names is None:
         names = _CONSTEXPR_NAMES[kernel] = tuple(p.name for p in kernel.params if p.is_constexpr)
-    device = args[0].device.index
+    stream = torch._C._cuda_getCurrentRawStream(args[0].device.index)
+    values = (*args, *(kw[n] for n in names))
+    enter, leave = _knobs.runtime.launch_enter_hook, _knobs.runtime.launch_exit_hook
     try:
-        compiled.run(grid0, 1, 1, torch._C._cuda_getCurrentRawStream(device), compiled.function,
-                     compiled.packed_metadata, None, None, None, *args, *(kw[n] for n in names))
+        meta = None if enter is None else compiled.launch_metadata((grid0, 1, 1), stream, *values)
+        compiled.run(grid0, 1, 1, stream, compiled.function, compiled.packed_metadata, meta, enter, leave, *values)
+        FAST_HITS[0] += 1
     except Exception:  # an unexpected Triton: never again, launch the ordinary way
         FAST_LAUNCH = False
         kernel[(grid0,)](*args, **kw)
+
+
+#: launches that took the cached path (diagnostics)
+FAST_HITS = [0]
 
 
 def _or(t: Optional[Tensor], dummy: Tensor) -> Tensor:
@@ -126,7 +133,7 @@ def _constexprs(config: list[int], dtype: torch.dtype, backward: bool) -> tuple[
         else:
             block, warps, prefetch = FORWARD_LAUNCH[dtype == torch.float32, bool(c[_C["store_h"]])]
             kw.update(I0_MODE=c[_C["i0_mode"]], STORE_H=bool(c[_C["store_h"]]), STORE_V=bool(c[_C["store_v"]]),
-                      PREFETCH=prefetch, BLOCK=block, num_warps=warps)
+                      PREFETCH=prefetch, NATIVE16=dtype == torch.float16, BLOCK=block, num_warps=warps)
         kw = _CONSTEXPRS[key] = (kw, next(_KW_IDS))
     return kw
 

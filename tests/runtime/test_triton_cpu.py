@@ -30,7 +30,8 @@ def test_float32_exact(name, detach):
     compare(ref.to(DEVICE), fused.to(DEVICE), _x((7, 3, 45)))
 
 
-@pytest.mark.parametrize("name", ["if-hard", "lif-soft-nodecay", "plif-hard", "cuba-hard"])
+@pytest.mark.parametrize("name", ["if-hard", "lif-soft-nodecay", "lif-hard-vreset", "plif-hard", "cuba-hard",
+                                  "cuba-soft"])
 def test_float16_exact(name):
     ref, fused = make_pair(name, "triton")
     compare(ref.to(DEVICE), fused.to(DEVICE), _x((6, 2, 50), torch.float16), rtol=2e-2, atol=2e-2)
@@ -69,6 +70,19 @@ def test_per_neuron_parameters():
     ref = neuron.CubaLIF(current_decay=alpha, voltage_decay=0.25, step_mode="m", v_reset=None)
     fused = neuron.CubaLIF(current_decay=alpha, voltage_decay=0.25, step_mode="m", v_reset=None, backend="triton")
     compare(ref.to(DEVICE), fused.to(DEVICE), _x((6, 3, 9)))
+
+
+def test_float16_per_neuron_parameters_exact():
+    gen = torch.Generator().manual_seed(4)
+    th = torch.rand(3, 17, generator=gen) + 0.5
+    tau = torch.rand(3, 17, generator=gen) * 3 + 1.2
+    ref = neuron.LIF(tau=tau, v_threshold=th, step_mode="m").half()
+    fused = neuron.LIF(tau=tau, v_threshold=th, step_mode="m", backend="triton").half()
+    compare(ref.to(DEVICE), fused.to(DEVICE), _x((6, 2, 3, 17), torch.float16), rtol=2e-2, atol=2e-2)
+    alpha = torch.rand(17, generator=gen)
+    ref = neuron.CubaLIF(current_decay=alpha, voltage_decay=0.25, step_mode="m").half()
+    fused = neuron.CubaLIF(current_decay=alpha, voltage_decay=0.25, step_mode="m", backend="triton").half()
+    compare(ref.to(DEVICE), fused.to(DEVICE), _x((6, 3, 17), torch.float16), rtol=2e-2, atol=2e-2)
 
 
 @pytest.mark.parametrize("window", [2, 3, 5])
