@@ -256,6 +256,8 @@ def host():
             torch.cuda.synchronize()
             print(f"fast launch {fast}: {name} {(time.perf_counter() - t0) / 300 * 1e6:.1f} us per call")
     ops.FAST_LAUNCH = True
+    print("fast launches taken:", ops.FAST_HITS[0], "cached kernels:", len(ops._COMPILED),
+          "enter hook:", ops._knobs.runtime.launch_enter_hook if ops._knobs else None)
     for name, fn in (("fwd+bwd", train), ("fwd no-grad", infer)):
         prof = cProfile.Profile()
         prof.enable()
