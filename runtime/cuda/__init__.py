@@ -62,7 +62,7 @@ class _CupyNeuron(torch.autograd.Function):
     """One fused sequence (no window reset inside): inputs ``x``, ``v0``, ``i0`` (cuba), ``k`` (plif)."""
 
     @staticmethod
-    def forward(ctx, x, v0, i0, k, p: NeuronProblem, dtype: str, store_v: bool):
+    def forward(ctx, x, v0, i0, k, p: NeuronProblem, dtype: str, store_v: bool, store_h: bool = True):
         ctx.set_materialize_grads(False)
         steps, shape, n_true = x.shape[0], x.shape[1:], x[0].numel()
         x2 = _as_2d(x, dtype)
@@ -76,10 +76,13 @@ class _CupyNeuron(torch.autograd.Function):
             extra.update(decay_input=p.decay_input, tau_recip=True)
         elif p.charge == "plif":
             extra["decay_input"] = p.decay_input
-        kernel = _kernel(fwd_cls, p.hard, dtype, store_v=store_v, **extra)
-        s, h, v_last = torch.empty_like(x2), torch.empty_like(x2), torch.empty_like(v2)
-        args = {"numel": numel, "N": n, "x_seq": x2, "spike_seq": s, "h_seq": h, "v_init": v2, "v_last": v_last,
+        kernel = _kernel(fwd_cls, p.hard, dtype, store_v=store_v, store_h=store_h, **extra)
+        s, v_last = torch.empty_like(x2), torch.empty_like(v2)
+        h = torch.empty_like(x2) if store_h else None
+        args = {"numel": numel, "N": n, "x_seq": x2, "spike_seq": s, "v_init": v2, "v_last": v_last,
                 "v_reset": p.v_reset}
+        if store_h:
+            args["h_seq"] = h
         for name, value in hypers.items():
             args[name] = _flat(value, dtype) if isinstance(value, torch.Tensor) else float(value)
         if store_v:
@@ -137,7 +140,17 @@ class _CupyNeuron(torch.autograd.Function):
         shape = ctx.shape
         grad_k = gk.sum().reshape(k.shape).to(k.dtype) if gk is not None and ctx.needs_input_grad[3] else None
         return (gx[:, :n_true].reshape(steps, *shape), gv0[:n_true].reshape(shape),
-                gi0[:n_true].reshape(shape) if gi0 is not None else None, grad_k, None, None, None)
+                gi0[:n_true].reshape(shape) if gi0 is not None else None, grad_k, None, None, None, None)
+
+
+class _NoContext:
+    """Stands in for the autograd context when the forward runs without a graph."""
+
+    def set_materialize_grads(self, value):
+        pass
+
+    def save_for_backward(self, *tensors):
+        pass
 
 
 def multistep(problem: NeuronProblem, x_seq: torch.Tensor, v, i):
@@ -153,6 +166,7 @@ def multistep(problem: NeuronProblem, x_seq: torch.Tensor, v, i):
     cuba = p.charge == "cuba"
     i0 = (i if isinstance(i, torch.Tensor) else torch.full_like(x_seq[0], float(i))) if cuba else None
     k = p.p1 if p.charge == "plif" else None
+    grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x_seq, v0, i0, k))
     steps, start, spikes, v_seqs = x_seq.shape[0], 0, [], []
     i_last = None
     while start < steps:
@@ -160,7 +174,11 @@ def multistep(problem: NeuronProblem, x_seq: torch.Tensor, v, i):
         if p.window:
             first = p.window - (p.steps0 + start) % p.window  # steps until the next window reset
             end = min(steps, start + first)
-        s, v_last, i_last, v_seq = _CupyNeuron.apply(x_seq[start:end], v0, i0, k, p, dtype, p.store_v_seq)
+        args = (x_seq[start:end], v0, i0, k, p, dtype, p.store_v_seq)
+        if grad:
+            s, v_last, i_last, v_seq = _CupyNeuron.apply(*args)
+        else:  # nothing to differentiate: no autograd node, and H is not stored
+            s, v_last, i_last, v_seq = _CupyNeuron.forward(_NoContext(), *args, store_h=False)
         spikes.append(s)
         v_seqs.append(v_seq)
         v0, i0 = v_last, i_last if cuba else None

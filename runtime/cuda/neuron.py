@@ -5,7 +5,8 @@ only its charge equation (:meth:`NeuronFPTT.charge`) and the two derivatives of 
 ``X`` and ``V[t-1]`` (:meth:`NeuronBPTT.grad_tail`, which writes ``gX`` and the next ``gV``).
 
 forward, per step: ``H = charge(V, X)``; ``S = Θ(H - v_th)``; ``V = H·(1-S) + v_reset·S`` (hard) or
-``V = H - v_th·S`` (soft); stores ``S``, ``H`` (for backward) and optionally ``V``.
+``V = H - v_th·S`` (soft); stores ``S``, ``H`` (for backward; ``store_h=False`` when no gradient is
+wanted) and optionally ``V``.
 backward, reverse time: ``gH = gS·σ'(H-v_th) + gV·(∂V/∂H + [not detach]·∂V/∂S·σ'(H-v_th))``;
 ``gX = gH·∂H/∂X``; ``gV ← gH·∂H/∂V``.
 
@@ -82,20 +83,21 @@ class NeuronFPTT(_Hypers, CKernel2D):
     neuron = "neuron"
     hypers: tuple[str, ...] = ()  # per-neuron-capable parameters besides v_th
 
-    def __init__(self, hard_reset: bool, dtype: str, store_v: bool = False, per_neuron=()):
+    def __init__(self, hard_reset: bool, dtype: str, store_v: bool = False, per_neuron=(), store_h: bool = True):
         cf._check(dtype)
-        self.hard_reset, self.dtype, self.store_v = hard_reset, dtype, store_v
+        self.hard_reset, self.dtype, self.store_v, self.store_h = hard_reset, dtype, store_v, store_h
         self.per_neuron = frozenset(per_neuron)
         unknown = self.per_neuron - {"v_th", *self.hypers}
         if unknown:
             raise ValueError(f"{type(self).__name__}: no per-neuron form for {sorted(unknown)}")
         name = (f"{self.neuron}_fptt_{'hard' if hard_reset else 'soft'}_{dtype}" + ("_vseq" if store_v else "")
-                + self.suffix())
+                + ("" if store_h else "_noh") + self.suffix())
         super().__init__(name, reverse=False)
         t = dtype
         self.add_param(f"const {t}*", "x_seq")
         self.add_param(f"{t}*", "spike_seq")
-        self.add_param(f"{t}*", "h_seq")
+        if store_h:
+            self.add_param(f"{t}*", "h_seq")
         if store_v:
             self.add_param(f"{t}*", "v_seq")
         self.add_param(f"const {t}*", "v_init")
@@ -132,7 +134,8 @@ class NeuronFPTT(_Hypers, CKernel2D):
         code.append(self.charge())
         code.append(f"const {d} spike = {cf.heaviside(None, self.op('-', 'h', 'v_th'), d)};")
         code.append("spike_seq[t] = spike;")
-        code.append("h_seq[t] = h;")
+        if self.store_h:
+            code.append("h_seq[t] = h;")
         code.append(f"v = {self.reset_expr('h', 'spike')};")
         if self.store_v:
             code.append("v_seq[t] = v;")
@@ -257,10 +260,10 @@ class LIFFPTT(NeuronFPTT):
     hypers = ("tau",)
 
     def __init__(self, hard_reset, dtype, decay_input: bool = True, tau_recip: bool = True, store_v=False,
-                 per_neuron=()):
+                 per_neuron=(), store_h: bool = True):
         self.decay_input, self.tau_recip = decay_input, tau_recip
         self.neuron = f"lif_{'decay' if decay_input else 'nodecay'}_{'recip' if tau_recip else 'div'}"
-        super().__init__(hard_reset, dtype, store_v, per_neuron)
+        super().__init__(hard_reset, dtype, store_v, per_neuron, store_h)
 
     def add_extra_params(self):
         self.add_hyper("tau")
@@ -323,10 +326,11 @@ class PLIFFPTT(NeuronFPTT):
 
     neuron = "plif"
 
-    def __init__(self, hard_reset, dtype, decay_input: bool = True, store_v=False, per_neuron=()):
+    def __init__(self, hard_reset, dtype, decay_input: bool = True, store_v=False, per_neuron=(),
+                 store_h: bool = True):
         self.decay_input = decay_input
         self.neuron = f"plif_{'decay' if decay_input else 'nodecay'}"
-        super().__init__(hard_reset, dtype, store_v, per_neuron)
+        super().__init__(hard_reset, dtype, store_v, per_neuron, store_h)
 
     def add_extra_params(self):
         self.add_param("const float*", "k_ptr")

@@ -52,6 +52,8 @@ def variants():
                     for recip in (True, False):
                         yield LIFFPTT(hard, dtype, decay_input=decay, tau_recip=recip, store_v=store_v)
             yield LIFFPTT(hard, dtype, per_neuron=("tau", "v_th"))
+            for cls in (IFFPTT, LIFFPTT, PLIFFPTT, CubaFPTT):
+                yield cls(hard, dtype, store_h=False)
             yield CubaFPTT(hard, dtype, per_neuron=("alpha", "beta", "v_th"))
             for detach in (False, True):
                 for name in SURROGATES:

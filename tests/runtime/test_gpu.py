@@ -41,6 +41,16 @@ def test_full_size(backend, name, dtype):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", ["lif-soft-nodecay", "plif-hard", "cuba-soft"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_no_grad_forward(backend, name, dtype):
+    """Without a gradient the fused paths store no H (and build no autograd node); same results."""
+    ref, fused = make_pair(name, backend, store_v_seq=True)
+    with torch.no_grad():
+        compare(ref.cuda(), fused.cuda(), _x((8, 16, 4097), dtype, seed=3), grad=False, calls=2)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
 def test_per_neuron_parameters_full_size(backend, dtype):
     gen = torch.Generator(device="cuda").manual_seed(5)
