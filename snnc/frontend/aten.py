@@ -1,12 +1,19 @@
 """``.pt2`` (``torch.export``) programs → IR.
 
-An exported program is a graph of ATen operators: the module structure is gone and a neuron's
-dynamics appear as its arithmetic, from which its semantics (reset rule, comparison, timing) cannot
-be recovered exactly. This importer therefore maps the stateless ATen operators of one time step
-(``linear``, ``conv2d``, pooling, inference batch norm, flatten/view, ``add``, multiplication by a
-number) and refuses anything else naming the operator and, from ``nn_module_stack``, the original
-module path and class — for a network with neurons, save the module (``.pt``) instead. The program's
-input is taken as one step ``[N, *input_shape]``.
+An exported program is a graph of ATen operators: the module structure is gone, and a neuron written
+as tensor arithmetic (snnTorch, SpikingJelly, ...) appears as that arithmetic, from which its
+semantics (reset rule, comparison, timing) cannot be recovered exactly. This importer maps
+
+- the stateless ATen operators of one time step (``linear``, ``conv2d``, pooling, inference batch
+  norm, flatten/view, ``add``, multiplication by a number);
+- ``snnc::neuron_step`` → the IR ``Neuron`` op and ``snnc::readout_step`` → ``Readout``, attributes
+  and parameters taken from the call's arguments (snnc.nn modules export as these operators, see
+  ``snnc.ir.torch_ops`` and ``snnc.nn.export``);
+- operators whose inputs are all constants (e.g. PLIF's ``sigmoid(w)``, CubaLIF's ``1 - decay``
+  on a per-neuron tensor), evaluated once, as the program would;
+
+and refuses anything else naming the operator and, from ``nn_module_stack``, the original module
+path and class. The program's input is taken as one step ``[N, *input_shape]``.
 """
 
 from __future__ import annotations
@@ -17,10 +24,43 @@ import numpy as np
 import torch
 
 from ..ir import Graph
+from ..ir import torch_ops
 from ..ir.errors import SnncError, UnsupportedError
-from .trace import Builder, _flatten
+from .trace import Builder, _flatten, ir_name
 
 aten = torch.ops.aten
+
+
+class _StateOutput:
+    """The ``v``/``i`` outputs of ``snnc::neuron_step``: the next step's state, not an IR value."""
+
+    def __init__(self, where: str):
+        self.where = where
+
+
+def _bind(node) -> dict:
+    """The call's arguments by schema name (defaults filled in)."""
+    schema = node.target._schema
+    bound = {}
+    for k, arg in enumerate(schema.arguments):
+        if k < len(node.args):
+            bound[arg.name] = node.args[k]
+        elif arg.name in node.kwargs:
+            bound[arg.name] = node.kwargs[arg.name]
+        else:
+            bound[arg.name] = arg.default_value if arg.has_default_value() else None
+    return bound
+
+
+def _module_path(node) -> str | None:
+    stack = node.meta.get("nn_module_stack") or {}
+    return list(stack.values())[-1][0] if stack else None
+
+
+def _is_constant(v) -> bool:
+    if isinstance(v, (list, tuple)):
+        return all(_is_constant(e) for e in v)
+    return not isinstance(v, (str, _StateOutput))
 
 
 def _where(node) -> str:
@@ -49,6 +89,9 @@ def import_exported(ep, source: str = "program", input_shape=None) -> Graph:
 
     def t(a):
         v = env.get(a) if isinstance(a, torch.fx.Node) else a
+        if isinstance(v, _StateOutput):
+            raise UnsupportedError(v.where, f"{source}: the state output (v/i) of snnc::neuron_step is used as "
+                                            "a value; only the spikes (output 0) are values of the IR")
         return v
 
     def arr(a) -> np.ndarray:
@@ -74,6 +117,16 @@ def import_exported(ep, source: str = "program", input_shape=None) -> Graph:
             continue
         fn, args = node.target, node.args
         name = node.name
+        if fn is torch.ops.snnc.neuron_step.default:
+            env[node] = _neuron(b, node, t, arr, source)
+            continue
+        if fn is torch.ops.snnc.readout_step.default:
+            env[node] = _readout(b, node, t, source)
+            continue
+        if isinstance(fn, torch._ops.OpOverload) and fn.namespace == "aten" and _constant_args(node, env):
+            with torch.no_grad():  # a constant subexpression (PLIF's sigmoid(w), 1 - decay): evaluate it
+                env[node] = fn(*torch.fx.node.map_arg(args, t), **torch.fx.node.map_arg(node.kwargs, t))
+            continue
         if fn in (aten.linear.default,):
             params = {"weight": arr(args[1])}
             if len(args) > 2 and args[2] is not None:
@@ -131,9 +184,66 @@ def import_exported(ep, source: str = "program", input_shape=None) -> Graph:
             env[node] = t(args[0])
         else:
             raise UnsupportedError(name, f"{source}: {_where(node)} cannot be imported from a torch.export "
-                                         "program (neuron dynamics are not recoverable from ATen arithmetic); "
-                                         "save the module with torch.save(model, 'model.pt') instead")
+                                         "program: neuron dynamics written as tensor arithmetic (snnTorch, "
+                                         "SpikingJelly, ...) are not recoverable from ATen operators; save the "
+                                         "module with torch.save(model, 'model.pt') instead, or build it from "
+                                         "snnc.nn modules (they export as snnc::neuron_step ops)")
     g = b.graph
     g.metadata["source"] = source
     g.verify()
     return g
+
+
+def _constant_args(node, env) -> bool:
+    """Whether every fx input of ``node`` is a constant tensor (computed from no IR value)."""
+    inputs = node.all_input_nodes
+    return bool(inputs) and all(a in env and _is_constant(env[a]) and env[a] is not None for a in inputs)
+
+
+def _name(node) -> str:
+    path = _module_path(node)
+    return ir_name(path) if path else node.name
+
+
+def _neuron(b: Builder, node, t, arr, source: str):
+    """``snnc::neuron_step`` → a ``Neuron`` node; returns ``(spikes, state, state)``."""
+    a = _bind(node)
+    where = _where(node)
+    x = t(a["x"])
+    if not isinstance(x, str):
+        raise UnsupportedError(node.name, f"{source}: {where}: the neuron's input is not computed from the "
+                                          "program input")
+    for key in ("v", "i", "spike"):
+        if a[key] is not None:
+            raise UnsupportedError(node.name, f"{source}: {where}: the neuron starts from a given state "
+                                              f"'{key}'; export one step from the reset state "
+                                              "(snnc.nn.reset_net(model) before torch.export)")
+    attrs = {key: a[key] for key in ("charge", "compare", "reset", "reset_timing", "decay_input")}
+    attrs["decay_input"] = bool(attrs["decay_input"])
+    attrs["window_size"] = int(a["window_size"])
+    params = {key: np.asarray(float(a[key]), np.float64) for key in torch_ops.NEURON_PARAMS if a[key] is not None}
+    try:
+        names = torch_ops.tensor_param_names(a["tensor_params"])
+    except ValueError as e:
+        raise UnsupportedError(node.name, f"{source}: {where}: {e}") from None
+    tensors = list(a["tensors"])
+    if len(names) != len(tensors):
+        raise UnsupportedError(node.name, f"{source}: {where}: tensor_params names {len(names)} parameter(s) "
+                                          f"but {len(tensors)} tensor(s) are given")
+    for key, value in zip(names, tensors):
+        if key in params:
+            raise UnsupportedError(node.name, f"{source}: {where}: parameter '{key}' given twice")
+        params[key] = arr(value)
+    out = b.add("Neuron", _name(node), [x], params, **attrs)
+    return out, _StateOutput(node.name), _StateOutput(node.name)
+
+
+def _readout(b: Builder, node, t, source: str) -> str:
+    a = _bind(node)
+    x = t(a["x"])
+    if not isinstance(x, str):
+        raise UnsupportedError(node.name, f"{source}: {_where(node)}: the readout's input is not computed from "
+                                          "the program input")
+    params = {"beta": np.asarray(float(a["beta"]), np.float64)} if a["output_mode"] == "membrane" else {}
+    return b.add("Readout", _name(node), [x], params, output_mode=a["output_mode"], rule=a["rule"],
+                 class_threshold=int(a["class_threshold"]), window_size=int(a["window_size"]))

@@ -128,14 +128,36 @@ def load_torch(path: Path, trust_pickle: bool = False, modules=()) -> nn.Module:
 
 def load_exported(path: Path, input_shape=None) -> Graph:
     """A ``torch.export`` program (``.pt2``): the exported module's graph is traced like a model
-    (``torch.export.load`` never unpickles arbitrary objects)."""
+    (``torch.export.load`` never unpickles arbitrary objects). snnc.nn neurons and readouts appear in
+    it as ``snnc::neuron_step`` / ``snnc::readout_step`` calls (see ``snnc.frontend.aten``)."""
+    import logging
+
+    from ..ir import torch_ops  # noqa: F401 - the snnc:: operators must be registered before loading
     from .aten import import_exported
 
+    logger = logging.getLogger("torch.export")
+    records: list[logging.LogRecord] = []
+
+    def keep(record):  # torch logs a deserialization failure as a multi-line warning: keep it, quietly
+        records.append(record)
+        return False
+
+    logger.addFilter(keep)
     try:
         ep = torch.export.load(str(path))
     except Exception as e:
+        text = str(e) + "".join(str(r.exc_info[1]) + str(r.exc_info[1].__cause__ or "")
+                                for r in records if r.exc_info and r.exc_info[1] is not None)
+        found = re.search(r"resolve (torch\.ops\.[\w.]+) to an operator", text)
+        if found:
+            raise SnncError(f"{path}: the program calls the custom operator {found.group(1)}, which snnc "
+                            "cannot map (neurons of other libraries are not recoverable from an exported "
+                            "program); save the module with torch.save(model, 'model.pt') instead, or build "
+                            "it from snnc.nn modules (they export as snnc::neuron_step ops)") from None
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise SnncError(f"{path}: not a readable torch.export program (.pt2): {first}") from None
+    finally:
+        logger.removeFilter(keep)
     return import_exported(ep, str(path), input_shape)
 
 

@@ -109,6 +109,9 @@ class BaseNode(MemoryModule):
         return spike
 
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.compiler.is_exporting():  # one snnc::neuron_step op carries the semantics (snnc.nn.export)
+            from .export import neuron_step
+            return neuron_step(self, x)
         spike = self._step(x)
         self._advance_window()
         return spike
@@ -116,6 +119,9 @@ class BaseNode(MemoryModule):
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         """``[T, N, ...]``: the steps in order; with ``store_v_seq`` also ``self.v_seq = V[0..T-1]``
         (the potential after each step's reset, before any window reset)."""
+        if torch.compiler.is_exporting():
+            from .export import refuse_multi_step
+            refuse_multi_step(self)
         if self.backend != "torch":
             return self._fused_forward(x_seq)
         spikes, v_seq = [], []

@@ -45,6 +45,9 @@ class Readout(MemoryModule):
             self.state = {}
         if self.n_classes is not None and x.shape[-1] != self.n_classes:
             raise ValueError(f"Readout expects {self.n_classes} classes, got input of shape {tuple(x.shape)}")
+        if torch.compiler.is_exporting():  # one snnc::readout_step op (snnc.nn.export)
+            from .export import readout_step as exported_step
+            return exported_step(self, x)
         out = readout_step(x.detach(), self.state, self.output_mode, self.decision_rule,
                            self.class_threshold, self.beta)
         self._advance_window()

@@ -1,0 +1,99 @@
+"""The IR's stateful ops as PyTorch custom operators, so that a ``torch.export`` program keeps them.
+
+A neuron written as plain tensor arithmetic loses its meaning in an exported program (the reset
+rule, the comparison and the reset timing are no longer recoverable from ATen ops). While exporting,
+snnc.nn neurons and the readout therefore call one operator per step that carries the whole
+semantics of the IR ``Neuron`` / ``Readout`` op in its arguments; the ``.pt2`` importer maps each
+call back to that IR node. Schemas::
+
+    snnc::neuron_step(Tensor x, Tensor? v, Tensor? i, Tensor? spike, Tensor[] tensors, *, str charge,
+                      str compare="ge", str reset="hard", str reset_timing="immediate",
+                      bool decay_input=True, int window_size=0,
+                      float? v_threshold=None, float? v_reset=None, float? v_leak=None,
+                      float? v_init=None, float? i_init=None, float? tau=None, float? k=None,
+                      float? beta=None, float? alpha=None,
+                      str tensor_params="") -> (Tensor spike, Tensor v, Tensor i)
+
+    snnc::readout_step(Tensor x, *, str output_mode="spike", str rule="argmax_spike_count",
+                       int class_threshold=1, float beta=1.0, int window_size=0) -> Tensor
+
+The string/int/bool arguments are the ``Neuron`` node's attributes; each parameter of the node is
+either a ``float`` argument (a scalar, used as that Python number, as the reference interpreter
+uses a 0-d parameter) or, for per-neuron values, a tensor: ``tensor_params`` names them
+(comma-separated) in the order of ``tensors``.
+
+State: an exported program is **one time step from the reset state**. ``v``, ``i`` and ``spike``
+(the previous step's spike, for ``delayed`` reset timing) are ``None`` in an exported program,
+meaning "the initial state" (``v_init``, else ``v_reset`` for a hard reset, else 0; ``i_init`` or
+0; no previous spike). The outputs ``v`` and ``i`` are the next step's state, so a caller can run
+a sequence by feeding them back (``spike`` feeds the next ``spike`` argument). The numbers are
+computed by :func:`snnc.ir.interpreter.neuron_step` (``snnc.ir.dynamics``), bit-identical to the
+reference interpreter and to the snnc.nn modules. The readout op computes the first step of a
+window (its decision for one step from the reset state).
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Optional
+
+import torch
+
+from .interpreter import neuron_step as _neuron_step
+from .interpreter import readout_step as _readout_step
+
+#: the Neuron node parameters, in schema order
+NEURON_PARAMS = ("v_threshold", "v_reset", "v_leak", "v_init", "i_init", "tau", "k", "beta", "alpha")
+
+
+@torch.library.custom_op("snnc::neuron_step", mutates_args=())
+def neuron_step(x: torch.Tensor, v: Optional[torch.Tensor], i: Optional[torch.Tensor],
+                spike: Optional[torch.Tensor], tensors: list[torch.Tensor], *, charge: str, compare: str = "ge", reset: str = "hard",
+                reset_timing: str = "immediate", decay_input: bool = True, window_size: int = 0,
+                v_threshold: Optional[float] = None, v_reset: Optional[float] = None,
+                v_leak: Optional[float] = None, v_init: Optional[float] = None, i_init: Optional[float] = None,
+                tau: Optional[float] = None, k: Optional[float] = None, beta: Optional[float] = None,
+                alpha: Optional[float] = None, tensor_params: str = "") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One step of the IR ``Neuron`` op (see the module docstring)."""
+    scalars = dict(v_threshold=v_threshold, v_reset=v_reset, v_leak=v_leak, v_init=v_init, i_init=i_init,
+                   tau=tau, k=k, beta=beta, alpha=alpha)
+    p = {key: value for key, value in scalars.items() if value is not None}
+    p.update(zip(tensor_param_names(tensor_params), tensors))
+    node = SimpleNamespace(attrs={"charge": charge, "compare": compare, "reset": reset,
+                                  "reset_timing": reset_timing, "decay_input": decay_input})
+    state = {}
+    if v is not None:
+        state = {"v": v, "i": torch.zeros_like(x) if i is None else i,
+                 "s": torch.zeros_like(x) if spike is None else spike}
+    s = _neuron_step(node, x, state, p)
+    # outputs of a custom op must not alias its inputs
+    return s, state["v"].clone(), state["i"].expand_as(x).clone()
+
+
+@neuron_step.register_fake
+def _neuron_step_fake(x, v, i, spike, tensors, **kwargs):
+    return torch.empty_like(x), torch.empty_like(x), torch.empty_like(x)
+
+
+def tensor_param_names(tensor_params: str) -> list[str]:
+    names = [n.strip() for n in tensor_params.split(",") if n.strip()]
+    unknown = [n for n in names if n not in NEURON_PARAMS]
+    if unknown:
+        raise ValueError(f"snnc::neuron_step: unknown parameter(s) {unknown} in tensor_params; "
+                         f"expected names from {NEURON_PARAMS}")
+    return names
+
+
+@torch.library.custom_op("snnc::readout_step", mutates_args=())
+def readout_step(x: torch.Tensor, *, output_mode: str = "spike", rule: str = "argmax_spike_count",
+                 class_threshold: int = 1, beta: float = 1.0, window_size: int = 0) -> torch.Tensor:
+    """The IR ``Readout`` op's decision ``[N, 1]`` for one step from the reset state."""
+    return _readout_step(x, {}, output_mode, rule, class_threshold, beta)
+
+
+@readout_step.register_fake
+def _readout_step_fake(x, **kwargs):
+    return x.new_empty((x.shape[0], 1))
+
+
+__all__ = ["neuron_step", "readout_step", "NEURON_PARAMS", "tensor_param_names"]
