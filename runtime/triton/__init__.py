@@ -22,8 +22,9 @@ _PLANS: dict = {}
 
 def _plan(p: NeuronProblem, tensors: dict, v, i, store_h: bool, on_cuda: bool):
     """``(scalars, config)`` lists for the ops (cached per problem key while hyperparameters are numbers)."""
-    key = None if p.key is None else (p.key, store_h, on_cuda, p.steps0, tensors["v0"] is None and float(v),
-                                      tensors["i0"] is None)
+    # (a state tensor, or the scalar's value: tagged, since False == 0.0 for a dict key)
+    v_key = ("tensor",) if tensors["v0"] is not None else ("scalar", float(v))
+    key = None if p.key is None else (p.key, store_h, on_cuda, p.steps0, v_key, tensors["i0"] is None)
     plan = _PLANS.get(key) if key is not None else None
     if plan is not None:
         return plan

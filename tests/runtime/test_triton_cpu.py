@@ -94,6 +94,16 @@ def test_window_and_state_carry(window):
         assert ref._steps == fused._steps
 
 
+@pytest.mark.parametrize("grad", [False, True])
+def test_state_carries_over_calls(grad):
+    """Consecutive calls without a window: the second starts from the first's state (a tensor), not from
+    the initial scalar (a cached launch plan must tell them apart)."""
+    for name in ("lif-hard", "plif-soft-nodecay", "cuba-hard"):
+        ref, fused = make_pair(name, "triton")
+        with torch.set_grad_enabled(grad):
+            compare(ref.to(DEVICE), fused.to(DEVICE), _x((3, 2, 21), seed=7), calls=3, grad=grad)
+
+
 def test_no_grad_forward_stores_nothing_extra():
     ref, fused = make_pair("lif-hard", "triton")
     with torch.no_grad():
