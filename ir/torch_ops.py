@@ -37,7 +37,10 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Optional
 
+import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from .interpreter import neuron_step as _neuron_step
 from .interpreter import readout_step as _readout_step
@@ -58,7 +61,9 @@ def neuron_step(x: torch.Tensor, v: Optional[torch.Tensor], i: Optional[torch.Te
     scalars = dict(v_threshold=v_threshold, v_reset=v_reset, v_leak=v_leak, v_init=v_init, i_init=i_init,
                    tau=tau, k=k, beta=beta, alpha=alpha)
     p = {key: value for key, value in scalars.items() if value is not None}
-    p.update(zip(tensor_param_names(tensor_params), tensors))
+    # per-neuron values compute in the value dtype, as the reference interpreter casts them
+    p.update((key, t.to(x.dtype) if t.is_floating_point() else t)
+             for key, t in zip(tensor_param_names(tensor_params), tensors))
     node = SimpleNamespace(attrs={"charge": charge, "compare": compare, "reset": reset,
                                   "reset_timing": reset_timing, "decay_input": decay_input})
     state = {}
@@ -96,4 +101,83 @@ def _readout_step_fake(x, **kwargs):
     return x.new_empty((x.shape[0], 1))
 
 
-__all__ = ["neuron_step", "readout_step", "NEURON_PARAMS", "tensor_param_names"]
+class GraphStep(nn.Module):
+    """One time step of an IR graph (float32) from the reset state, written with the ops the ``.pt2``
+    importer maps: ``F.linear``/``F.conv2d``/pooling/``F.batch_norm``/reshape/``+``/``*`` for the
+    stateless nodes, ``snnc::neuron_step`` and ``snnc::readout_step`` for the stateful ones.
+    ``torch.export`` of it (:func:`export_step`) imports back to the same graph (same ops, attributes and
+    parameter values; node names are not kept)."""
+
+    def __init__(self, graph):
+        super().__init__()
+        self.graph = graph
+        self._buffers_of: dict[str, dict[str, str]] = {}
+        for k, node in enumerate(graph.nodes):
+            names = {}
+            for key, value in node.params.items():
+                value = np.asarray(value)
+                if node.op == "Neuron" and value.ndim == 0:
+                    continue  # a float argument of the op
+                t = torch.as_tensor(value.copy())
+                if node.op != "Neuron" and t.is_floating_point():
+                    t = t.to(torch.float32)
+                buffer = f"n{k}_{key}"
+                self.register_buffer(buffer, t)
+                names[key] = buffer
+            self._buffers_of[node.name] = names
+
+    def _p(self, node, key):
+        name = self._buffers_of[node.name].get(key)
+        return None if name is None else getattr(self, name)
+
+    def forward(self, x: torch.Tensor):
+        from .interpreter import KERNELS
+
+        values = {}
+        outputs = []
+        for node in self.graph.nodes:
+            op, a = node.op, node.attrs
+            xs = [values[s] for s in node.inputs]
+            if op == "Input":
+                out = x
+            elif op == "Output":
+                out = xs[0]
+                outputs.append(out)
+            elif op == "Linear":
+                out = F.linear(xs[0], self._p(node, "weight"), self._p(node, "bias"))
+            elif op == "Conv2d":
+                out = F.conv2d(xs[0], self._p(node, "weight"), self._p(node, "bias"), a["stride"], a["padding"],
+                               a["dilation"], a["groups"])
+            elif op == "BatchNorm":
+                out = F.batch_norm(xs[0], self._p(node, "mean"), self._p(node, "var"), self._p(node, "weight"),
+                                   self._p(node, "bias"), False, 0.0, a["eps"])
+            elif op == "Scale":
+                scale = node.params["scale"]
+                out = xs[0] * (float(scale) if np.ndim(scale) == 0 else self._p(node, "scale"))
+            elif op in ("AvgPool2d", "SumPool2d", "MaxPool2d", "Flatten", "Add"):
+                out = KERNELS[op](node, xs, {}, None)
+            elif op == "Neuron":
+                names = [key for key in node.params if np.ndim(node.params[key]) > 0]
+                scalars = {key: float(v) for key, v in node.params.items() if np.ndim(v) == 0}
+                out, _v, _i = torch.ops.snnc.neuron_step(
+                    xs[0], None, None, None, [self._p(node, key) for key in names], tensor_params=",".join(names),
+                    charge=a["charge"], compare=a["compare"], reset=a["reset"], reset_timing=a["reset_timing"],
+                    decay_input=bool(a["decay_input"]), window_size=int(a["window_size"]), **scalars)
+            elif op == "Readout":
+                out = torch.ops.snnc.readout_step(xs[0], output_mode=a["output_mode"], rule=a["rule"],
+                                                  class_threshold=int(a["class_threshold"]),
+                                                  beta=float(node.params.get("beta", 1.0)),
+                                                  window_size=int(a["window_size"]))
+            else:
+                raise ValueError(f"node '{node.name}': op '{op}' has no torch.export form")
+            values[node.name] = out
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+
+def export_step(graph, batch: int = 2):
+    """``torch.export`` of :class:`GraphStep` for an input ``[batch, *input_shape]``."""
+    example = torch.zeros(batch, *graph.input_shape)
+    return torch.export.export(GraphStep(graph).eval(), (example,))
+
+
+__all__ = ["neuron_step", "readout_step", "NEURON_PARAMS", "tensor_param_names", "GraphStep", "export_step"]

@@ -84,6 +84,12 @@ def import_exported(ep, source: str = "program", input_shape=None) -> Graph:
         if val is None or len(val.shape) < 2:
             raise SnncError(f"{source}: cannot tell the per-step input shape; pass --input-shape C,H,W")
         input_shape = tuple(int(d) for d in val.shape[1:])
+    for node in gm.graph.nodes:
+        stack = node.meta.get("nn_module_stack") or {}
+        root = getattr(list(stack.values())[0][1], "__qualname__", str(list(stack.values())[0][1])) if stack else ""
+        if root.endswith("GraphModule") and "targets.gpu" in str(list(stack.values())[0][1]):
+            raise SnncError(f"{source}: this is a gpu artifact's multi-step program (module.pt2), whose neurons "
+                            "are inlined arithmetic; compile the artifact's step.pt2 or graph.snnc instead")
     b = Builder(tuple(input_shape))
     env: dict = {placeholders[0]: "input"}
 
@@ -127,6 +133,8 @@ def import_exported(ep, source: str = "program", input_shape=None) -> Graph:
             with torch.no_grad():  # a constant subexpression (PLIF's sigmoid(w), 1 - decay): evaluate it
                 env[node] = fn(*torch.fx.node.map_arg(args, t), **torch.fx.node.map_arg(node.kwargs, t))
             continue
+        if fn is aten._assert_tensor_metadata.default:
+            continue
         if fn in (aten.linear.default,):
             params = {"weight": arr(args[1])}
             if len(args) > 2 and args[2] is not None:
@@ -147,6 +155,12 @@ def import_exported(ep, source: str = "program", input_shape=None) -> Graph:
             if fn is aten.max_pool2d.default and len(args) > 4 and tuple(args[4]) not in ((1, 1), (1,)):
                 raise UnsupportedError(name, f"{source}: dilated max pooling ({_where(node)}) is not supported")
             op = "AvgPool2d" if fn is aten.avg_pool2d.default else "MaxPool2d"
+            if fn is aten.avg_pool2d.default:
+                ceil, include_pad, divisor = (list(args[4:7]) + [False, True, None][len(args[4:7]):])
+                if ceil or not include_pad or divisor not in (None, 1):
+                    raise UnsupportedError(name, f"{source}: avg_pool2d with ceil_mode, count_include_pad=False "
+                                                 f"or divisor_override={divisor} ({_where(node)}) is not supported")
+                op = "SumPool2d" if divisor == 1 else op
             env[node] = b.add(op, name, [t(args[0])], kernel_size=k, stride=s, padding=p)
         elif fn is aten.batch_norm.default:
             x, w, bias, mean, var, training, _momentum, eps = args[:8]

@@ -41,4 +41,11 @@ def lower(graph: Graph, out_dir: Path, options: dict | None = None) -> None:
             meta["export_input_shape"] = list(example.shape)
         except Exception as e:  # noqa: BLE001 - recorded, the artifact runs from graph.snnc
             meta["export_error"] = f"{type(e).__name__}: {str(e)[:300]}"
+        try:  # one step with snnc:: ops, importable again: `snnc compile OUT/step.pt2` (snnc.ir.torch_ops)
+            from ...ir.torch_ops import export_step
+            torch.export.save(export_step(graph), out_dir / "step.pt2")
+            meta["step_program"] = True
+        except Exception as e:  # noqa: BLE001 - recorded, as for module.pt2
+            meta["step_program"] = False
+            meta["step_program_error"] = f"{type(e).__name__}: {str(e)[:300]}"
     (out_dir / "gpu.json").write_text(json.dumps(meta, indent=1))

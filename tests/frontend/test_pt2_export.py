@@ -202,3 +202,61 @@ def test_cli_compile_pt2_hls_and_lynxi_and_refusal(tmp_path):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "torch.save" in lines[0] and "snnc.nn" in lines[0], r.stderr
     assert not (tmp_path / "out_bad").exists()
+
+
+def _hand_graph(window):
+    """Conv, SumPool, per-neuron thresholds, snnTorch-style '>' with delayed reset, readout, two outputs."""
+    from snnc.ir import Graph
+
+    rng = np.random.default_rng(11)
+    f32 = lambda a: np.asarray(a, np.float32)  # noqa: E731
+    g = Graph()
+    g.add_node("x", "Input", shape=(2, 6, 6))
+    g.add_node("conv", "Conv2d", ["x"], {"weight": f32(rng.normal(size=(4, 2, 3, 3))),
+                                         "bias": f32(rng.normal(size=4) * 0.1)}, padding=1)
+    g.add_node("n1", "Neuron", ["conv"], {"v_threshold": f32(0.5), "v_reset": f32(0.0), "tau": f32(3.0)},
+               charge="lif", reset="hard", window_size=window)
+    g.add_node("pool", "SumPool2d", ["n1"], kernel_size=2)
+    g.add_node("flat", "Flatten", ["pool"])
+    g.add_node("fc", "Linear", ["flat"], {"weight": f32(rng.normal(size=(5, 36)) * 0.5)})
+    g.add_node("n2", "Neuron", ["fc"], {"v_threshold": f32(rng.uniform(0.5, 1.0, size=5)),
+                                        "beta": np.asarray(0.875)}, charge="beta", compare="gt",
+               reset="subtract", reset_timing="delayed", window_size=window)
+    g.add_node("fc2", "Linear", ["n2"], {"weight": f32(rng.normal(size=(3, 5))), "bias": f32(rng.normal(size=3))})
+    g.add_node("n3", "Neuron", ["fc2"], {"v_threshold": f32(0.3), "alpha": f32(rng.uniform(0, 1, size=3)),
+                                         "beta": f32(0.5), "v_reset": f32(0.0)}, charge="cuba", reset="hard",
+               window_size=window)
+    g.add_node("readout", "Readout", ["n3"], rule="threshold_then_argmax", class_threshold=2, window_size=window)
+    g.add_node("y", "Output", ["readout"])
+    g.add_node("spikes", "Output", ["n2"])
+    return g.verify()
+
+
+@pytest.mark.parametrize("window", [0, 5])
+def test_graph_step_program_round_trip(tmp_path, window):
+    """Any float IR graph → snnc.ir.torch_ops.export_step → .pt2 → the same graph (interpreted equal)."""
+    from snnc.ir.torch_ops import export_step
+
+    g = _hand_graph(window)
+    torch.export.save(export_step(g), str(tmp_path / "step.pt2"))
+    g2 = snnc.load(tmp_path / "step.pt2")
+    assert [(n.op, n.attrs.get("charge"), n.attrs.get("reset_timing")) for n in g.nodes] == \
+        [(n.op, n.attrs.get("charge"), n.attrs.get("reset_timing")) for n in g2.nodes]
+    for a, b in zip(g.nodes, g2.nodes):
+        assert sorted(a.params) == sorted(b.params)
+        assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
+    x = (torch.rand(STEPS, 3, 2, 6, 6, generator=torch.Generator().manual_seed(12)) < 0.4).float()
+    want, got = interpret(g, x), interpret(g2, x)
+    assert 0 < want[1].sum() < want[1].numel()
+    assert all(torch.equal(a, b) for a, b in zip(got, want))
+
+
+def test_gpu_artifact_step_program_recompiles(tmp_path):
+    model = nn.Sequential(nn.Linear(6, 5), snn.PLIF(), nn.Linear(5, 4), snn.IF(v_threshold=0.5)).eval()
+    x = (torch.rand(STEPS, 2, 6) < 0.4).float()
+    snnc.compile(model, "gpu", tmp_path / "gpu", example_input=x)
+    assert (tmp_path / "gpu" / "step.pt2").is_file()
+    g = snnc.load(tmp_path / "gpu" / "step.pt2")
+    assert torch.equal(interpret(g, x), _eager(model, x))
+    with pytest.raises(SnncError, match="step.pt2"):
+        snnc.load(tmp_path / "gpu" / "module.pt2")
