@@ -122,7 +122,7 @@ def import_exported(ep, source: str = "program", input_shape=None) -> Graph:
                 b.add("Output", "output" if len(outs) == 1 else f"output_{i}", [t(o)])
             continue
         fn, args = node.target, node.args
-        name = node.name
+        name = _name(node)  # the module path, as snnc.trace names nodes (per-layer config keys match)
         if fn is torch.ops.snnc.neuron_step.default:
             env[node] = _neuron(b, node, t, arr, source)
             continue

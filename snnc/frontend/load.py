@@ -10,8 +10,10 @@ directory with ``graph.json``,  a saved snnc IR graph (``snnc.ir.load``; nothing
                                 the module classes of torch.nn, snnc.nn, snnTorch and SpikingJelly
                                 allowed; any other class is refused unless ``trust_pickle`` (then
                                 ``modules`` are imported first, for the user's classes)
-``*.pt2``                       a ``torch.export`` program whose graph snnc can map (see
-                                :func:`load_exported`)
+``*.pt2``                       a ``torch.export`` program of one time step whose graph snnc can
+                                map: stateless ATen layers, and snnc.nn neurons/readouts, which
+                                export as ``snnc::neuron_step``/``snnc::readout_step`` calls
+                                (``snnc.frontend.aten``; other libraries' neurons are refused)
 ==============================  =============================================================
 
 Every failure is an :class:`SnncError` naming the file and what to do.

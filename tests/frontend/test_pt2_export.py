@@ -80,6 +80,7 @@ def test_round_trip_every_neuron_bit_exact(tmp_path, reset):
     assert out.dtype == ref.dtype and torch.equal(out, ref)
     # every hidden layer too: the imported graph equals the fx-traced graph node for node
     traced = snnc.trace(model, x)
+    assert [n.name for n in graph.nodes] == [n.name for n in traced.nodes]  # module paths, as snnc.trace
     for a, b in zip([n for n in graph.nodes if n.op == "Neuron"], [n for n in traced.nodes if n.op == "Neuron"]):
         assert a.attrs == b.attrs
         assert sorted(a.params) == sorted(b.params)
