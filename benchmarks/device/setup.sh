@@ -4,4 +4,6 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upg
 rm -rf /tmp/pk && mkdir -p /tmp/pk && cp -r snnc /tmp/pk/snnc
 for d in ir targets runtime; do ln -s "$PWD/$d" /tmp/pk/snnc/$d; done
 export PYTHONPATH=/tmp/pk:/tmp/site:$PYTHONPATH PYTHONUNBUFFERED=1
-python3 -c "import torch, triton, snnc; print('torch', torch.__version__, 'triton', triton.__version__, torch.cuda.get_device_name(0))"
+# (from /tmp: in the checkout's root its snnc/ folder, without the mapped sub-packages, would shadow /tmp/pk;
+# run pytest from there too: cd /tmp && python3 -m pytest "$OLDPWD"/tests/runtime ... -m gpu)
+(cd /tmp && python3 -c "import torch, triton, snnc; print('torch', torch.__version__, 'triton', triton.__version__, torch.cuda.get_device_name(0))")
