@@ -53,6 +53,12 @@ class Readout(MemoryModule):
         self._advance_window()
         return out
 
+    def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        if torch.compiler.is_exporting():
+            from .export import refuse_multi_step
+            refuse_multi_step(self)
+        return super().multi_step_forward(x_seq)
+
     @property
     def count(self) -> torch.Tensor | None:
         return (self.state or {}).get("count")

@@ -152,6 +152,9 @@ def test_export_refuses_multi_step_and_leftover_state(tmp_path):
     snn.set_step_mode(model, "m")
     with pytest.raises(Exception, match="one time step"):
         torch.export.export(model, (x,))
+    readout = snn.Readout(2, step_mode="m")
+    with pytest.raises(Exception, match="one time step"):
+        torch.export.export(readout, (x[:, :, :2],))
     snn.set_step_mode(model, "s")
     model(x[0])  # state left behind
     with pytest.raises(Exception, match="reset_net"):
