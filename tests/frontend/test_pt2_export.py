@@ -200,6 +200,9 @@ def test_cli_compile_pt2_hls_and_lynxi_and_refusal(tmp_path):
         assert f'"{target}"' in manifest
         out = snnc.simulate(tmp_path / f"out_{target}", x)
         assert out.shape == (STEPS, 2, 4)
+        # the shipped artifact equals the model file interpreted under the target's numerics
+        report = snnc.verify(tmp_path / "model.pt2", target, x, artifact=tmp_path / f"out_{target}")
+        assert report.ok, report.first_divergence
     _snntorch_pt2(tmp_path / "foreign.pt2")
     r = _cli("compile", "foreign.pt2", "--target", "hls", "-o", "out_bad", cwd=tmp_path)
     assert r.returncode == 2
