@@ -11,26 +11,10 @@ Peers that are not installed, or that fail, are reported as such in the table.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 
 import torch
-
-
-def cuda_time(fn, repeat: int, warmup: int = 3) -> float:
-    """Median milliseconds of ``fn()`` over ``repeat`` runs, each timed with its own CUDA events."""
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(repeat):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
+from timing import cuda_time
 
 
 # contenders: name -> factory(dtype) returning a callable module-like object taking x_seq [T, N]

@@ -10,31 +10,21 @@ Prints a markdown table: median ms of ``--repeat`` CUDA-event timed iterations a
 from __future__ import annotations
 
 import argparse
-import statistics
 
 import torch
 from torch import nn
 
-
-class Fold(nn.Module):
-    """Apply a stateless module to ``[T, N, ...]`` with T folded into the batch."""
-
-    def __init__(self, *layers):
-        super().__init__()
-        self.m = nn.Sequential(*layers)
-
-    def forward(self, x):
-        y = self.m(x.flatten(0, 1))
-        return y.reshape(x.shape[0], x.shape[1], *y.shape[1:])
+from snnc.nn import SeqToANNContainer
+from timing import cuda_time
 
 
 class Block(nn.Module):
     def __init__(self, cin, cout, stride, neuron):
         super().__init__()
-        self.c1 = Fold(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout))
+        self.c1 = SeqToANNContainer(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout))
         self.n1 = neuron()
-        self.c2 = Fold(nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout))
-        self.down = (Fold(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+        self.c2 = SeqToANNContainer(nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout))
+        self.down = (SeqToANNContainer(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
                      if stride != 1 or cin != cout else nn.Identity())
         self.n2 = neuron()
 
@@ -43,12 +33,12 @@ class Block(nn.Module):
 
 
 def resnet18(neuron, classes=10):
-    layers = [Fold(nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64)), neuron()]
+    layers = [SeqToANNContainer(nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64)), neuron()]
     cin = 64
     for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
         layers += [Block(cin, cout, stride, neuron), Block(cout, cout, 1, neuron)]
         cin = cout
-    layers += [Fold(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, classes))]
+    layers += [SeqToANNContainer(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, classes))]
     return nn.Sequential(*layers)
 
 
@@ -87,18 +77,11 @@ def measure(factory, steps, batch, repeat, amp):
         step()
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
-    times = []
-    for _ in range(repeat):
-        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        a.record()
-        step()
-        b.record()
-        b.synchronize()
-        times.append(a.elapsed_time(b))
+    ms = cuda_time(step, repeat, warmup=0)
     peak = torch.cuda.max_memory_allocated() / 2**30
     del net, opt, x
     torch.cuda.empty_cache()
-    return statistics.median(times), peak
+    return ms, peak
 
 
 def main(argv=None):

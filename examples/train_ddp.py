@@ -19,26 +19,16 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from snnc.nn import LIF, reset_net
-
-
-class Fold(nn.Module):
-    def __init__(self, *layers):
-        super().__init__()
-        self.m = nn.Sequential(*layers)
-
-    def forward(self, x):
-        y = self.m(x.flatten(0, 1))
-        return y.reshape(x.shape[0], x.shape[1], *y.shape[1:])
+from snnc.nn import LIF, SeqToANNContainer, reset_net
 
 
 def net(classes=10):
     lif = lambda: LIF(tau=2.0, step_mode="m", backend="triton", detach_reset=True)  # noqa: E731
     return nn.Sequential(
-        Fold(nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64)), lif(),
-        Fold(nn.Conv2d(64, 128, 3, 2, 1, bias=False), nn.BatchNorm2d(128)), lif(),
-        Fold(nn.Conv2d(128, 256, 3, 2, 1, bias=False), nn.BatchNorm2d(256)), lif(),
-        Fold(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(256, classes)))
+        SeqToANNContainer(nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64)), lif(),
+        SeqToANNContainer(nn.Conv2d(64, 128, 3, 2, 1, bias=False), nn.BatchNorm2d(128)), lif(),
+        SeqToANNContainer(nn.Conv2d(128, 256, 3, 2, 1, bias=False), nn.BatchNorm2d(256)), lif(),
+        SeqToANNContainer(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(256, classes)))
 
 
 def batch(size, classes, device, gen):

@@ -9,7 +9,7 @@
 __version__ = "0.1.0"
 
 from . import ir, nn  # noqa: E402
-from .ir import Graph, SnncError, load as _load_ir  # noqa: E402
+from .ir import Graph, SnncError  # noqa: E402
 
 
 def load(path, input_shape=None, **options):

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -379,58 +378,6 @@ def simulate_recorded(target, path, x):
             return result[0], dict(result[1])
         return result, {}
     return target.simulate(Path(path), x), {}
-
-
-def command_options(args) -> dict:
-    """Compile options from the CLI's model flags (``--input-shape``, ``--timesteps``, ``--window``,
-    ``--config``, ``--trust-pickle``, ``--module``)."""
-    options = {}
-    shape = getattr(args, "input_shape", None)
-    if shape:
-        options["input_shape"] = _parse_shape(shape)
-    for key in ("timesteps", "window", "config"):
-        value = getattr(args, key, None)
-        if value is not None:
-            options[key] = value
-    if getattr(args, "trust_pickle", False):
-        options["trust_pickle"] = True
-    if getattr(args, "module", None):
-        options["modules"] = list(args.module)
-    return options
-
-
-def compile_command(args) -> int:
-    """``snnc compile MODEL --target T -o OUT [model flags]``: writes ``OUT/`` atomically and prints
-    one line; :class:`SnncError` (exit 2) for bad input, nothing written then."""
-    art = compile(args.model, args.target, args.output, **command_options(args))
-    print(f"snnc compile: wrote {art}")
-    return 0
-
-
-def simulate_command(args) -> int:
-    """``snnc simulate ARTIFACT --inputs x.npy -o y.npy``: the artifact's outputs ``[T, N, *shape]``
-    written atomically to ``y.npy`` (several outputs: ``y.npy`` holds the first, ``y.1.npy``...)."""
-    outputs = simulate(args.artifact, args.inputs)
-    outputs = list(outputs) if isinstance(outputs, (tuple, list)) else [outputs]
-    out = Path(args.output)
-    paths = [out] + [out.with_name(f"{out.stem}.{i}{out.suffix or '.npy'}") for i in range(1, len(outputs))]
-    for path, y in zip(paths, outputs):
-        with atomic_output(path, directory=False) as tmp:
-            with open(tmp, "wb") as f:
-                np.save(f, torch.as_tensor(y).detach().cpu().numpy(), allow_pickle=False)
-    print(f"snnc simulate: wrote {', '.join(map(str, paths))} {list(torch.as_tensor(outputs[0]).shape)}")
-    return 0
-
-
-def verify_command(args) -> int:
-    """``snnc verify``: see :func:`snnc.verify.run_command` (named here as well because the package
-    attribute ``snnc.verify`` is the function, not the module)."""
-    from .verify import run_command
-    return run_command(args)
-
-
-def copy_artifact(src, dst) -> None:
-    shutil.copytree(src, dst)
 
 
 __all__ = ["compile", "simulate", "Artifact", "prepare", "to_graph", "standard_passes", "read_manifest",

@@ -732,33 +732,5 @@ def _run(report: Report, target, float_graph: Graph, prepared: Graph, art_dir: P
     report.drift = measure_drift(float_graph, prepared, flt_trace, ref_trace)
 
 
-# --------------------------------------------------------------------------------------------------
-# the command
-
-
-def run_command(args) -> int:
-    """``snnc verify`` for an argparse namespace with the design's flags (``model``, ``target``,
-    ``artifact``, ``inputs``, ``samples``, ``seed``, ``report``, and optionally ``junit``, ``plots``,
-    ``max_drift``, ``timesteps``, ``window``, ``input_shape``, ``config``, ``trust_pickle``,
-    ``module``). Prints the summary on stdout; returns 0 (bit-exact) or 1 (mismatch or too much
-    drift). Raises :class:`SnncError` for bad input (the CLI maps it to exit 2)."""
-    from .compiler import command_options
-
-    options = command_options(args)
-    options.pop("timesteps", None)
-    report = verify(args.model, args.target, inputs=getattr(args, "inputs", None),
-                    artifact=getattr(args, "artifact", None), samples=getattr(args, "samples", None),
-                    seed=getattr(args, "seed", 0) or 0, max_drift=getattr(args, "max_drift", None),
-                    progress=sys.stderr.isatty(), timesteps=getattr(args, "timesteps", None), **options)
-    print(report.summary())
-    if getattr(args, "report", None):
-        report.to_json(args.report)
-    if getattr(args, "junit", None):
-        report.write_junit(args.junit)
-    if getattr(args, "plots", None):
-        report.plot(args.plots)
-    return report.exit_code
-
-
 __all__ = ["verify", "Report", "Divergence", "LayerResult", "Drift", "sample_inputs", "measure_drift",
-           "locate_changes", "run_command"]
+           "locate_changes"]

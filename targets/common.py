@@ -6,6 +6,7 @@
 - :func:`sha256_hex`, :func:`align_up`.
 - :func:`window_of`, :func:`stateful_nodes`: graph walking helpers.
 - :func:`check_inputs`: a simulator's input check, the same refusals as the interpreter's.
+- :func:`prepare_float32`: ``prepare`` of the float32 targets.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 
 from ..ir import Graph
 from ..ir.interpreter import window_of  # noqa: F401  (re-exported: the graph's reset window)
+from ..ir.numerics import get_profile
 
 
 def align_up(n: int, alignment: int) -> int:
@@ -64,3 +66,10 @@ def stateful_nodes(graph: Graph) -> list:
 
 
 __all__ = ["align_up", "sha256_hex", "pack_tensors", "window_of", "stateful_nodes", "check_inputs"]
+
+
+def prepare_float32(graph: Graph, options: dict | None = None) -> Graph:
+    """``prepare`` of the targets that compute in float32 (gpu, onnx, nir): the graph as it is, marked
+    with numerics ``float32``."""
+    graph, _ = get_profile("float32").quantize(graph)
+    return graph

@@ -1,12 +1,14 @@
 """Device diagnostics for the runtime (numerics of PyTorch's CUDA element-wise ops, compile gradients,
 kernel launch parameters). Prints findings; not a test."""
 import os
-import statistics
 import sys
 import time
 
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from timing import cuda_time  # noqa: E402
 
 DEV = "cuda"
 F32, F16, BF16 = torch.float32, torch.float16, torch.bfloat16
@@ -150,18 +152,7 @@ def tune():
     from snnc.runtime.triton import ops
 
     def ctime(fn, rep=20):
-        for _ in range(3):
-            fn()
-        torch.cuda.synchronize()
-        ts = []
-        for _ in range(rep):
-            s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            s.record()
-            fn()
-            e.record()
-            e.synchronize()
-            ts.append(s.elapsed_time(e))
-        return statistics.median(ts)
+        return cuda_time(fn, rep)
 
     scal = [0.0, 1.0, 0.5, 0.0, 0.0, 0.0, 0.0, 4.0, 0.0]
     saved = (dict(ops.FORWARD_LAUNCH), ops.BLOCK_BWD, ops.WARPS_BWD)

@@ -3,20 +3,12 @@ and neurons on the fused Triton kernels (``snnc.runtime``); see FORMAT.md."""
 
 from __future__ import annotations
 
-from ...ir import Graph
 from .. import Target
+from ..common import prepare_float32 as prepare
 from .constraints import check
 from .lower import lower
 from .module import GraphModule, fusable
 from .simulate import describe, load, simulate
-
-
-def prepare(graph: Graph, options: dict | None = None) -> Graph:
-    """The module computes in float32: the graph is used as it is (numerics ``float32``)."""
-    graph = graph.copy()
-    graph.metadata["numerics"] = "float32"
-    return graph
-
 
 TARGET = Target(name="gpu", numerics="float32", prepare=prepare, check=check, lower=lower,
                 simulate=simulate, describe=describe)

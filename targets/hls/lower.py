@@ -429,7 +429,7 @@ def lower(graph, out_dir, options: dict | None = None) -> None:
     (out / "firmware" / f"{TOP}.cpp").write_text(template(
         "model.cpp", top=TOP, layers="\n\n".join(low.layers), resets="\n".join(low.resets) or "",
         top_args=top_args, last_expr=last, top_pragmas="\n".join(
-            [f"#pragma HLS ARRAY_PARTITION variable=x complete"] +
+            ["#pragma HLS ARRAY_PARTITION variable=x complete"] +
             [f"#pragma HLS ARRAY_PARTITION variable=y{i} complete" for i in range(len(info["outputs"]))]),
         calls="\n".join(low.calls) + ("\n" + copies if copies else "")))
     out_decls = "\n".join(f"  {o['type']} y{i}[{o['size']}];" for i, o in enumerate(info["outputs"]))

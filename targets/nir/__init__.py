@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ...ir import Graph
 from .. import Target
+from ..common import prepare_float32
 from .constraints import approximate, check
 from .convert import DEFAULT_DT, from_nir, read, to_nir
 from .lower import lower
@@ -15,8 +16,7 @@ from .simulate import describe, simulate
 def prepare(graph: Graph, options: dict | None = None) -> Graph:
     """Float32 as it is; with ``allow_approximate`` the neurons NIR cannot express are rewritten into
     their nearest NIR form (listed in ``metadata["nir_approximations"]``)."""
-    graph = graph.copy()
-    graph.metadata["numerics"] = "float32"
+    graph = prepare_float32(graph)
     if (options or {}).get("allow_approximate"):
         notes = approximate(graph)
         if notes:

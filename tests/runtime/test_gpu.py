@@ -4,14 +4,11 @@ the torch backend, float64 torch path vs the fused float32 gradients, torch.comp
 import pytest
 import torch
 
-pytestmark = pytest.mark.gpu
+from snnc.nn import neuron, reset_net
 
-if not torch.cuda.is_available():  # pragma: no cover - collected on CPU CI, deselected by the marker
-    pytest.skip("needs a CUDA GPU", allow_module_level=True)
+from runtime_cases import CONFIGS, compare, make_pair
 
-from snnc.nn import neuron, reset_net  # noqa: E402
-
-from runtime_cases import CONFIGS, compare, make_pair  # noqa: E402
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 
 BACKENDS = ["triton"]
 try:
