@@ -1,7 +1,6 @@
 """Model loading: safe .pt, refused pickles, state_dicts, truncated files, .pt2, saved IR; tracing
 refusals name the module, its type and what is supported."""
 
-import numpy as np
 import pytest
 import torch
 from torch import nn

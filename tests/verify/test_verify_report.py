@@ -1,7 +1,6 @@
 """snnc.verify: bit-exact comparison, divergence location, tampering, drift, reports."""
 
 import json
-import shutil
 from xml.etree import ElementTree as ET
 
 import numpy as np
@@ -65,7 +64,7 @@ def test_tampered_artifact_fails_naming_the_node(graph, tmp_path, expose, node, 
 
 
 def test_first_divergence_is_earliest_step_then_node():
-    from snnc.verify import LayerResult, _compare, _first_divergence
+    from snnc.verify import _compare, _first_divergence
     ref = torch.zeros(5, 2, 3)
     a = ref.clone(); a[3, 1, 2] = 1
     b = ref.clone(); b[2, 0, 1] = 7; b[2, 1, 0] = 8
@@ -115,7 +114,6 @@ def test_drift_is_measured_and_fails_only_with_max_drift(graph):
     assert 0.0 <= d.decision_agreement <= 1.0 and d.decisions == 4 * 16
     # the measured spike-rate error, recomputed independently
     from snnc.ir import interpret
-    from snnc.compiler import standard_passes
     _, tf = interpret(graph, x, record=True)
     _, tq = interpret(target.prepare(graph, {}), x, record=True)
     expect = (tf.values["n1"].mean(dim=(0, 1)) - tq.values["n1"].mean(dim=(0, 1))).abs().mean().item()

@@ -8,7 +8,6 @@ import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 
 import snnc
 from snnc.fuzz import TARGET_HINTS, networks
-from snnc.ir import SnncError, UnsupportedError
+from snnc.ir import UnsupportedError
 
 from verify_helpers import small_graph
 from test_verify_bad_inputs import AVAILABLE
