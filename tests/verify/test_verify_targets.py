@@ -18,7 +18,7 @@ import snnc
 from snnc.fuzz import TARGET_HINTS, networks
 from snnc.ir import UnsupportedError
 
-from verify_helpers import small_graph
+from verify_helpers import small_graph, with_window
 from snnc.targets import NAMES
 
 X = (torch.rand(16, 4, 6, generator=torch.Generator().manual_seed(3)) < 0.5).float()
@@ -39,10 +39,7 @@ def conv_graph():
                                         "v_reset": np.array(0.0, np.float32)}, charge="if")
     g.add_node("r", "Readout", ["nf"])
     g.add_node("y", "Output", ["r"])
-    for node in g.nodes:
-        if node.stateful:
-            node.attrs["window_size"] = 8
-    return g.verify()
+    return with_window(g, 8)
 
 
 # NIR has no Readout and no reset window, so these graphs are not NIR graphs (tests/cli and the fuzz test

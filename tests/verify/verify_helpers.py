@@ -18,6 +18,11 @@ def small_graph(window: int = 8, seed: int = 0) -> Graph:
                                          "v_reset": np.array(0.0, np.float32)}, charge="if")
     g.add_node("r", "Readout", ["n2"])
     g.add_node("y", "Output", ["r"])
+    return with_window(g, window)
+
+
+def with_window(g: Graph, window: int) -> Graph:
+    """Give every stateful node of ``g`` the same fixed window, verified."""
     for node in g.nodes:
         if node.stateful:
             node.attrs["window_size"] = window

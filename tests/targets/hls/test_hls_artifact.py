@@ -64,12 +64,18 @@ def test_dense_equals_float_pytorch_model(tmp_path):
                window_size=window)
     g.add_node("readout", "Readout", ["soft"], rule="threshold_then_argmax", class_threshold=2, window_size=window)
     g.add_node("y", "Output", ["readout"])
+    _assert_cpp_equals(g, x, want, tmp_path)
+    assert len(set(want.flatten().tolist())) > 1  # the decisions are not all the same
+
+
+def _assert_cpp_equals(g, x, want, tmp_path):
+    """Quantize ``g`` with the wide formats, build its C++ and require it to equal ``want`` (the float
+    PyTorch model) and the hls interpreter, exactly."""
     q = TARGET.prepare(g.verify(), {"config": WIDE})
     TARGET.lower(q, tmp_path, {})
     got = TARGET.simulate(tmp_path, x)
     assert torch.equal(got, want.double())
     assert torch.equal(got, interpret(q, x, numerics="hls"))
-    assert len(set(want.flatten().tolist())) > 1  # the decisions are not all the same
 
 
 def test_conv_cuba_membrane_readout_equals_float_pytorch_model(tmp_path):
@@ -101,11 +107,7 @@ def test_conv_cuba_membrane_readout_equals_float_pytorch_model(tmp_path):
     g.add_node("readout", "Readout", ["fc"], {"beta": np.array(0.5)}, output_mode="membrane",
                rule="argmax_membrane", window_size=window)
     g.add_node("y", "Output", ["readout"])
-    q = TARGET.prepare(g.verify(), {"config": WIDE})
-    TARGET.lower(q, tmp_path, {})
-    got = TARGET.simulate(tmp_path, x)
-    assert torch.equal(got, want.double())
-    assert torch.equal(got, interpret(q, x, numerics="hls"))
+    _assert_cpp_equals(g, x, want, tmp_path)
 
 
 def _small_graph(window=4, batchnorm=False):
