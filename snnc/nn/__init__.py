@@ -7,6 +7,7 @@ from .functional import (detach_net, multi_step_forward, reset_net, seq_to_ann_f
                          set_step_mode, set_window_size)
 from .layer import (AvgPool2d, BatchNorm2d, Conv2d, Dropout, ElementwiseRecurrentContainer, Flatten, Linear,
                     MaxPool2d, MultiStepContainer, SeqToANNContainer, StepModeMixin)
+from .memory import compact_spikes
 from .neuron import IF, LIF, PLIF, BaseNode, CubaLIF
 from .readout import Readout
 
@@ -15,7 +16,7 @@ __all__ = ["surrogate", "MemoryModule", "StepModule", "IF", "LIF", "PLIF", "Cuba
            "multi_step_forward", "seq_to_ann_forward",
            "StepModeMixin", "Linear", "Conv2d", "BatchNorm2d", "AvgPool2d", "MaxPool2d", "Flatten", "Dropout",
            "SeqToANNContainer", "MultiStepContainer", "ElementwiseRecurrentContainer",
-           "PoissonEncoder", "LatencyEncoder"]
+           "PoissonEncoder", "LatencyEncoder", "compact_spikes"]
 
 
 def safe_globals() -> list[type]:

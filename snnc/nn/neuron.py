@@ -24,6 +24,7 @@ from torch import nn
 
 from ..ir import dynamics
 from .base import MemoryModule
+from .memory import record_spikes
 from .surrogate import Sigmoid, SurrogateFunction
 
 BACKENDS = ("torch", "triton", "cupy")
@@ -107,6 +108,14 @@ class BaseNode(MemoryModule):
         spike_r = spike.detach() if self.detach_reset else spike
         self.v = dynamics.reset(h, spike_r, self.reset_mode, self.v_threshold, self.v_reset)
         return spike
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """One step or a sequence (``step_mode``), every backend; spikes of a spiking surrogate (0/1) are
+        recorded for :func:`snnc.nn.compact_spikes`."""
+        out = super().forward(x)
+        if self.surrogate_function.spiking:
+            record_spikes(out)
+        return out
 
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
         if torch.compiler.is_exporting():  # one snnc::neuron_step op carries the semantics (snnc.nn.export)
