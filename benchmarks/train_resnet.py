@@ -1,20 +1,23 @@
 """One training iteration of a Spiking ResNet-18 (CIFAR-size input, batch 64): time and peak memory,
 snnc (LIF on the fused Triton kernel) vs SpikingJelly 2.0's LIFNode (its own CUDA dispatch).
 
-    python benchmarks/train_resnet.py [--steps 4 8 16 32] [--batch 64] [--repeat 20] [--amp]
+    python benchmarks/train_resnet.py [--steps 4 8 16 32] [--batch 64] [--repeat 20] [--amp] [--no-compact-spikes]
 
 Same network for both (torch conv/BN layers with T folded into the batch; only the neuron differs).
+snnc's forward runs inside ``snnc.nn.compact_spikes()`` (the spikes the convs save for backward kept as
+uint8; gradients unchanged) unless ``--no-compact-spikes``; SpikingJelly runs as it is.
 Prints a markdown table: median ms of ``--repeat`` CUDA-event timed iterations and peak memory.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 
 import torch
 from torch import nn
 
-from snnc.nn import SeqToANNContainer
+from snnc.nn import SeqToANNContainer, compact_spikes
 from timing import cuda_time
 
 
@@ -58,7 +61,7 @@ def reset(net):
             m.reset()
 
 
-def measure(factory, steps, batch, repeat, amp):
+def measure(factory, steps, batch, repeat, amp, compact=False):
     torch.manual_seed(0)
     net = resnet18(factory).cuda()
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
@@ -68,7 +71,8 @@ def measure(factory, steps, batch, repeat, amp):
     def step():
         reset(net)
         opt.zero_grad(set_to_none=True)
-        with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
+        with torch.autocast("cuda", dtype=torch.float16, enabled=amp), \
+                compact_spikes() if compact else contextlib.nullcontext():
             loss = nn.functional.cross_entropy(net(x).mean(0).float(), y)
         loss.backward()
         opt.step()
@@ -90,16 +94,20 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--amp", action="store_true", help="float16 autocast")
+    parser.add_argument("--compact-spikes", action=argparse.BooleanOptionalAction, default=True,
+                        help="snnc: saved spikes as uint8 (snnc.nn.compact_spikes; default on)")
     args = parser.parse_args(argv)
     print(f"Spiking ResNet-18, CIFAR-size, batch {args.batch}, {'fp16 autocast' if args.amp else 'float32'}, "
-          f"{torch.cuda.get_device_name(0)}; median of {args.repeat} iterations\n")
-    print("| T | snnc ms | SpikingJelly ms | ratio | snnc peak GiB | SpikingJelly peak GiB | ratio |")
+          f"{torch.cuda.get_device_name(0)}; median of {args.repeat} iterations; snnc saved spikes: "
+          f"{'uint8 (compact_spikes)' if args.compact_spikes else 'as computed (--no-compact-spikes)'}\n")
+    snnc = "snnc (compact spikes)" if args.compact_spikes else "snnc"
+    print(f"| T | {snnc} ms | SpikingJelly ms | ratio | {snnc} peak GiB | SpikingJelly peak GiB | ratio |")
     print("|---|---|---|---|---|---|---|")
     for t in args.steps:
         row = {}
-        for name, factory in (("snnc", snnc_neuron), ("sj", sj_neuron)):
+        for name, factory, compact in (("snnc", snnc_neuron, args.compact_spikes), ("sj", sj_neuron, False)):
             try:
-                row[name] = measure(factory, t, args.batch, args.repeat, args.amp)
+                row[name] = measure(factory, t, args.batch, args.repeat, args.amp, compact)
             except Exception as e:  # OOM or a missing peer: reported in the table
                 row[name] = None
                 print(f"<!-- {name} T={t}: {type(e).__name__}: {str(e)[:200]} -->")
