@@ -15,7 +15,8 @@ The rules:
   stored as ``uint8`` when it is *dense* (its elements fill one block of memory exactly once, in any
   dim order), has the recorded dtype, lies inside a recorded range, and has not been modified in place
   since it was recorded (views share the version counter, so ``_version`` is unchanged). Every other
-  tensor is saved unchanged.
+  tensor is saved unchanged. Spikes are recorded when the neuron returns, so what the neuron itself
+  saves is never compacted: a compacted tensor is always an input of a later op (conv, linear, pool).
 - **No stale records.** A record lives as long as the spike tensor object: a weakref callback drops it
   when that object dies, so memory that is freed and reused by another tensor is never taken for spikes
   (a view that outlives the spike tensor is then simply saved unchanged).
@@ -55,7 +56,7 @@ def _is_dense(t: torch.Tensor) -> bool:
 def _is_candidate(t: torch.Tensor) -> bool:
     """A plain, strided, non-empty, dense float tensor: the only kind that is recorded or compacted."""
     return (type(t) is torch.Tensor and t.layout == torch.strided and t.is_floating_point() and t.numel() > 0
-            and _is_dense(t))
+            and (t.is_contiguous() or _is_dense(t)))
 
 
 def _storage_key(t: torch.Tensor) -> tuple:

@@ -118,6 +118,27 @@ def test_training_step_bit_identical_and_spikes_saved_as_uint8(backend, device):
     assert len(REGISTRY) == 0  # the spikes died with the graph
 
 
+@pytest.mark.parametrize("device, dtype", [("cpu", torch.bfloat16), pytest.param(
+    "cuda", torch.float16, marks=[pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")])])
+def test_autocast_spikes_in_the_autocast_dtype_are_compacted(device, dtype):
+    x, y = batch(device)
+
+    def step(compact):
+        net = spiking_conv_net(device=device)
+        spikes = spike_outputs(net)
+        with torch.autocast(device, dtype=dtype), spying(compact) as (spy, packer):
+            loss = nn.functional.cross_entropy(net(x).mean(0).float(), y)
+        loss.backward()
+        assert [s.dtype for s in spikes] == [dtype] * 2  # BN and the neurons run in the autocast dtype
+        return loss, [p.grad for p in net.parameters()], spy, packer
+
+    loss_a, grads_a, plain, _ = step(compact=False)
+    loss_b, grads_b, compact, packer = step(compact=True)
+    assert torch.equal(loss_a, loss_b) and all(torch.equal(a, b) for a, b in zip(grads_a, grads_b))
+    assert packer.converted == 2
+    assert bytes_saved(plain, compact) == (2 - 1) * 2 * T * N * C * HW * HW
+
+
 def test_saved_bytes_shrink_by_exactly_three_bytes_per_spike():
     x, _ = batch()
     with spying(compact=False) as (plain, _):
