@@ -19,6 +19,13 @@ DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipi
     not torch.cuda.is_available(), reason="needs a CUDA GPU")])]
 
 
+@pytest.fixture(autouse=True)
+def deterministic_cudnn(monkeypatch):
+    """Equal gradients run to run on CUDA too (cuDNN may otherwise pick non-deterministic conv backwards)."""
+    monkeypatch.setattr(torch.backends.cudnn, "deterministic", True)
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", False)
+
+
 def backend_param(backend):
     if backend == "triton":
         pytest.importorskip("triton")
@@ -108,7 +115,7 @@ def bytes_saved(spy_plain, spy_compact) -> int:
 def test_training_step_bit_identical_and_spikes_saved_as_uint8(backend, device):
     backend = backend_param(backend)
     x, y = batch(device)
-    loss_a, grads_a, converted_a = train_step(spiking_conv_net(backend, device), x, y, compact=False)
+    loss_a, grads_a, _ = train_step(spiking_conv_net(backend, device), x, y, compact=False)
     loss_b, grads_b, converted_b = train_step(spiking_conv_net(backend, device), x, y, compact=True)
     assert torch.equal(loss_a, loss_b)
     assert len(grads_a) == len(grads_b) == 10
@@ -151,7 +158,6 @@ def test_saved_bytes_shrink_by_exactly_three_bytes_per_spike():
     assert bytes_saved(plain, compact) == 3 * 2 * T * N * C * HW * HW == 3 * sum(s.numel() for s in spikes)
     uint8 = list(compact.tensors(_Compact))
     assert packer.converted == 2 and [u.dtype for u in uint8] == [torch.uint8] * 2
-    assert [u.untyped_storage().data_ptr() for u in uint8] != [s.untyped_storage().data_ptr() for s in spikes]
     kept = list(compact.tensors(_Kept))
     assert len(kept) == len(plain.packed) - 2
     assert x.untyped_storage().data_ptr() in {k.untyped_storage().data_ptr() for k in kept}  # x saved as is
