@@ -85,8 +85,8 @@ class _Record:
     def holds(self, t: torch.Tensor) -> bool:
         """``t`` (dense, same storage) lies inside the live spikes, both unmodified since recording."""
         begin = t.storage_offset()
-        return (self.spikes() is not None and t.dtype == self.dtype and self.begin <= begin and begin + t.numel() <= self.end
-                and t._version == self.version)
+        return (self.spikes() is not None and t.dtype == self.dtype and t._version == self.version
+                and self.begin <= begin and begin + t.numel() <= self.end)
 
     def uint8(self) -> torch.Tensor:
         """The spikes as ``uint8`` (same strides, storage offset 0), converted once and shared."""

@@ -15,8 +15,15 @@ if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")  # before snnc.runtime.triton is imported
 
 T, N, C, HW, CLASSES = 4, 3, 4, 6, 5
-DEVICES = ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="needs a CUDA GPU")])]
+
+
+def on_cuda(*values):
+    """A parameter set that runs on the GPU machine only (``pytest -m gpu``)."""
+    return pytest.param(*values, marks=[pytest.mark.gpu,
+                                        pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")])
+
+
+DEVICES = ["cpu", on_cuda("cuda")]
 
 
 @pytest.fixture(autouse=True)
@@ -129,8 +136,7 @@ def test_training_step_bit_identical_and_spikes_saved_as_uint8(backend, device):
     assert len(REGISTRY) == 0  # the spikes died with the graph
 
 
-@pytest.mark.parametrize("device, dtype", [("cpu", torch.bfloat16), pytest.param(
-    "cuda", torch.float16, marks=[pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")])])
+@pytest.mark.parametrize("device, dtype", [("cpu", torch.bfloat16), on_cuda("cuda", torch.float16)])
 def test_autocast_spikes_in_the_autocast_dtype_are_compacted(device, dtype):
     x, y = batch(device)
 
