@@ -2,10 +2,12 @@
 
     python benchmarks/neuron_kernels.py [--steps 4 8 16 32 64] [--neurons 4194304] [--dtypes float32 float16]
 
-Prints markdown tables (milliseconds, median of ``--repeat`` CUDA-event timings after warm-up). The
-ceiling is a device-to-device copy of the input (the bytes a forward must at least read and write);
-the ``fwd`` table also gives each forward's time as a fraction of it (copy time / kernel time).
-Peers that are not installed, or that fail, are reported as such in the table.
+Prints markdown tables (milliseconds, median of ``--repeat`` CUDA-event timings after warm-up). Each
+timed call is queued behind a GPU sleep, so the tables hold device time, the same way for every row
+(``timing.cuda_time``); the host time per call, which matters for small layers, is a table of its own
+(``--host-neurons`` per step, T=4). The ceiling is a device-to-device copy of the input (the bytes a
+forward must at least read and write); the ``fwd`` table also gives each forward's time as a fraction of
+it (copy time / kernel time). Peers that are not installed, or that fail, are reported as such.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import argparse
 import sys
 
 import torch
-from timing import cuda_time
+from timing import cuda_time, host_time
 
 
 # contenders: name -> factory(dtype) returning a callable module-like object taking x_seq [T, N]
@@ -39,6 +41,18 @@ def sj_lif(dtype):
     def run(x):
         module.reset()
         return module(x)
+    return run
+
+
+def sj_lif_functional(dtype):
+    """SpikingJelly 2.0's ``lif_multi_step`` with its membrane in float32, the state dtype its fused kernels
+    require: with float16/bfloat16 input this is its Triton path, where the LIFNode module (state in the
+    input's dtype) falls back to its PyTorch loop."""
+    from spikingjelly.activation_based.functional import lif_multi_step
+
+    def run(x):
+        v = torch.zeros(x.shape[1:], device=x.device, dtype=torch.float32)
+        return lif_multi_step(x, v, tau=2.0, decay_input=True, v_threshold=1.0, v_reset=0.0)[0]
     return run
 
 
@@ -83,12 +97,14 @@ CONTENDERS = {
     "snnc-cupy": snnc_lif("cupy"),
     "snnc-torch": snnc_lif("torch"),
     "SpikingJelly 2.0 LIFNode": sj_lif,
+    "SpikingJelly 2.0 lif_multi_step (fp32 state)": sj_lif_functional,
     "snnTorch Leaky": snntorch_leaky,
     "Norse LIF": norse_lif,
 }
 
 
-def measure(make, dtype, steps, neurons, repeat, backward):
+def call(make, dtype, steps, neurons, backward):
+    """A function running one forward (no grad) or forward+backward of the contender."""
     x = torch.randn(steps, neurons, device="cuda").to(dtype)
     run = make(dtype)
     if backward:
@@ -102,7 +118,22 @@ def measure(make, dtype, steps, neurons, repeat, backward):
         def fn():
             with torch.no_grad():
                 run(x)
-    return cuda_time(fn, repeat)
+    return fn
+
+
+def host_table(names, neurons):
+    print(f"### host time per call, T=4, {neurons} neurons, float32, µs\n")
+    print("| implementation | forward (no grad) | forward+backward |")
+    print("|---|---|---|")
+    for name in names:
+        cells = []
+        for backward in (False, True):
+            try:
+                cells.append(f"{host_time(call(CONTENDERS[name], torch.float32, 4, neurons, backward)):.0f}")
+            except Exception as e:  # a peer missing or failing is reported, not fatal
+                cells.append(f"n/a ({type(e).__name__})")
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print()
 
 
 def main(argv=None):
@@ -112,6 +143,8 @@ def main(argv=None):
     parser.add_argument("--dtypes", nargs="+", default=["float32", "float16"])
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--only", nargs="*", default=None, help="contenders to run (names as in the table)")
+    parser.add_argument("--host-neurons", type=int, default=4096,
+                        help="neurons per step of the host-time table (0: no table)")
     parser.add_argument("--slow-max-steps", type=int, default=64,
                         help="skip the per-step Python loops (torch, snnTorch, Norse) above this T")
     args = parser.parse_args(argv)
@@ -120,6 +153,8 @@ def main(argv=None):
           f"median of {args.repeat} CUDA-event timings\n")
     names = args.only or list(CONTENDERS)
     slow = {"snnc-torch", "snnTorch Leaky", "Norse LIF"}
+    if args.host_neurons:
+        host_table(names, args.host_neurons)
     for dtype_name in args.dtypes:
         dtype = getattr(torch, dtype_name)
         copy = {}
@@ -141,7 +176,7 @@ def main(argv=None):
                         cells.append("skipped")
                         continue
                     try:
-                        ms = measure(CONTENDERS[name], dtype, t, args.neurons, args.repeat, backward)
+                        ms = cuda_time(call(CONTENDERS[name], dtype, t, args.neurons, backward), args.repeat)
                         cells.append(f"{ms:.3f}" + ("" if backward else f" ({copy[t] / ms:.0%})"))
                     except Exception as e:  # a peer missing or failing is reported, not fatal
                         cells.append(f"n/a ({type(e).__name__})")

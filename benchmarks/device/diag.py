@@ -148,46 +148,54 @@ def compile_grads():
 
 
 def tune():
-    section("D: forward/backward kernel launch parameters (LIF tau=2, 2^22 neurons)")
+    section("D: kernel launch parameters (LIF tau=2, 2^22 neurons): BLOCK, warps, CHUNK")
     from snnc.runtime.triton import ops
 
-    def ctime(fn, rep=20):
-        return cuda_time(fn, rep)
-
+    steps = [int(t) for t in os.environ.get("TUNE_T", "32").split(",")]
+    dtypes = [getattr(torch, d) for d in os.environ.get("TUNE_DTYPES", "float32,float16").split(",")]
+    # CHUNK:BLOCKxWARPS settings to try
+    settings = [(int(c), *(int(v) for v in bw.split("x"))) for c, bw in
+                (item.split(":") for item in os.environ.get(
+                    "TUNE_SET", "4:128x1,4:256x1,4:512x4,8:64x1,8:128x1,8:256x2,16:32x1,16:64x1,16:128x2,"
+                                "32:32x1,32:64x2").split(","))]
     scal = [0.0, 1.0, 0.5, 0.0, 0.0, 0.0, 0.0, 4.0, 0.0]
-    saved = (dict(ops.FORWARD_LAUNCH), ops.BLOCK_BWD, ops.WARPS_BWD)
-    for dt in (F32, F16):
-        for T in (8, 32):
-            x = torch.randn(T, 1 << 22, device=DEV).to(dt)
-            y = torch.empty_like(x)
-            cp = ctime(lambda: y.copy_(x))
-            res = []
-            for block, warps in ((512, 2), (1024, 2), (1024, 4), (2048, 4)):
-                for pf in (False, True):
-                    ops.FORWARD_LAUNCH = {(a, b): (block, warps, pf) for a in (True, False) for b in (True, False)}
-                    ops.BLOCK_BWD, ops.WARPS_BWD = block // 2, 8
+    saved = dict(ops.LAUNCH)
+    base = dict(charge=1, decay_input=1, tau_recip=1, hard=1, detach=0, surrogate=0, window=1 << 30, steps0=0,
+                store_ckpt=0, store_v=0, v0_mode=0, i0_mode=0, vth_mode=0, p1_mode=0, p2_mode=0, round_k=0)
+    infer = [base[k] for k in ops.CONFIG]
+    train = [dict(base, store_ckpt=1)[k] for k in ops.CONFIG]
+    ops._DIRECT.on = True
+    try:
+        for dt in dtypes:
+            f32 = dt == F32
+            for T in steps:
+                x = torch.randn(T, 1 << 22, device=DEV).to(dt)
+                gs = torch.randn_like(x)
+                y = torch.empty_like(x)
+                cp = cuda_time(lambda: y.copy_(x), 20)
+                rows = []
+                for chunk, block, warps in settings:
+                    for kind in ("infer", "train", "backward"):
+                        ops.LAUNCH[f32, kind] = (block, warps, chunk)
                     ops._CONSTEXPRS.clear()
-                    cfg = [1, 1, 1, 1, 0, 0, 1 << 30, 0, 0, 0, 0, 0, 0, 0, 0, 0]
-                    ops._DIRECT.on = True
-                    try:
-                        ms = ctime(lambda: ops._forward_impl(x, None, None, None, None, None, scal, cfg))
-                        cfg_h = list(cfg)
-                        cfg_h[8] = 1
-                        msh = ctime(lambda: ops._forward_impl(x, None, None, None, None, None, scal, cfg_h))
-                        h = ops._forward_impl(x, None, None, None, None, None, scal, cfg_h)[1]
-                        gs = torch.randn_like(x)
-                        msb = ctime(lambda: ops._backward_impl(gs, None, None, None, h, None, None, None, None, None,
-                                                               scal, cfg_h, [0, 0]))
-                    finally:
-                        ops._DIRECT.on = False
-                    res.append((ms, block, warps, pf, msh, msb))
-            print(f"{dt} T={T} copy {cp:.3f} ms")
-            for ms, b, w, pf, msh, msb in sorted(res):
-                print(f"   fwd {ms:.3f} ({cp / ms:.0%}) block {b} warps {w} prefetch {pf}; fwd storing h {msh:.3f}; "
-                      f"bwd (block {b // 2}, 8 warps) {msb:.3f}")
-    ops.FORWARD_LAUNCH, ops.BLOCK_BWD, ops.WARPS_BWD = saved
-    ops._CONSTEXPRS.clear()
-    ops._CONSTEXPRS.clear()
+                    fi = cuda_time(lambda: ops._forward_impl(x, None, None, None, None, None, scal, infer), 20)
+                    ft = cuda_time(lambda: ops._forward_impl(x, None, None, None, None, None, scal, train), 20)
+                    out = ops._forward_impl(x, None, None, None, None, None, scal, train)
+                    bw = cuda_time(lambda: ops._backward_impl(gs, None, None, None, x, out[4], out[5], None, None,
+                                                              None, None, None, scal, train, [0, 0]), 20)
+                    rows.append((chunk, block, warps, fi, ft, bw))
+                print(f"{dt} T={T} copy {cp:.3f} ms")
+                for chunk, b, w, fi, ft, bw in rows:
+                    print(f"   chunk {chunk:2d} block {b:4d} warps {w}: fwd {fi:.3f} ({cp / fi:.0%})  "
+                          f"fwd+ckpt {ft:.3f}  bwd {bw:.3f}  train {ft + bw:.3f}")
+                for what, col in (("fwd", 3), ("fwd+ckpt", 4), ("bwd", 5)):
+                    best = min(rows, key=lambda r: r[col])
+                    print(f"   best {what}: chunk {best[0]} block {best[1]} warps {best[2]} {best[col]:.3f}")
+                del x, gs, y
+    finally:
+        ops._DIRECT.on = False
+        ops.LAUNCH.clear(), ops.LAUNCH.update(saved)
+        ops._CONSTEXPRS.clear()
     # host overhead per call at small size
     from snnc.nn import neuron
     m = neuron.LIF(step_mode="m", backend="triton").cuda()
@@ -210,6 +218,30 @@ def tune():
         m.reset(); m(xg).sum().backward()
     torch.cuda.synchronize()
     print(f"host time per fwd+bwd call: {(time.perf_counter() - t0) / 200 * 1e6:.1f} us")
+
+
+def once():
+    """One launch of each kernel (infer, train, backward) per dtype at the default settings, T=32, 2^22
+    neurons: the thing to run under ``ncu``."""
+    from snnc.runtime.triton import ops
+
+    scal = [0.0, 1.0, 0.5, 0.0, 0.0, 0.0, 0.0, 4.0, 0.0]
+    base = dict(charge=1, decay_input=1, tau_recip=1, hard=1, detach=0, surrogate=0, window=1 << 30, steps0=0,
+                store_ckpt=0, store_v=0, v0_mode=0, i0_mode=0, vth_mode=0, p1_mode=0, p2_mode=0, round_k=0)
+    infer = [base[k] for k in ops.CONFIG]
+    train = [dict(base, store_ckpt=1)[k] for k in ops.CONFIG]
+    ops._DIRECT.on = True
+    for dt in (F32, F16):
+        x = torch.randn(32, 1 << 22, device=DEV).to(dt)
+        gs = torch.randn_like(x)
+        torch.empty_like(x).copy_(x)
+        for _ in range(2):
+            ops._forward_impl(x, None, None, None, None, None, scal, infer)
+            out = ops._forward_impl(x, None, None, None, None, None, scal, train)
+            ops._backward_impl(gs, None, None, None, x, out[4], out[5], None, None, None, None, None, scal, train,
+                               [0, 0])
+        torch.cuda.synchronize()
+    ops._DIRECT.on = False
 
 
 def host():
@@ -264,7 +296,7 @@ if __name__ == "__main__":
     for name in which:
         try:
             {"semantics": semantics, "trace": lif_nodecay_trace, "compile": compile_grads, "tune": tune,
-             "host": host}[name]()
+             "host": host, "once": once}[name]()
         except Exception as e:
             import traceback
             traceback.print_exc()

@@ -20,11 +20,11 @@ def _mode(value) -> int:
 _PLANS: dict = {}
 
 
-def _plan(p: NeuronProblem, tensors: dict, v, i, store_h: bool, on_cuda: bool):
+def _plan(p: NeuronProblem, tensors: dict, v, i, store_ckpt: bool, on_cuda: bool):
     """``(scalars, config)`` lists for the ops (cached per problem key while hyperparameters are numbers)."""
     # (a state tensor, or the scalar's value: tagged, since False == 0.0 for a dict key)
     v_key = ("tensor",) if tensors["v0"] is not None else ("scalar", float(v))
-    key = None if p.key is None else (p.key, store_h, on_cuda, p.steps0, v_key, tensors["i0"] is None)
+    key = None if p.key is None else (p.key, store_ckpt, on_cuda, p.steps0, v_key, tensors["i0"] is None)
     plan = _PLANS.get(key) if key is not None else None
     if plan is not None:
         return plan
@@ -34,7 +34,7 @@ def _plan(p: NeuronProblem, tensors: dict, v, i, store_h: bool, on_cuda: bool):
         "charge": CHARGES[p.charge], "decay_input": int(p.decay_input), "tau_recip": int(tau_recip),
         "hard": int(p.hard), "detach": int(p.detach_reset), "surrogate": code,
         "window": p.window if p.window else _NEVER, "steps0": p.steps0 if p.window else 0,
-        "store_h": int(store_h), "store_v": int(p.store_v_seq),
+        "store_ckpt": int(store_ckpt), "store_v": int(p.store_v_seq),
         "v0_mode": _mode(tensors["v0"]) and 1, "i0_mode": _mode(tensors["i0"]) and 1,
         "vth_mode": _mode(tensors["vth"]), "p1_mode": _mode(tensors["p1"]), "p2_mode": _mode(tensors["p2"]),
         # PLIF's k, a float32 0-d tensor: PyTorch on CUDA rounds it to a float16/bfloat16 tensor's dtype
@@ -67,14 +67,14 @@ def multistep(problem: NeuronProblem, x_seq: torch.Tensor, v, i):
     }
     if p.charge == "cuba" and tensors["i0"] is None and float(i) != 0.0:
         tensors["i0"] = torch.full_like(x_seq[0], float(i))
-    store_h = torch.is_grad_enabled() and any(
+    store_ckpt = torch.is_grad_enabled() and any(
         t is not None and t.requires_grad for t in (x_seq, tensors["v0"], tensors["i0"], tensors["p1"]))
-    scalars, config = _plan(p, tensors, v, i, store_h, x_seq.is_cuda)
+    scalars, config = _plan(p, tensors, v, i, store_ckpt, x_seq.is_cuda)
     args = (x_seq, tensors["v0"], tensors["i0"], tensors["vth"], tensors["p1"], tensors["p2"], scalars, config)
-    if store_h or torch.compiler.is_compiling():
-        s, _, v_last, i_last, v_seq = neuron_forward_op(*args)
+    if store_ckpt or torch.compiler.is_compiling():
+        s, v_last, i_last, v_seq, _, _ = neuron_forward_op(*args)
     else:  # nothing to differentiate: launch directly (no autograd node, no dispatcher)
-        s, _, v_last, i_last, v_seq = forward_direct(*args)
+        s, v_last, i_last, v_seq, _, _ = forward_direct(*args)
     return s, v_last, (i_last if p.charge == "cuba" else None), (v_seq if p.store_v_seq else None)
 
 

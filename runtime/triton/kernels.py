@@ -203,123 +203,190 @@ def _surrogate_grad(x, p0, p1, CODE: tl.constexpr):
     return g
 
 
-@triton.jit(do_not_specialize=["N", "T", "window", "steps0"])
-def neuron_forward_kernel(
-        x_ptr, s_ptr, h_ptr, vseq_ptr, v0_ptr, i0_ptr, vT_ptr, iT_ptr, vth_ptr, p1_ptr, p2_ptr,
-        v0_s, vth_s, p1_s, p2_s, v_reset, v_leak, v_init,
-        N, T, window, steps0,
-        CHARGE: tl.constexpr, DECAY_INPUT: tl.constexpr, TAU_RECIP: tl.constexpr, HARD: tl.constexpr,
-        V0_MODE: tl.constexpr, I0_MODE: tl.constexpr, VTH_MODE: tl.constexpr, P1_MODE: tl.constexpr,
-        P2_MODE: tl.constexpr, STORE_H: tl.constexpr, STORE_V: tl.constexpr, LOWP: tl.constexpr,
-        ROUND_K: tl.constexpr, PREFETCH: tl.constexpr, NATIVE16: tl.constexpr, BLOCK: tl.constexpr):
-    """Multi-step forward of the ``Neuron`` op (see the module docstring)."""
-    v_reset, v_leak, v_init = tl.cast(v_reset, tl.float32), tl.cast(v_leak, tl.float32), tl.cast(v_init, tl.float32)
-    DT: tl.constexpr = x_ptr.dtype.element_ty
-    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < N
-    v = _param(v0_ptr, v0_s, offs, mask, V0_MODE) + tl.zeros([BLOCK], tl.float32)
-    i = _param(i0_ptr, 0.0, offs, mask, I0_MODE) + tl.zeros([BLOCK], tl.float32)
+@triton.jit
+def _hyperparameters(vth_ptr, p1_ptr, p2_ptr, vth_s, p1_s, p2_s, offs, mask, VTH_MODE: tl.constexpr,
+                     P1_MODE: tl.constexpr, P2_MODE: tl.constexpr, ROUND_K: tl.constexpr, DT: tl.constexpr,
+                     LOWP: tl.constexpr):
+    """``(v_th, p1, p2)`` in float32 (``p1`` is tau or its reciprocal, k or alpha; ``p2`` beta)."""
     vth = _param(vth_ptr, vth_s, offs, mask, VTH_MODE)
     p1 = _param(p1_ptr, p1_s, offs, mask, P1_MODE)
     if ROUND_K:  # PyTorch on CUDA casts the float32 0-d ``k`` to the tensor's dtype before multiplying
         p1 = _round(p1, DT, LOWP)
     p2 = _param(p2_ptr, p2_s, offs, mask, P2_MODE)
-    step = offs.to(tl.int64)
-    if NATIVE16:  # float16: state and native hyperparameters in DT registers (see _charge_lowp)
+    return vth, p1, p2
+
+
+@triton.jit
+def _as_state(value, DT: tl.constexpr, NATIVE: tl.constexpr):
+    """A float32 value in the registers the step keeps its state or a hyperparameter in."""
+    if NATIVE:
+        value = value.to(DT)
+    return value
+
+
+@triton.jit
+def _initial_state(v0_ptr, i0_ptr, v0_s, offs, mask, V0_MODE: tl.constexpr, I0_MODE: tl.constexpr,
+                   DT: tl.constexpr, NATIVE16: tl.constexpr, BLOCK: tl.constexpr):
+    """The state ``(V, I)`` before the first step, in the step's registers."""
+    v = _param(v0_ptr, v0_s, offs, mask, V0_MODE) + tl.zeros([BLOCK], tl.float32)
+    i = _param(i0_ptr, 0.0, offs, mask, I0_MODE) + tl.zeros([BLOCK], tl.float32)
+    return _as_state(v, DT, NATIVE16), _as_state(i, DT, NATIVE16)
+
+
+@triton.jit
+def _step(v, i, x, fresh, vth, p1, p2, v_reset, v_leak, v_init, CHARGE: tl.constexpr, DECAY_INPUT: tl.constexpr,
+          TAU_RECIP: tl.constexpr, HARD: tl.constexpr, VTH_MODE: tl.constexpr, P1_MODE: tl.constexpr,
+          P2_MODE: tl.constexpr, ROUND_K: tl.constexpr, NATIVE16: tl.constexpr, DT: tl.constexpr,
+          LOWP: tl.constexpr):
+    """One step of the neuron from the state ``(V, I)``: ``(H, S, V', I', V before the charge)``.
+
+    The forward and the backward's recomputation both run this, so the backward sees the forward's
+    ``H`` bit for bit. ``fresh`` (a window starts) puts the state back to ``v_init``/0 first. With
+    ``NATIVE16`` the state is in float16 registers and hyperparameters given per neuron (or PLIF's
+    rounded ``k``) are float16 (see :func:`_charge_lowp`); otherwise everything is float32, rounded to
+    the storage dtype after every operation (``_round``)."""
+    if NATIVE16:
         VTH_NATIVE: tl.constexpr = VTH_MODE == 1
         P1_NATIVE: tl.constexpr = (P1_MODE == 1) or ROUND_K
         P2_NATIVE: tl.constexpr = P2_MODE == 1
-        v = v.to(DT)
-        i = i.to(DT)
-        v_init_dt = v_init.to(DT)
-        if VTH_NATIVE:
-            vth = vth.to(DT)
-        if P1_NATIVE:
-            p1 = p1.to(DT)
-        if P2_NATIVE:
-            p2 = p2.to(DT)
-    if PREFETCH:
-        x_next = tl.load(x_ptr + step, mask=mask, other=0.0)
-    for t in range(T):
-        fresh = ((steps0 + t) % window == 0) & (t > 0)
-        if PREFETCH:  # the next step's load is in flight while this step computes
-            x = x_next
-            x_next = tl.load(x_ptr + step + N, mask=mask & (offs * 0 + t + 1 < T), other=0.0)
+        vth = _as_state(vth, DT, VTH_NATIVE)
+        p1 = _as_state(p1, DT, P1_NATIVE)
+        p2 = _as_state(p2, DT, P2_NATIVE)
+        v = tl.where(fresh, v_init.to(DT), v)
+        i = tl.where(fresh, 0.0, i.to(tl.float32)).to(DT)
+        h, i = _charge_lowp(v, i, x, p1, p2, v_leak, CHARGE, DECAY_INPUT, TAU_RECIP, P1_NATIVE, P2_NATIVE, DT)
+        fire = _pop(h, vth, 1, VTH_NATIVE, DT).to(tl.float32) >= 0.0
+        s = tl.where(fire, 1.0, 0.0).to(DT)
+        if HARD:  # H·(1 - S) + v_reset·S, each product rounded as PyTorch rounds it
+            v_next = _top(_top(h, tl.where(fire, 0.0, 1.0).to(DT), 2, DT), _sop(s, v_reset, 2, DT), 0, DT)
         else:
-            x = tl.load(x_ptr + step, mask=mask, other=0.0)
-        if NATIVE16:
-            v = tl.where(fresh, v_init_dt, v)
-            i = tl.where(fresh, 0.0, i.to(tl.float32)).to(DT)
-            h, i = _charge_lowp(v, i, x, p1, p2, v_leak, CHARGE, DECAY_INPUT, TAU_RECIP, P1_NATIVE, P2_NATIVE, DT)
-            fire = _pop(h, vth, 1, VTH_NATIVE, DT).to(tl.float32) >= 0.0
-            s = tl.where(fire, 1.0, 0.0).to(DT)
-            if HARD:  # H·(1 - S) + v_reset·S, each product rounded as PyTorch rounds it
-                v = _top(_top(h, tl.where(fire, 0.0, 1.0).to(DT), 2, DT), _sop(s, v_reset, 2, DT), 0, DT)
-            else:
-                v = _top(h, _pop(s, vth, 2, VTH_NATIVE, DT), 1, DT)
-        else:
-            v = tl.where(fresh, v_init, v)
-            i = tl.where(fresh, 0.0, i)
-            x = x.to(tl.float32)
-            h, i = _charge(v, i, x, p1, p2, v_leak, CHARGE, DECAY_INPUT, TAU_RECIP, DT, LOWP)
-            s = tl.where(_round(h - vth, DT, LOWP) >= 0.0, 1.0, 0.0)
-            v = _reset(h, s, vth, v_reset, HARD, DT, LOWP)
-        tl.store(s_ptr + step, s.to(DT), mask=mask)
-        if STORE_H:
-            tl.store(h_ptr + step, h.to(DT), mask=mask)
+            v_next = _top(h, _pop(s, vth, 2, VTH_NATIVE, DT), 1, DT)
+    else:
+        v = tl.where(fresh, v_init, v)
+        i = tl.where(fresh, 0.0, i)
+        h, i = _charge(v, i, x.to(tl.float32), p1, p2, v_leak, CHARGE, DECAY_INPUT, TAU_RECIP, DT, LOWP)
+        s = tl.where(_round(h - vth, DT, LOWP) >= 0.0, 1.0, 0.0)
+        v_next = _reset(h, s, vth, v_reset, HARD, DT, LOWP)
+    return h, s, v_next, i, v
+
+
+@triton.jit
+def _fresh(t, window, steps0):
+    """A window starts at step ``t`` (not the first of the call: the caller's state is used there)."""
+    return ((steps0 + t) % window == 0) & (t > 0)
+
+
+@triton.jit
+def _load_steps(ptr, row, n, offs, mask, NSTEPS: tl.constexpr):
+    """The values of ``NSTEPS`` consecutive steps from step offset ``row`` (a scalar; ``n`` the step
+    stride), all loads issued before any is used."""
+    values = ()
+    for k in tl.static_range(NSTEPS):
+        values = values + (tl.load(ptr + (row + n * k) + offs, mask=mask, other=0.0),)
+    return values
+
+
+@triton.jit
+def _forward_chunk(x_ptr, s_ptr, vseq_ptr, ckv_ptr, cki_ptr, n, offs, mask, t0, v, i, vth, p1, p2,
+                   v_reset, v_leak, v_init, window, steps0,
+                   CHARGE: tl.constexpr, DECAY_INPUT: tl.constexpr, TAU_RECIP: tl.constexpr, HARD: tl.constexpr,
+                   VTH_MODE: tl.constexpr, P1_MODE: tl.constexpr, P2_MODE: tl.constexpr, ROUND_K: tl.constexpr,
+                   NATIVE16: tl.constexpr, DT: tl.constexpr, LOWP: tl.constexpr, STORE_V: tl.constexpr,
+                   STORE_CKPT: tl.constexpr, T: tl.constexpr, CHUNK: tl.constexpr, NSTEPS: tl.constexpr):
+    """Steps ``t0 .. t0 + NSTEPS - 1``; with ``STORE_CKPT``, the state after them when steps follow."""
+    row = n * t0
+    xs = _load_steps(x_ptr, row, n, offs, mask, NSTEPS)
+    for k in tl.static_range(NSTEPS):
+        h, s, v, i, _ = _step(v, i, xs[k], _fresh(t0 + k, window, steps0), vth, p1, p2, v_reset, v_leak, v_init,
+                              CHARGE, DECAY_INPUT, TAU_RECIP, HARD, VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16,
+                              DT, LOWP)
+        tl.store(s_ptr + (row + n * k) + offs, s.to(DT), mask=mask)
         if STORE_V:
-            tl.store(vseq_ptr + step, v.to(DT), mask=mask)
-        step += N
+            tl.store(vseq_ptr + (row + n * k) + offs, v.to(DT), mask=mask)
+    if STORE_CKPT:
+        if t0 + NSTEPS < T:
+            ck = n * (t0 // CHUNK)
+            tl.store(ckv_ptr + ck + offs, v.to(DT), mask=mask)
+            if CHARGE == 3:
+                tl.store(cki_ptr + ck + offs, i.to(DT), mask=mask)
+    return v, i
+
+
+@triton.jit(do_not_specialize=["N", "window", "steps0"])
+def neuron_forward_kernel(
+        x_ptr, s_ptr, vseq_ptr, ckv_ptr, cki_ptr, v0_ptr, i0_ptr, vT_ptr, iT_ptr, vth_ptr, p1_ptr, p2_ptr,
+        v0_s, vth_s, p1_s, p2_s, v_reset, v_leak, v_init,
+        N, window, steps0,
+        CHARGE: tl.constexpr, DECAY_INPUT: tl.constexpr, TAU_RECIP: tl.constexpr, HARD: tl.constexpr,
+        V0_MODE: tl.constexpr, I0_MODE: tl.constexpr, VTH_MODE: tl.constexpr, P1_MODE: tl.constexpr,
+        P2_MODE: tl.constexpr, STORE_CKPT: tl.constexpr, STORE_V: tl.constexpr, LOWP: tl.constexpr,
+        ROUND_K: tl.constexpr, NATIVE16: tl.constexpr, T: tl.constexpr, CHUNK: tl.constexpr, BLOCK: tl.constexpr):
+    """Multi-step forward of the ``Neuron`` op (see the module docstring), ``CHUNK`` steps at a time: a
+    chunk's inputs are all loaded before its first step. ``STORE_CKPT`` (a gradient will be asked for)
+    stores the state after every chunk but the last, ``[ceil(T / CHUNK) - 1, N]``."""
+    v_reset, v_leak, v_init = tl.cast(v_reset, tl.float32), tl.cast(v_leak, tl.float32), tl.cast(v_init, tl.float32)
+    DT: tl.constexpr = x_ptr.dtype.element_ty
+    pid = tl.program_id(0)
+    offs = pid * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < N
+    n = tl.cast(N, tl.int64)  # the step stride: offsets across steps are 64-bit scalars, within one 32-bit
+    vth, p1, p2 = _hyperparameters(vth_ptr, p1_ptr, p2_ptr, vth_s, p1_s, p2_s, offs, mask, VTH_MODE, P1_MODE, P2_MODE,
+                                   ROUND_K, DT, LOWP)
+    v, i = _initial_state(v0_ptr, i0_ptr, v0_s, offs, mask, V0_MODE, I0_MODE, DT, NATIVE16, BLOCK)
+    for c in range(T // CHUNK):
+        v, i = _forward_chunk(x_ptr, s_ptr, vseq_ptr, ckv_ptr, cki_ptr, n, offs, mask, c * CHUNK, v, i, vth, p1, p2, v_reset, v_leak, v_init, window, steps0,
+                              CHARGE, DECAY_INPUT, TAU_RECIP, HARD, VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16,
+                              DT, LOWP, STORE_V, STORE_CKPT, T, CHUNK, CHUNK)
+    if T % CHUNK != 0:
+        t0: tl.constexpr = T - T % CHUNK
+        v, i = _forward_chunk(x_ptr, s_ptr, vseq_ptr, ckv_ptr, cki_ptr, n, offs, mask, t0, v, i, vth, p1, p2, v_reset, v_leak, v_init, window, steps0,
+                              CHARGE, DECAY_INPUT, TAU_RECIP, HARD, VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16,
+                              DT, LOWP, STORE_V, STORE_CKPT, T, CHUNK, T % CHUNK)
     tl.store(vT_ptr + offs, v.to(DT), mask=mask)
     if CHARGE == 3:
         tl.store(iT_ptr + offs, i.to(DT), mask=mask)
 
 
-@triton.jit(do_not_specialize=["N", "T", "window", "steps0"])
-def neuron_backward_kernel(
-        gs_ptr, gvseq_ptr, gvT_ptr, giT_ptr, h_ptr, x_ptr, v0_ptr, vth_ptr, p1_ptr, p2_ptr,
-        gx_ptr, gv0_ptr, gi0_ptr, gk_ptr,
-        v0_s, vth_s, p1_s, p2_s, v_reset, v_leak, v_init, sg_p0, sg_p1,
-        N, T, window, steps0,
-        CHARGE: tl.constexpr, DECAY_INPUT: tl.constexpr, TAU_RECIP: tl.constexpr, HARD: tl.constexpr,
-        DETACH: tl.constexpr, SURROGATE: tl.constexpr,
-        V0_MODE: tl.constexpr, VTH_MODE: tl.constexpr, P1_MODE: tl.constexpr, P2_MODE: tl.constexpr,
-        HAS_GS: tl.constexpr, HAS_GVSEQ: tl.constexpr, HAS_GVT: tl.constexpr, HAS_GIT: tl.constexpr,
-        STORE_GV0: tl.constexpr, STORE_GI0: tl.constexpr, LOWP: tl.constexpr, ROUND_K: tl.constexpr,
-        BLOCK: tl.constexpr):
-    """BPTT of :func:`neuron_forward_kernel` in one pass over reversed time."""
-    v_reset, v_leak, v_init = tl.cast(v_reset, tl.float32), tl.cast(v_leak, tl.float32), tl.cast(v_init, tl.float32)
-    sg_p0, sg_p1 = tl.cast(sg_p0, tl.float32), tl.cast(sg_p1, tl.float32)
-    DT: tl.constexpr = h_ptr.dtype.element_ty
-    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < N
-    vth = _param(vth_ptr, vth_s, offs, mask, VTH_MODE)
-    p1 = _param(p1_ptr, p1_s, offs, mask, P1_MODE)
-    if ROUND_K:  # PyTorch on CUDA casts the float32 0-d ``k`` to the tensor's dtype before multiplying
-        p1 = _round(p1, DT, LOWP)
-    p2 = _param(p2_ptr, p2_s, offs, mask, P2_MODE)
+@triton.jit
+def _backward_chunk(gs_ptr, gvseq_ptr, x_ptr, gx_ptr, ckv_ptr, cki_ptr, n, offs, mask, t0, gv, gi, gk,
+                    v_start, i_start, vth, p1, p2, v_reset, v_leak, v_init, sg_p0, sg_p1, window, steps0,
+                    CHARGE: tl.constexpr, DECAY_INPUT: tl.constexpr, TAU_RECIP: tl.constexpr, HARD: tl.constexpr,
+                    DETACH: tl.constexpr, SURROGATE: tl.constexpr, VTH_MODE: tl.constexpr, P1_MODE: tl.constexpr,
+                    P2_MODE: tl.constexpr, ROUND_K: tl.constexpr, NATIVE16: tl.constexpr, DT: tl.constexpr,
+                    LOWP: tl.constexpr, HAS_GS: tl.constexpr, HAS_GVSEQ: tl.constexpr, CHUNK: tl.constexpr,
+                    NSTEPS: tl.constexpr):
+    """BPTT through steps ``t0 + NSTEPS - 1 .. t0``: recompute their ``H`` from the chunk's checkpoint
+    (``v_start``/``i_start`` before the first chunk), then run the recurrence backwards over them."""
+    v = v_start
+    i = i_start
+    if t0 > 0:
+        ck = n * (t0 // CHUNK - 1)
+        v = tl.load(ckv_ptr + ck + offs, mask=mask, other=0.0).to(v_start.dtype)
+        if CHARGE == 3:
+            i = tl.load(cki_ptr + ck + offs, mask=mask, other=0.0).to(i_start.dtype)
+    row = n * t0
+    xs = _load_steps(x_ptr, row, n, offs, mask, NSTEPS)
+    if HAS_GS:
+        gss = _load_steps(gs_ptr, row, n, offs, mask, NSTEPS)
+    if HAS_GVSEQ:
+        gvs = _load_steps(gvseq_ptr, row, n, offs, mask, NSTEPS)
+    hs = ()
+    vs = ()
+    for k in tl.static_range(NSTEPS):
+        h, _, v, i, v_before = _step(v, i, xs[k], _fresh(t0 + k, window, steps0), vth, p1, p2, v_reset, v_leak,
+                                     v_init, CHARGE, DECAY_INPUT, TAU_RECIP, HARD, VTH_MODE, P1_MODE, P2_MODE,
+                                     ROUND_K, NATIVE16, DT, LOWP)
+        hs = hs + (h.to(tl.float32),)
+        vs = vs + (v_before.to(tl.float32),)
     if CHARGE == 1:  # dH/dV = 1 - 1/tau, dH/dX = 1/tau (decay_input)
         if TAU_RECIP:
             inv_tau = p1
         else:
             inv_tau = 1.0 / p1
-    gv = tl.zeros([BLOCK], tl.float32)
-    gi = tl.zeros([BLOCK], tl.float32)
-    gk = tl.zeros([BLOCK], tl.float32)
-    if HAS_GVT:
-        gv += tl.load(gvT_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-    if HAS_GIT:
-        gi += tl.load(giT_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-    # (an int64 vector, not ``N.to``: torch.compile's mutation analysis passes N as a Python int)
-    step = offs.to(tl.int64) + (T - 1) * (tl.zeros([BLOCK], tl.int64) + N)
-    h_prev = tl.load(h_ptr + step, mask=mask, other=0.0).to(tl.float32)
-    for r in range(T):
-        t = T - 1 - r
-        h = h_prev
-        h_prev = tl.load(h_ptr + step - N, mask=mask & (offs * 0 + t > 0), other=0.0).to(tl.float32)
-        fresh = ((steps0 + t) % window == 0) & (t > 0)
+    for r in tl.static_range(NSTEPS):
+        h = hs[NSTEPS - 1 - r]
         if HAS_GVSEQ:
-            gv += tl.load(gvseq_ptr + step, mask=mask, other=0.0).to(tl.float32)
+            gv += gvs[NSTEPS - 1 - r].to(tl.float32)
         d = _round(h - vth, DT, LOWP)
         s = tl.where(d >= 0.0, 1.0, 0.0)
         sg = _surrogate_grad(d, sg_p0, sg_p1, SURROGATE)
@@ -330,7 +397,7 @@ def neuron_backward_kernel(
             gh = gv
             dv_ds = -vth
         if HAS_GS:
-            gh += tl.load(gs_ptr + step, mask=mask, other=0.0).to(tl.float32) * sg
+            gh += gss[NSTEPS - 1 - r].to(tl.float32) * sg
         if not DETACH:
             gh += gv * dv_ds * sg
         if CHARGE == 0:
@@ -343,16 +410,9 @@ def neuron_backward_kernel(
                 gx = gh
             gv = gh * (1.0 - inv_tau)
         elif CHARGE == 2:
-            if t == 0:
-                v_before = _param(v0_ptr, v0_s, offs, mask, V0_MODE) + tl.zeros([BLOCK], tl.float32)
-            else:
-                s_prev = tl.where(_round(h_prev - vth, DT, LOWP) >= 0.0, 1.0, 0.0)
-                v_before = _reset(h_prev, s_prev, vth, v_reset, HARD, DT, LOWP)
-            v_before = tl.where(fresh, v_init, v_before)
-            dh_dk = -_round(v_before - v_leak, DT, LOWP)
+            dh_dk = -_round(vs[NSTEPS - 1 - r] - v_leak, DT, LOWP)
             if DECAY_INPUT:
-                x = tl.load(x_ptr + step, mask=mask, other=0.0).to(tl.float32)
-                dh_dk = _round(x + dh_dk, DT, LOWP)
+                dh_dk = _round(xs[NSTEPS - 1 - r].to(tl.float32) + dh_dk, DT, LOWP)
                 gx = gh * p1
             else:
                 gx = gh
@@ -363,13 +423,59 @@ def neuron_backward_kernel(
             gx = gi
             gv = gh * p2
             gi = gi * p1
-        tl.store(gx_ptr + step, gx.to(gx_ptr.dtype.element_ty), mask=mask)
+        tl.store(gx_ptr + (row + n * (NSTEPS - 1 - r)) + offs, gx.to(gx_ptr.dtype.element_ty), mask=mask)
+        fresh = _fresh(t0 + NSTEPS - 1 - r, window, steps0)
         gv = tl.where(fresh, 0.0, gv)
         gi = tl.where(fresh, 0.0, gi)
-        step -= N
+    return gv, gi, gk
+
+
+@triton.jit(do_not_specialize=["N", "window", "steps0"])
+def neuron_backward_kernel(
+        gs_ptr, gvseq_ptr, gvT_ptr, giT_ptr, x_ptr, ckv_ptr, cki_ptr, v0_ptr, i0_ptr, vth_ptr, p1_ptr, p2_ptr,
+        gx_ptr, gv0_ptr, gi0_ptr, gk_ptr,
+        v0_s, vth_s, p1_s, p2_s, v_reset, v_leak, v_init, sg_p0, sg_p1,
+        N, window, steps0,
+        CHARGE: tl.constexpr, DECAY_INPUT: tl.constexpr, TAU_RECIP: tl.constexpr, HARD: tl.constexpr,
+        DETACH: tl.constexpr, SURROGATE: tl.constexpr,
+        V0_MODE: tl.constexpr, I0_MODE: tl.constexpr, VTH_MODE: tl.constexpr, P1_MODE: tl.constexpr,
+        P2_MODE: tl.constexpr, HAS_GS: tl.constexpr, HAS_GVSEQ: tl.constexpr, HAS_GVT: tl.constexpr,
+        HAS_GIT: tl.constexpr, STORE_GV0: tl.constexpr, STORE_GI0: tl.constexpr, LOWP: tl.constexpr,
+        ROUND_K: tl.constexpr, NATIVE16: tl.constexpr, T: tl.constexpr, CHUNK: tl.constexpr, BLOCK: tl.constexpr):
+    """BPTT of :func:`neuron_forward_kernel`, chunk by chunk in reverse time, from the input and the
+    forward's checkpoints (``H`` is recomputed, not stored)."""
+    v_reset, v_leak, v_init = tl.cast(v_reset, tl.float32), tl.cast(v_leak, tl.float32), tl.cast(v_init, tl.float32)
+    sg_p0, sg_p1 = tl.cast(sg_p0, tl.float32), tl.cast(sg_p1, tl.float32)
+    DT: tl.constexpr = x_ptr.dtype.element_ty
+    pid = tl.program_id(0)
+    offs = pid * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < N
+    n = tl.cast(N, tl.int64)
+    vth, p1, p2 = _hyperparameters(vth_ptr, p1_ptr, p2_ptr, vth_s, p1_s, p2_s, offs, mask, VTH_MODE, P1_MODE, P2_MODE,
+                                   ROUND_K, DT, LOWP)
+    v_start, i_start = _initial_state(v0_ptr, i0_ptr, v0_s, offs, mask, V0_MODE, I0_MODE, DT, NATIVE16, BLOCK)
+    gv = tl.zeros([BLOCK], tl.float32)
+    gi = tl.zeros([BLOCK], tl.float32)
+    gk = tl.zeros([BLOCK], tl.float32)
+    if HAS_GVT:
+        gv += tl.load(gvT_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    if HAS_GIT:
+        gi += tl.load(giT_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    if T % CHUNK != 0:
+        t0: tl.constexpr = T - T % CHUNK
+        gv, gi, gk = _backward_chunk(gs_ptr, gvseq_ptr, x_ptr, gx_ptr, ckv_ptr, cki_ptr, n, offs, mask, t0, gv, gi, gk, v_start, i_start, vth, p1, p2, v_reset, v_leak, v_init, sg_p0,
+                                     sg_p1, window, steps0, CHARGE, DECAY_INPUT, TAU_RECIP, HARD, DETACH, SURROGATE,
+                                     VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16, DT, LOWP, HAS_GS, HAS_GVSEQ,
+                                     CHUNK, T % CHUNK)
+    for r in range(T // CHUNK):
+        c0 = (T // CHUNK - 1 - r) * CHUNK
+        gv, gi, gk = _backward_chunk(gs_ptr, gvseq_ptr, x_ptr, gx_ptr, ckv_ptr, cki_ptr, n, offs, mask, c0, gv, gi, gk, v_start, i_start, vth, p1, p2, v_reset, v_leak, v_init, sg_p0,
+                                     sg_p1, window, steps0, CHARGE, DECAY_INPUT, TAU_RECIP, HARD, DETACH, SURROGATE,
+                                     VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16, DT, LOWP, HAS_GS, HAS_GVSEQ,
+                                     CHUNK, CHUNK)
     if STORE_GV0:
         tl.store(gv0_ptr + offs, gv.to(gv0_ptr.dtype.element_ty), mask=mask)
     if STORE_GI0:
         tl.store(gi0_ptr + offs, gi.to(gi0_ptr.dtype.element_ty), mask=mask)
     if CHARGE == 2:
-        tl.store(gk_ptr + tl.program_id(0), tl.sum(gk, axis=0))
+        tl.store(gk_ptr + pid, tl.sum(gk, axis=0))

@@ -21,16 +21,16 @@ from torch import Tensor
 
 from . import kernels as K
 
-#: forward launch (BLOCK, num_warps, prefetch the next step's input) by (float32 input, H stored for a
-#: backward), and the backward launch: from sweeps on three H100 machines (2^22 neurons, T = 8 and 32;
-#: ``benchmarks/device/diag.py tune``), the choice within ~3 % of the best on each
-FORWARD_LAUNCH = {(True, False): (512, 2, False), (True, True): (512, 2, False),
-                  (False, False): (512, 2, True), (False, True): (512, 2, False)}
-BLOCK_BWD, WARPS_BWD = 512, 8
+#: launch settings ``(BLOCK, num_warps, CHUNK)`` by (float32 input, kernel): ``"infer"`` (no gradient),
+#: ``"train"`` (the forward that keeps the state every CHUNK steps) and ``"backward"`` (it recomputes H
+#: from those checkpoints, so its CHUNK must be train's). A chunk's inputs are loaded at once. From sweeps
+#: on an H100 (2^22 neurons, T = 32; ``benchmarks/device/diag.py tune``)
+LAUNCH = {(True, "infer"): (512, 2, 4), (True, "train"): (512, 4, 4), (True, "backward"): (256, 1, 4),
+          (False, "infer"): (512, 4, 16), (False, "train"): (512, 4, 4), (False, "backward"): (512, 4, 4)}
 
 #: order of the ``config`` int list
 CONFIG = ("charge", "decay_input", "tau_recip", "hard", "detach", "surrogate", "window", "steps0",
-          "store_h", "store_v", "v0_mode", "i0_mode", "vth_mode", "p1_mode", "p2_mode", "round_k")
+          "store_ckpt", "store_v", "v0_mode", "i0_mode", "vth_mode", "p1_mode", "p2_mode", "round_k")
 #: order of the ``scalars`` float list
 SCALARS = ("v0", "vth", "p1", "p2", "v_reset", "v_leak", "v_init", "sg_p0", "sg_p1")
 
@@ -116,55 +116,69 @@ def _spare(t: Tensor) -> Tensor:
     return t if getattr(_DIRECT, "on", False) else t.new_empty(1)
 
 
-def _constexprs(config: list[int], dtype: torch.dtype, backward: bool) -> tuple[dict, int]:
-    """The launch's keyword arguments (constexprs, block, warps) for ``config``, built once per config,
-    and a number naming them."""
-    key = (tuple(config), dtype, backward)
+def _constexprs(config: list[int], dtype: torch.dtype, steps: int, backward: bool) -> tuple[dict, int]:
+    """The launch's keyword arguments (constexprs, block, warps) for ``config`` and ``steps`` (the kernels
+    are specialized on T), built once, and a number naming them."""
+    key = (tuple(config), dtype, steps, backward)
     kw = _CONSTEXPRS.get(key)
     if kw is None:
         c = config
+        f32 = dtype == torch.float32
+        kind = "backward" if backward else ("train" if c[_C["store_ckpt"]] else "infer")
+        block, warps, _ = LAUNCH[f32, kind]
         kw = dict(CHARGE=c[_C["charge"]], DECAY_INPUT=bool(c[_C["decay_input"]]), TAU_RECIP=bool(c[_C["tau_recip"]]),
-                  HARD=bool(c[_C["hard"]]), V0_MODE=c[_C["v0_mode"]], VTH_MODE=c[_C["vth_mode"]],
-                  P1_MODE=c[_C["p1_mode"]], P2_MODE=c[_C["p2_mode"]], LOWP=dtype != torch.float32,
-                  ROUND_K=bool(c[_C["round_k"]]), enable_fp_fusion=False)
+                  HARD=bool(c[_C["hard"]]), V0_MODE=c[_C["v0_mode"]], I0_MODE=c[_C["i0_mode"]],
+                  VTH_MODE=c[_C["vth_mode"]], P1_MODE=c[_C["p1_mode"]], P2_MODE=c[_C["p2_mode"]],
+                  LOWP=not f32, ROUND_K=bool(c[_C["round_k"]]), NATIVE16=dtype == torch.float16,
+                  T=steps, CHUNK=_chunk(dtype, kind), BLOCK=block, num_warps=warps, enable_fp_fusion=False)
         if backward:
-            kw.update(DETACH=bool(c[_C["detach"]]), SURROGATE=c[_C["surrogate"]], BLOCK=BLOCK_BWD,
-                      num_warps=WARPS_BWD)
+            kw.update(DETACH=bool(c[_C["detach"]]), SURROGATE=c[_C["surrogate"]])
         else:
-            block, warps, prefetch = FORWARD_LAUNCH[dtype == torch.float32, bool(c[_C["store_h"]])]
-            kw.update(I0_MODE=c[_C["i0_mode"]], STORE_H=bool(c[_C["store_h"]]), STORE_V=bool(c[_C["store_v"]]),
-                      PREFETCH=prefetch, NATIVE16=dtype == torch.float16, BLOCK=block, num_warps=warps)
+            kw.update(STORE_CKPT=bool(c[_C["store_ckpt"]]), STORE_V=bool(c[_C["store_v"]]))
         kw = _CONSTEXPRS[key] = (kw, next(_KW_IDS))
     return kw
+
+
+def _chunk(dtype: torch.dtype, kind: str) -> int:
+    """Steps per chunk; the backward's is the training forward's (the checkpoint spacing)."""
+    return LAUNCH[dtype == torch.float32, "infer" if kind == "infer" else "train"][2]
 
 
 _CONSTEXPRS: dict = {}
 _KW_IDS = itertools.count()
 
 
+def _checkpoints(x: Tensor, chunk: int) -> tuple[int, ...]:
+    """Shape of the forward's state checkpoints: one per chunk boundary, ``[ceil(T / chunk) - 1, N...]``."""
+    return (max(-(-x.shape[0] // chunk) - 1, 0), *x.shape[1:])
+
+
 def _forward_impl(x: Tensor, v0: Optional[Tensor], i0: Optional[Tensor], vth: Optional[Tensor],
                   p1: Optional[Tensor], p2: Optional[Tensor], scalars: list[float],
-                  config: list[int]) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+                  config: list[int]) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """``(S, V[T-1], I[T-1], V sequence, V checkpoints, I checkpoints)``; the last four are empty when not
+    asked for (``store_v``, ``store_ckpt``, cuba)."""
     c, f = config, scalars
     x = x.contiguous()
     steps = x.shape[0]
     n = x.numel() // steps if steps else 0
-    kw, kid = _constexprs(c, x.dtype, False)
+    kw, kid = _constexprs(c, x.dtype, steps, False)
     direct = getattr(_DIRECT, "on", False)
-    s = torch.empty_like(x)
-    h = torch.empty_like(x) if kw["STORE_H"] else x.new_empty(0)
-    vseq = torch.empty_like(x) if kw["STORE_V"] else x.new_empty(0)
-    v_last = x.new_empty(x.shape[1:])
     cuba = kw["CHARGE"] == K.CUBA
+    s = torch.empty_like(x)
+    vseq = torch.empty_like(x) if kw["STORE_V"] else x.new_empty(0)
+    ckv = x.new_empty(_checkpoints(x, kw["CHUNK"])) if kw["STORE_CKPT"] else x.new_empty(0)
+    cki = x.new_empty(_checkpoints(x, kw["CHUNK"])) if kw["STORE_CKPT"] and cuba else x.new_empty(0)
+    v_last = x.new_empty(x.shape[1:])
     i_last = x.new_empty(x.shape[1:]) if cuba else x.new_empty(0)
+    spare = s if direct else _spare(s)
     _launch(K.neuron_forward_kernel, -(-n // kw["BLOCK"]), (
-        x, s, h if kw["STORE_H"] else (s if direct else _spare(s)),
-        vseq if kw["STORE_V"] else (s if direct else _spare(s)),
+        x, s, vseq if kw["STORE_V"] else spare, ckv if ckv.numel() else spare, cki if cki.numel() else spare,
         x if v0 is None else v0, x if i0 is None else i0, v_last,
         i_last if cuba else (v_last if direct else _spare(v_last)),
         x if vth is None else vth, x if p1 is None else p1, x if p2 is None else p2,
-        f[0], f[1], f[2], f[3], f[4], f[5], f[6], n, steps, c[_WINDOW], c[_STEPS0]), kw, kid)
-    return s, h, v_last, i_last, vseq
+        f[0], f[1], f[2], f[3], f[4], f[5], f[6], n, c[_WINDOW], c[_STEPS0]), kw, kid)
+    return s, v_last, i_last, vseq, ckv, cki
 
 
 def forward_direct(*args):
@@ -177,28 +191,29 @@ def forward_direct(*args):
 
 
 def _backward_impl(gs: Optional[Tensor], gvseq: Optional[Tensor], gv_last: Optional[Tensor],
-                   gi_last: Optional[Tensor], h: Tensor, x: Optional[Tensor], v0: Optional[Tensor],
-                   vth: Optional[Tensor], p1: Optional[Tensor], p2: Optional[Tensor], scalars: list[float],
-                   config: list[int], need: list[int]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """``need`` = [grad of v0 wanted, grad of i0 wanted]."""
+                   gi_last: Optional[Tensor], x: Tensor, ckv: Tensor, cki: Tensor, v0: Optional[Tensor],
+                   i0: Optional[Tensor], vth: Optional[Tensor], p1: Optional[Tensor], p2: Optional[Tensor],
+                   scalars: list[float], config: list[int], need: list[int]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``(grad X, grad V0, grad I0, per-block grad k)``; ``need`` = [grad of v0 wanted, grad of i0 wanted]."""
     c, f = config, scalars
-    steps = h.shape[0]
-    n = h.numel() // steps if steps else 0
-    kw, kid = _constexprs(c, h.dtype, True)
-    gx = torch.empty_like(h)
-    gv0 = h.new_empty(h.shape[1:]) if need[0] else h.new_empty(0)
-    gi0 = h.new_empty(h.shape[1:]) if need[1] else h.new_empty(0)
-    blocks = -(-n // BLOCK_BWD)
+    x = x.contiguous()
+    steps = x.shape[0]
+    n = x.numel() // steps if steps else 0
+    kw, kid = _constexprs(c, x.dtype, steps, True)
+    gx = torch.empty_like(x)
+    gv0 = x.new_empty(x.shape[1:]) if need[0] else x.new_empty(0)
+    gi0 = x.new_empty(x.shape[1:]) if need[1] else x.new_empty(0)
+    blocks = -(-n // kw["BLOCK"])
     plif = kw["CHARGE"] == K.PLIF
-    gk = h.new_empty(blocks if plif else 0, dtype=torch.float32)
+    gk = x.new_empty(blocks if plif else 0, dtype=torch.float32)
     gs, gvseq, gv_last, gi_last = (None if t is None else t.contiguous() for t in (gs, gvseq, gv_last, gi_last))
     has = dict(HAS_GS=gs is not None, HAS_GVSEQ=gvseq is not None, HAS_GVT=gv_last is not None,
                HAS_GIT=gi_last is not None, STORE_GV0=bool(need[0]), STORE_GI0=bool(need[1]))
     _launch(K.neuron_backward_kernel, blocks, (
-        _or(gs, h), _or(gvseq, h), _or(gv_last, h), _or(gi_last, h), h, _or(x, h), _or(v0, h),
-        _or(vth, h), _or(p1, h), _or(p2, h),
+        _or(gs, x), _or(gvseq, x), _or(gv_last, x), _or(gi_last, x), x, _or(ckv if ckv.numel() else None, x),
+        _or(cki if cki.numel() else None, x), _or(v0, x), _or(i0, x), _or(vth, x), _or(p1, x), _or(p2, x),
         gx, gv0 if need[0] else _spare(gx), gi0 if need[1] else _spare(gx), gk if plif else _spare(gx),
-        f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], n, steps, c[_WINDOW], c[_STEPS0]),
+        f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], n, c[_WINDOW], c[_STEPS0]),
         {**kw, **has}, (kid, tuple(has.values())))
     return gx, gv0, gi0, gk
 
@@ -206,16 +221,19 @@ def _backward_impl(gs: Optional[Tensor], gvseq: Optional[Tensor], gv_last: Optio
 def _fake_forward(x, v0, i0, vth, p1, p2, scalars, config):
     c = config
     empty = x.new_empty(0)
-    return (torch.empty_like(x), torch.empty_like(x) if c[_C["store_h"]] else empty, x.new_empty(x.shape[1:]),
-            x.new_empty(x.shape[1:]) if c[_C["charge"]] == K.CUBA else empty,
-            torch.empty_like(x) if c[_C["store_v"]] else empty)
+    chunk = _chunk(x.dtype, "train")
+    cuba = c[_C["charge"]] == K.CUBA
+    return (torch.empty_like(x), x.new_empty(x.shape[1:]), x.new_empty(x.shape[1:]) if cuba else empty,
+            torch.empty_like(x) if c[_C["store_v"]] else empty,
+            x.new_empty(_checkpoints(x, chunk)) if c[_C["store_ckpt"]] else empty,
+            x.new_empty(_checkpoints(x, chunk)) if c[_C["store_ckpt"]] and cuba else empty)
 
 
-def _fake_backward(gs, gvseq, gv_last, gi_last, h, x, v0, vth, p1, p2, scalars, config, need):
-    blocks = -(-h[0].numel() // BLOCK_BWD)
-    return (torch.empty_like(h), h.new_empty(h.shape[1:]) if need[0] else h.new_empty(0),
-            h.new_empty(h.shape[1:]) if need[1] else h.new_empty(0),
-            h.new_empty(blocks if config[_C["charge"]] == K.PLIF else 0, dtype=torch.float32))
+def _fake_backward(gs, gvseq, gv_last, gi_last, x, ckv, cki, v0, i0, vth, p1, p2, scalars, config, need):
+    blocks = -(-x[0].numel() // LAUNCH[x.dtype == torch.float32, "backward"][0])
+    return (torch.empty_like(x), x.new_empty(x.shape[1:]) if need[0] else x.new_empty(0),
+            x.new_empty(x.shape[1:]) if need[1] else x.new_empty(0),
+            x.new_empty(blocks if config[_C["charge"]] == K.PLIF else 0, dtype=torch.float32))
 
 
 if _HAS_TRITON_OP:
@@ -230,31 +248,43 @@ else:  # pragma: no cover - PyTorch < 2.6
 
 def _setup_context(ctx, inputs, output):
     x, v0, i0, vth, p1, p2, scalars, config = inputs
-    s, h, v_last, i_last, vseq = output
-    keep_x = config[_C["charge"]] == K.PLIF and config[_C["decay_input"]]
-    ctx.save_for_backward(h, x if keep_x else None, v0, vth, p1, p2)
+    s, v_last, i_last, vseq, ckv, cki = output
+    ctx.save_for_backward(x, ckv, cki, v0, i0, vth, p1, p2)
     ctx.scalars, ctx.config = scalars, config
     ctx.has_v0, ctx.has_i0 = v0 is not None, i0 is not None
 
 
-def _backward(ctx, gs, gh, gv_last, gi_last, gvseq):
-    h, x, v0, vth, p1, p2 = ctx.saved_tensors
+def _gradients(ctx, gs, gv_last, gi_last, gvseq, backward):
+    """The autograd formula of the forward, with ``backward`` the op (or, eager, its implementation)."""
+    x, ckv, cki, v0, i0, vth, p1, p2 = ctx.saved_tensors
     c = ctx.config
-    if h.numel() == 0:
-        raise RuntimeError("snnc neuron kernel: backward needs the forward run with store_h "
+    if not c[_C["store_ckpt"]]:
+        raise RuntimeError("snnc neuron kernel: backward needs the forward run with store_ckpt "
                            "(a gradient was not expected when the forward ran)")
     need_v0 = ctx.has_v0 and c[_C["v0_mode"]] == 1 and ctx.needs_input_grad[1]
     need_i0 = ctx.has_i0 and c[_C["i0_mode"]] == 1 and ctx.needs_input_grad[2]
-    gx, gv0, gi0, gk = neuron_bwd(gs, gvseq if c[_C["store_v"]] else None, gv_last,
-                                  gi_last if c[_C["charge"]] == K.CUBA else None, h, x, v0, vth, p1, p2,
-                                  ctx.scalars, c, [int(need_v0), int(need_i0)])
+    gx, gv0, gi0, gk = backward(gs, gvseq if c[_C["store_v"]] else None, gv_last,
+                                gi_last if c[_C["charge"]] == K.CUBA else None, x, ckv, cki, v0, i0, vth, p1, p2,
+                                ctx.scalars, c, [int(need_v0), int(need_i0)])
     grad_p1 = None
     if c[_C["charge"]] == K.PLIF and p1 is not None and ctx.needs_input_grad[4]:
         grad_p1 = gk.sum().reshape(p1.shape).to(p1.dtype)
     return (gx, gv0 if need_v0 else None, gi0 if need_i0 else None, None, grad_p1, None, None, None)
 
 
+def _backward(ctx, gs, gv_last, gi_last, gvseq, gckv, gcki):
+    return _gradients(ctx, gs, gv_last, gi_last, gvseq, neuron_bwd)
+
+
 torch.library.register_autograd("snnc::neuron_fwd", _backward, setup_context=_setup_context)
+
+
+def _backward_direct(*args):
+    _DIRECT.on = True
+    try:
+        return _backward_impl(*args)
+    finally:
+        _DIRECT.on = False
 
 
 class EagerNeuron(torch.autograd.Function):
@@ -262,34 +292,14 @@ class EagerNeuron(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, v0, i0, vth, p1, p2, scalars, config):
-        _DIRECT.on = True
-        try:
-            out = _forward_impl(x, v0, i0, vth, p1, p2, scalars, config)
-        finally:
-            _DIRECT.on = False
+        out = forward_direct(x, v0, i0, vth, p1, p2, scalars, config)
         _setup_context(ctx, (x, v0, i0, vth, p1, p2, scalars, config), out)
-        ctx.mark_non_differentiable(out[1])
+        ctx.mark_non_differentiable(out[4], out[5])
         return out
 
     @staticmethod
-    def backward(ctx, gs, gh, gv_last, gi_last, gvseq):
-        c = ctx.config
-        h, x, v0, vth, p1, p2 = ctx.saved_tensors
-        if h.numel() == 0:
-            raise RuntimeError("snnc neuron kernel: backward needs the forward run with store_h")
-        need_v0 = ctx.has_v0 and c[_C["v0_mode"]] == 1 and ctx.needs_input_grad[1]
-        need_i0 = ctx.has_i0 and c[_C["i0_mode"]] == 1 and ctx.needs_input_grad[2]
-        _DIRECT.on = True
-        try:
-            gx, gv0, gi0, gk = _backward_impl(gs, gvseq if c[_C["store_v"]] else None, gv_last,
-                                              gi_last if c[_C["charge"]] == K.CUBA else None, h, x, v0, vth, p1,
-                                              p2, ctx.scalars, c, [int(need_v0), int(need_i0)])
-        finally:
-            _DIRECT.on = False
-        grad_p1 = None
-        if c[_C["charge"]] == K.PLIF and p1 is not None and ctx.needs_input_grad[4]:
-            grad_p1 = gk.sum().reshape(p1.shape).to(p1.dtype)
-        return (gx, gv0 if need_v0 else None, gi0 if need_i0 else None, None, grad_p1, None, None, None)
+    def backward(ctx, gs, gv_last, gi_last, gvseq, gckv, gcki):
+        return _gradients(ctx, gs, gv_last, gi_last, gvseq, _backward_direct)
 
 
 def neuron_forward_op(*args):

@@ -13,7 +13,11 @@ pytest.importorskip("triton")
 
 from snnc.nn import neuron  # noqa: E402
 
+from snnc.runtime.triton.ops import LAUNCH  # noqa: E402
+
 from runtime_cases import CONFIGS, compare, make_pair, surrogates  # noqa: E402
+
+CHUNK = LAUNCH[True, "train"][2]  # float32's checkpoint spacing
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -27,14 +31,23 @@ def _x(shape, dtype=torch.float32, seed=0, scale=1.5):
 @pytest.mark.parametrize("detach", [False, True])
 def test_float32_exact(name, detach):
     ref, fused = make_pair(name, "triton", detach_reset=detach)
-    compare(ref.to(DEVICE), fused.to(DEVICE), _x((7, 3, 45)))
+    compare(ref.to(DEVICE), fused.to(DEVICE), _x((19, 3, 45)))
+
+
+@pytest.mark.parametrize("steps", [1, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK, 3 * CHUNK + 2])
+@pytest.mark.parametrize("name", ["lif-hard", "plif-soft-nodecay", "cuba-hard"])
+def test_chunk_boundaries(name, steps):
+    """The forward keeps the state every CHUNK steps and the backward recomputes H from it: sequences
+    shorter than, equal to and longer than a chunk, with and without a partial last chunk."""
+    ref, fused = make_pair(name, "triton")
+    compare(ref.to(DEVICE), fused.to(DEVICE), _x((steps, 2, 37), seed=steps))
 
 
 @pytest.mark.parametrize("name", ["if-hard", "lif-soft-nodecay", "lif-hard-vreset", "plif-hard", "cuba-hard",
                                   "cuba-soft"])
 def test_float16_exact(name):
     ref, fused = make_pair(name, "triton")
-    compare(ref.to(DEVICE), fused.to(DEVICE), _x((6, 2, 50), torch.float16), rtol=2e-2, atol=2e-2)
+    compare(ref.to(DEVICE), fused.to(DEVICE), _x((17, 2, 50), torch.float16), rtol=2e-2, atol=2e-2)
 
 
 @pytest.mark.parametrize("name", ["lif-hard", "plif-soft-nodecay"])
@@ -90,7 +103,7 @@ def test_window_and_state_carry(window):
     """Two calls back to back: the state (and its gradient) carries over, windows cut it."""
     for name in ("lif-hard", "cuba-soft", "plif-hard"):
         ref, fused = make_pair(name, "triton", window_size=window, store_v_seq=True)
-        compare(ref.to(DEVICE), fused.to(DEVICE), _x((4, 2, 33), seed=window), calls=2)
+        compare(ref.to(DEVICE), fused.to(DEVICE), _x((11, 2, 33), seed=window), calls=2)
         assert ref._steps == fused._steps
 
 
