@@ -61,7 +61,30 @@ def reset(net):
             m.reset()
 
 
-def measure(factory, steps, batch, repeat, amp, compact=False):
+#: kernel-name keywords of each part of the step in the profile (first match wins)
+PARTS = (("neuron", ("neuron", "_forward_kernel", "_backward_kernel", "lif")),
+         ("batch norm", ("batch_norm", "bn_", "welford")),
+         ("convolution", ("conv", "cudnn", "xmma", "gemm", "cutlass", "implicit", "wgrad", "dgrad")))
+
+
+def profile(factory, steps, batch, amp, compact):
+    """Self device time of one training step by part (convolution, batch norm, neuron, the rest), ms."""
+    step = make_step(factory, steps, batch, amp, compact)
+    for _ in range(3):
+        step()
+    torch.cuda.synchronize()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA]) as prof:
+        step()
+        torch.cuda.synchronize()
+    parts = dict.fromkeys([name for name, _ in PARTS] + ["other"], 0.0)
+    for event in prof.key_averages():
+        name = event.key.lower()
+        part = next((p for p, words in PARTS if any(w in name for w in words)), "other")
+        parts[part] += event.self_device_time_total / 1e3
+    return parts
+
+
+def make_step(factory, steps, batch, amp, compact):
     torch.manual_seed(0)
     net = resnet18(factory).cuda()
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
@@ -76,14 +99,18 @@ def measure(factory, steps, batch, repeat, amp, compact=False):
             loss = nn.functional.cross_entropy(net(x).mean(0).float(), y)
         loss.backward()
         opt.step()
+    return step
 
+
+def measure(factory, steps, batch, repeat, amp, compact=False):
+    step = make_step(factory, steps, batch, amp, compact)
     for _ in range(3):
         step()
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats()
     ms = cuda_time(step, repeat, warmup=0)
     peak = torch.cuda.max_memory_allocated() / 2**30
-    del net, opt, x
+    del step
     torch.cuda.empty_cache()
     return ms, peak
 
@@ -94,6 +121,8 @@ def main(argv=None):
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--amp", action="store_true", help="float16 autocast")
+    parser.add_argument("--profile", action="store_true",
+                        help="then, at the largest T, each net's device time by part (torch.profiler)")
     parser.add_argument("--compact-spikes", action=argparse.BooleanOptionalAction, default=True,
                         help="snnc: saved spikes as uint8 (snnc.nn.compact_spikes; default on)")
     args = parser.parse_args(argv)
@@ -116,6 +145,16 @@ def main(argv=None):
         fmt = lambda r, i: "n/a" if r is None else f"{r[i]:.2f}"  # noqa: E731
         ratio = lambda i: f"{s[i] / j[i]:.2f}" if s and j else "n/a"  # noqa: E731
         print(f"| {t} | {fmt(s, 0)} | {fmt(j, 0)} | {ratio(0)} | {fmt(s, 1)} | {fmt(j, 1)} | {ratio(1)} |")
+    if args.profile:
+        t = max(args.steps)
+        rows = {name: profile(factory, t, args.batch, args.amp, compact)
+                for name, factory, compact in ((snnc, snnc_neuron, args.compact_spikes), ("SpikingJelly", sj_neuron, False))}
+        parts = list(next(iter(rows.values())))
+        print(f"\n### device time of one step by part, T={t}, ms (torch.profiler, self time of kernels)\n")
+        print("| net | " + " | ".join(parts) + " | total |")
+        print("|---|" + "---|" * (len(parts) + 1))
+        for name, row in rows.items():
+            print(f"| {name} | " + " | ".join(f"{row[p]:.1f}" for p in parts) + f" | {sum(row.values()):.1f} |")
 
 
 if __name__ == "__main__":

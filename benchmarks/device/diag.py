@@ -161,7 +161,7 @@ def tune():
     scal = [0.0, 1.0, 0.5, 0.0, 0.0, 0.0, 0.0, 4.0, 0.0]
     saved = dict(ops.LAUNCH)
     base = dict(charge=1, decay_input=1, tau_recip=1, hard=1, detach=0, surrogate=0, window=1 << 30, steps0=0,
-                store_ckpt=0, store_v=0, v0_mode=0, i0_mode=0, vth_mode=0, p1_mode=0, p2_mode=0, round_k=0)
+                store_ckpt=0, store_v=0, v0_mode=0, i0_mode=0, vth_mode=0, p1_mode=0, p2_mode=0, round_k=0, exact16=1)
     infer = [base[k] for k in ops.CONFIG]
     train = [dict(base, store_ckpt=1)[k] for k in ops.CONFIG]
     ops._DIRECT.on = True
@@ -227,7 +227,7 @@ def once():
 
     scal = [0.0, 1.0, 0.5, 0.0, 0.0, 0.0, 0.0, 4.0, 0.0]
     base = dict(charge=1, decay_input=1, tau_recip=1, hard=1, detach=0, surrogate=0, window=1 << 30, steps0=0,
-                store_ckpt=0, store_v=0, v0_mode=0, i0_mode=0, vth_mode=0, p1_mode=0, p2_mode=0, round_k=0)
+                store_ckpt=0, store_v=0, v0_mode=0, i0_mode=0, vth_mode=0, p1_mode=0, p2_mode=0, round_k=0, exact16=1)
     infer = [base[k] for k in ops.CONFIG]
     train = [dict(base, store_ckpt=1)[k] for k in ops.CONFIG]
     ops._DIRECT.on = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from .. import CHARGES, NeuronProblem, kernel_scalars
@@ -46,6 +47,10 @@ def _plan(p: NeuronProblem, tensors: dict, v, i, store_ckpt: bool, on_cuda: bool
         "p1": p1_scalar, "p2": p.p2 if tensors["p2"] is None else 0.0, "v_reset": p.v_reset,
         "v_leak": p.v_leak, "v_init": p.v_init, "sg_p0": sg0, "sg_p1": sg1,
     }
+    # float16 kernels compute with these in float16 when each is a float16 number (same results, fewer
+    # conversions); tensor-valued ones are excluded by their mode, so their 0.0 placeholders are harmless
+    config["exact16"] = int(all(float(np.float16(scalars[k])) == float(scalars[k])
+                                for k in ("vth", "p1", "p2", "v_reset", "v_leak", "v_init")))
     plan = ([float(scalars[k]) for k in SCALARS], [int(config[k]) for k in CONFIG])
     if key is not None:
         _PLANS[key] = plan

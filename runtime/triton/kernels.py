@@ -15,9 +15,15 @@ backward (seed 002, Alg. 3, one kernel, reverse time), with ``gV`` the gradient 
     gH = gS·σ'(H - v_th) + gV·∂V/∂H + [not detach_reset] gV·∂V/∂S·σ'(H - v_th)
     gX = gH·∂H/∂X;  gV ← gH·∂H/∂V;  (cuba: gI ← (gH + gI)·alpha);  (plif: gk += gH·∂H/∂k)
 
-The forward stores ``H`` (storage dtype) only when a gradient is needed: ``S`` and ``V[t-1]`` are
-recomputed from it exactly. Window resets (state back to ``v_init``/0 before step ``t`` when
-``(steps0 + t) % window == 0``) cut the gradient through the state.
+What the backward needs of the forward is ``H[t]`` (``S[t]`` follows from it). Storing it would cost a
+full ``[T, N]`` write and read; instead, when a gradient is needed, the forward keeps the state ``(V, I)``
+after every ``CHUNK`` steps (``[ceil(T / CHUNK) - 1, N]``) and the backward, chunk by chunk in reverse,
+re-runs the chunk's steps from its checkpoint and the saved input ``X`` (the same :func:`_step`, so the
+same ``H`` bit for bit), keeps them in registers and runs the recurrence back over them. Bytes per
+neuron-step: forward ``X`` + ``S``, backward ``gS`` + ``X`` + ``gX``, plus ``2/CHUNK`` for the
+checkpoints. The kernels are specialized on ``T`` (the chunks unroll; a chunk's loads are issued
+together). Window resets (state back to ``v_init``/0 before step ``t`` when ``(steps0 + t) % window == 0``)
+cut the gradient through the state.
 
 Matching PyTorch's rounding on the device the kernel runs on (each measured on the H100 against
 PyTorch's CUDA element-wise kernels, see ``benchmarks/device/diag.py``):
@@ -31,10 +37,11 @@ PyTorch's CUDA element-wise kernels, see ``benchmarks/device/diag.py``):
   before the product (``ROUND_K``); on the CPU it uses the float32 value;
 - ``enable_fp_fusion=False``: no multiply-add is contracted, as PyTorch's one-op kernels cannot.
 
-float16 forward (``NATIVE16``) keeps the state in float16 registers: an operation between two float16
-tensors is done in float16 (same result as float32-then-round, see :func:`_top`), only operations with
-a float32 scalar go through float32 — the float32↔float16 conversions otherwise bound the kernel.
-bfloat16 (and the backward) emulate every rounding in float32 (``_round``).
+float16 steps (``NATIVE16``) keep the state in float16 registers: an operation between two float16
+tensors is done in float16 (same result as float32-then-round, see :func:`_top`), and so is one with a
+scalar hyperparameter that is itself a float16 number (``EXACT16``, the common 1.0/0.0/0.5); only other
+scalars go through float32 — the float32↔float16 conversions otherwise bound the kernel. bfloat16 (and
+the backward's gradient arithmetic) emulate every rounding in float32 (``_round``).
 
 Parameters come in one of three modes (``*_MODE`` constexpr): 0 = a scalar argument, 1 = one value per
 neuron (a ``[N]`` tensor), 2 = a one-element tensor (PLIF's ``k``: read on the device, so no host sync).
@@ -113,20 +120,20 @@ def _pop(a, p, OP: tl.constexpr, NATIVE: tl.constexpr, DT: tl.constexpr):
 
 @triton.jit
 def _charge_lowp(v, i, x, p1, p2, v_leak, CHARGE: tl.constexpr, DECAY_INPUT: tl.constexpr,
-                 TAU_RECIP: tl.constexpr, P1_NATIVE: tl.constexpr, P2_NATIVE: tl.constexpr, DT: tl.constexpr):
-    """:func:`_charge` for float16/bfloat16 with the state in ``DT`` registers (no float32 round trips
-    for operations between two tensors; the conversions are what bounds a 16-bit kernel)."""
+                 TAU_RECIP: tl.constexpr, P1_NATIVE: tl.constexpr, P2_NATIVE: tl.constexpr, EXACT16: tl.constexpr,
+                 DT: tl.constexpr):
+    """:func:`_charge` for float16 with the state in ``DT`` registers (no float32 round trips for
+    operations between two tensors; the conversions are what bounds a 16-bit kernel). ``EXACT16``: the
+    scalar hyperparameters are float16 numbers, so operations with them are float16 operations too."""
     if CHARGE == 0:
         h = _top(v, x, 0, DT)
     elif CHARGE == 1 or CHARGE == 2:
         if DECAY_INPUT:
-            a = _top(x, _sop(v, v_leak, 1, DT), 1, DT)
+            a = _top(x, _pop(v, v_leak, 1, EXACT16, DT), 1, DT)
         else:
-            a = _sop(v, v_leak, 1, DT)
-        if CHARGE == 2:
+            a = _pop(v, v_leak, 1, EXACT16, DT)
+        if CHARGE == 2 or TAU_RECIP:
             d = _pop(a, p1, 2, P1_NATIVE, DT)
-        elif TAU_RECIP:
-            d = _sop(a, p1, 2, DT)
         else:
             d = _pop(a, p1, 3, P1_NATIVE, DT)
         if DECAY_INPUT:
@@ -236,29 +243,32 @@ def _initial_state(v0_ptr, i0_ptr, v0_s, offs, mask, V0_MODE: tl.constexpr, I0_M
 @triton.jit
 def _step(v, i, x, fresh, vth, p1, p2, v_reset, v_leak, v_init, CHARGE: tl.constexpr, DECAY_INPUT: tl.constexpr,
           TAU_RECIP: tl.constexpr, HARD: tl.constexpr, VTH_MODE: tl.constexpr, P1_MODE: tl.constexpr,
-          P2_MODE: tl.constexpr, ROUND_K: tl.constexpr, NATIVE16: tl.constexpr, DT: tl.constexpr,
-          LOWP: tl.constexpr):
+          P2_MODE: tl.constexpr, ROUND_K: tl.constexpr, NATIVE16: tl.constexpr, EXACT16: tl.constexpr,
+          DT: tl.constexpr, LOWP: tl.constexpr):
     """One step of the neuron from the state ``(V, I)``: ``(H, S, V', I', V before the charge)``.
 
     The forward and the backward's recomputation both run this, so the backward sees the forward's
     ``H`` bit for bit. ``fresh`` (a window starts) puts the state back to ``v_init``/0 first. With
     ``NATIVE16`` the state is in float16 registers and hyperparameters given per neuron (or PLIF's
-    rounded ``k``) are float16 (see :func:`_charge_lowp`); otherwise everything is float32, rounded to
-    the storage dtype after every operation (``_round``)."""
+    rounded ``k``, or scalars when ``EXACT16``) are float16 (see :func:`_charge_lowp`); otherwise
+    everything is float32, rounded to the storage dtype after every operation (``_round``)."""
     if NATIVE16:
-        VTH_NATIVE: tl.constexpr = VTH_MODE == 1
-        P1_NATIVE: tl.constexpr = (P1_MODE == 1) or ROUND_K
-        P2_NATIVE: tl.constexpr = P2_MODE == 1
+        VTH_NATIVE: tl.constexpr = (VTH_MODE == 1) or (EXACT16 and VTH_MODE == 0)
+        P1_NATIVE: tl.constexpr = (P1_MODE == 1) or ROUND_K or (EXACT16 and P1_MODE == 0)
+        P2_NATIVE: tl.constexpr = (P2_MODE == 1) or (EXACT16 and P2_MODE == 0)
         vth = _as_state(vth, DT, VTH_NATIVE)
         p1 = _as_state(p1, DT, P1_NATIVE)
         p2 = _as_state(p2, DT, P2_NATIVE)
+        v_leak = _as_state(v_leak, DT, EXACT16)
+        v_reset = _as_state(v_reset, DT, EXACT16)
         v = tl.where(fresh, v_init.to(DT), v)
         i = tl.where(fresh, 0.0, i.to(tl.float32)).to(DT)
-        h, i = _charge_lowp(v, i, x, p1, p2, v_leak, CHARGE, DECAY_INPUT, TAU_RECIP, P1_NATIVE, P2_NATIVE, DT)
+        h, i = _charge_lowp(v, i, x, p1, p2, v_leak, CHARGE, DECAY_INPUT, TAU_RECIP, P1_NATIVE, P2_NATIVE, EXACT16,
+                            DT)
         fire = _pop(h, vth, 1, VTH_NATIVE, DT).to(tl.float32) >= 0.0
         s = tl.where(fire, 1.0, 0.0).to(DT)
         if HARD:  # H·(1 - S) + v_reset·S, each product rounded as PyTorch rounds it
-            v_next = _top(_top(h, tl.where(fire, 0.0, 1.0).to(DT), 2, DT), _sop(s, v_reset, 2, DT), 0, DT)
+            v_next = _top(_top(h, tl.where(fire, 0.0, 1.0).to(DT), 2, DT), _pop(s, v_reset, 2, EXACT16, DT), 0, DT)
         else:
             v_next = _top(h, _pop(s, vth, 2, VTH_NATIVE, DT), 1, DT)
     else:
@@ -291,7 +301,8 @@ def _forward_chunk(x_ptr, s_ptr, vseq_ptr, ckv_ptr, cki_ptr, n, offs, mask, t0, 
                    v_reset, v_leak, v_init, window, steps0,
                    CHARGE: tl.constexpr, DECAY_INPUT: tl.constexpr, TAU_RECIP: tl.constexpr, HARD: tl.constexpr,
                    VTH_MODE: tl.constexpr, P1_MODE: tl.constexpr, P2_MODE: tl.constexpr, ROUND_K: tl.constexpr,
-                   NATIVE16: tl.constexpr, DT: tl.constexpr, LOWP: tl.constexpr, STORE_V: tl.constexpr,
+                   NATIVE16: tl.constexpr, EXACT16: tl.constexpr, DT: tl.constexpr, LOWP: tl.constexpr,
+                   STORE_V: tl.constexpr,
                    STORE_CKPT: tl.constexpr, T: tl.constexpr, CHUNK: tl.constexpr, NSTEPS: tl.constexpr):
     """Steps ``t0 .. t0 + NSTEPS - 1``; with ``STORE_CKPT``, the state after them when steps follow."""
     row = n * t0
@@ -299,7 +310,7 @@ def _forward_chunk(x_ptr, s_ptr, vseq_ptr, ckv_ptr, cki_ptr, n, offs, mask, t0, 
     for k in tl.static_range(NSTEPS):
         h, s, v, i, _ = _step(v, i, xs[k], _fresh(t0 + k, window, steps0), vth, p1, p2, v_reset, v_leak, v_init,
                               CHARGE, DECAY_INPUT, TAU_RECIP, HARD, VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16,
-                              DT, LOWP)
+                              EXACT16, DT, LOWP)
         tl.store(s_ptr + (row + n * k) + offs, s.to(DT), mask=mask)
         if STORE_V:
             tl.store(vseq_ptr + (row + n * k) + offs, v.to(DT), mask=mask)
@@ -320,7 +331,8 @@ def neuron_forward_kernel(
         CHARGE: tl.constexpr, DECAY_INPUT: tl.constexpr, TAU_RECIP: tl.constexpr, HARD: tl.constexpr,
         V0_MODE: tl.constexpr, I0_MODE: tl.constexpr, VTH_MODE: tl.constexpr, P1_MODE: tl.constexpr,
         P2_MODE: tl.constexpr, STORE_CKPT: tl.constexpr, STORE_V: tl.constexpr, LOWP: tl.constexpr,
-        ROUND_K: tl.constexpr, NATIVE16: tl.constexpr, T: tl.constexpr, CHUNK: tl.constexpr, BLOCK: tl.constexpr):
+        ROUND_K: tl.constexpr, NATIVE16: tl.constexpr, EXACT16: tl.constexpr, T: tl.constexpr, CHUNK: tl.constexpr,
+        BLOCK: tl.constexpr):
     """Multi-step forward of the ``Neuron`` op (see the module docstring), ``CHUNK`` steps at a time: a
     chunk's inputs are all loaded before its first step. ``STORE_CKPT`` (a gradient will be asked for)
     stores the state after every chunk but the last, ``[ceil(T / CHUNK) - 1, N]``."""
@@ -336,12 +348,12 @@ def neuron_forward_kernel(
     for c in range(T // CHUNK):
         v, i = _forward_chunk(x_ptr, s_ptr, vseq_ptr, ckv_ptr, cki_ptr, n, offs, mask, c * CHUNK, v, i, vth, p1, p2, v_reset, v_leak, v_init, window, steps0,
                               CHARGE, DECAY_INPUT, TAU_RECIP, HARD, VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16,
-                              DT, LOWP, STORE_V, STORE_CKPT, T, CHUNK, CHUNK)
+                              EXACT16, DT, LOWP, STORE_V, STORE_CKPT, T, CHUNK, CHUNK)
     if T % CHUNK != 0:
         t0: tl.constexpr = T - T % CHUNK
         v, i = _forward_chunk(x_ptr, s_ptr, vseq_ptr, ckv_ptr, cki_ptr, n, offs, mask, t0, v, i, vth, p1, p2, v_reset, v_leak, v_init, window, steps0,
                               CHARGE, DECAY_INPUT, TAU_RECIP, HARD, VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16,
-                              DT, LOWP, STORE_V, STORE_CKPT, T, CHUNK, T % CHUNK)
+                              EXACT16, DT, LOWP, STORE_V, STORE_CKPT, T, CHUNK, T % CHUNK)
     tl.store(vT_ptr + offs, v.to(DT), mask=mask)
     if CHARGE == 3:
         tl.store(iT_ptr + offs, i.to(DT), mask=mask)
@@ -352,9 +364,9 @@ def _backward_chunk(gs_ptr, gvseq_ptr, x_ptr, gx_ptr, ckv_ptr, cki_ptr, n, offs,
                     v_start, i_start, vth, p1, p2, v_reset, v_leak, v_init, sg_p0, sg_p1, window, steps0,
                     CHARGE: tl.constexpr, DECAY_INPUT: tl.constexpr, TAU_RECIP: tl.constexpr, HARD: tl.constexpr,
                     DETACH: tl.constexpr, SURROGATE: tl.constexpr, VTH_MODE: tl.constexpr, P1_MODE: tl.constexpr,
-                    P2_MODE: tl.constexpr, ROUND_K: tl.constexpr, NATIVE16: tl.constexpr, DT: tl.constexpr,
-                    LOWP: tl.constexpr, HAS_GS: tl.constexpr, HAS_GVSEQ: tl.constexpr, CHUNK: tl.constexpr,
-                    NSTEPS: tl.constexpr):
+                    P2_MODE: tl.constexpr, ROUND_K: tl.constexpr, NATIVE16: tl.constexpr, EXACT16: tl.constexpr,
+                    DT: tl.constexpr, LOWP: tl.constexpr, HAS_GS: tl.constexpr, HAS_GVSEQ: tl.constexpr,
+                    CHUNK: tl.constexpr, NSTEPS: tl.constexpr):
     """BPTT through steps ``t0 + NSTEPS - 1 .. t0``: recompute their ``H`` from the chunk's checkpoint
     (``v_start``/``i_start`` before the first chunk), then run the recurrence backwards over them."""
     v = v_start
@@ -375,19 +387,23 @@ def _backward_chunk(gs_ptr, gvseq_ptr, x_ptr, gx_ptr, ckv_ptr, cki_ptr, n, offs,
     for k in tl.static_range(NSTEPS):
         h, _, v, i, v_before = _step(v, i, xs[k], _fresh(t0 + k, window, steps0), vth, p1, p2, v_reset, v_leak,
                                      v_init, CHARGE, DECAY_INPUT, TAU_RECIP, HARD, VTH_MODE, P1_MODE, P2_MODE,
-                                     ROUND_K, NATIVE16, DT, LOWP)
-        hs = hs + (h.to(tl.float32),)
+                                     ROUND_K, NATIVE16, EXACT16, DT, LOWP)
+        hs = hs + (h,)
         vs = vs + (v_before.to(tl.float32),)
     if CHARGE == 1:  # dH/dV = 1 - 1/tau, dH/dX = 1/tau (decay_input)
         if TAU_RECIP:
             inv_tau = p1
         else:
             inv_tau = 1.0 / p1
+    VTH_NATIVE: tl.constexpr = NATIVE16 and ((VTH_MODE == 1) or (EXACT16 and VTH_MODE == 0))
     for r in tl.static_range(NSTEPS):
-        h = hs[NSTEPS - 1 - r]
+        if VTH_NATIVE:  # H - v_th in float16, as the step computed it
+            d = _top(hs[NSTEPS - 1 - r], vth.to(DT), 1, DT).to(tl.float32)
+        else:
+            d = _round(hs[NSTEPS - 1 - r].to(tl.float32) - vth, DT, LOWP)
+        h = hs[NSTEPS - 1 - r].to(tl.float32)
         if HAS_GVSEQ:
             gv += gvs[NSTEPS - 1 - r].to(tl.float32)
-        d = _round(h - vth, DT, LOWP)
         s = tl.where(d >= 0.0, 1.0, 0.0)
         sg = _surrogate_grad(d, sg_p0, sg_p1, SURROGATE)
         if HARD:
@@ -441,7 +457,8 @@ def neuron_backward_kernel(
         V0_MODE: tl.constexpr, I0_MODE: tl.constexpr, VTH_MODE: tl.constexpr, P1_MODE: tl.constexpr,
         P2_MODE: tl.constexpr, HAS_GS: tl.constexpr, HAS_GVSEQ: tl.constexpr, HAS_GVT: tl.constexpr,
         HAS_GIT: tl.constexpr, STORE_GV0: tl.constexpr, STORE_GI0: tl.constexpr, LOWP: tl.constexpr,
-        ROUND_K: tl.constexpr, NATIVE16: tl.constexpr, T: tl.constexpr, CHUNK: tl.constexpr, BLOCK: tl.constexpr):
+        ROUND_K: tl.constexpr, NATIVE16: tl.constexpr, EXACT16: tl.constexpr, T: tl.constexpr, CHUNK: tl.constexpr,
+        BLOCK: tl.constexpr):
     """BPTT of :func:`neuron_forward_kernel`, chunk by chunk in reverse time, from the input and the
     forward's checkpoints (``H`` is recomputed, not stored)."""
     v_reset, v_leak, v_init = tl.cast(v_reset, tl.float32), tl.cast(v_leak, tl.float32), tl.cast(v_init, tl.float32)
@@ -465,14 +482,14 @@ def neuron_backward_kernel(
         t0: tl.constexpr = T - T % CHUNK
         gv, gi, gk = _backward_chunk(gs_ptr, gvseq_ptr, x_ptr, gx_ptr, ckv_ptr, cki_ptr, n, offs, mask, t0, gv, gi, gk, v_start, i_start, vth, p1, p2, v_reset, v_leak, v_init, sg_p0,
                                      sg_p1, window, steps0, CHARGE, DECAY_INPUT, TAU_RECIP, HARD, DETACH, SURROGATE,
-                                     VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16, DT, LOWP, HAS_GS, HAS_GVSEQ,
-                                     CHUNK, T % CHUNK)
+                                     VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16, EXACT16, DT, LOWP, HAS_GS,
+                                     HAS_GVSEQ, CHUNK, T % CHUNK)
     for r in range(T // CHUNK):
         c0 = (T // CHUNK - 1 - r) * CHUNK
         gv, gi, gk = _backward_chunk(gs_ptr, gvseq_ptr, x_ptr, gx_ptr, ckv_ptr, cki_ptr, n, offs, mask, c0, gv, gi, gk, v_start, i_start, vth, p1, p2, v_reset, v_leak, v_init, sg_p0,
                                      sg_p1, window, steps0, CHARGE, DECAY_INPUT, TAU_RECIP, HARD, DETACH, SURROGATE,
-                                     VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16, DT, LOWP, HAS_GS, HAS_GVSEQ,
-                                     CHUNK, CHUNK)
+                                     VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16, EXACT16, DT, LOWP, HAS_GS,
+                                     HAS_GVSEQ, CHUNK, CHUNK)
     if STORE_GV0:
         tl.store(gv0_ptr + offs, gv.to(gv0_ptr.dtype.element_ty), mask=mask)
     if STORE_GI0:

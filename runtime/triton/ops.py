@@ -25,12 +25,12 @@ from . import kernels as K
 #: ``"train"`` (the forward that keeps the state every CHUNK steps) and ``"backward"`` (it recomputes H
 #: from those checkpoints, so its CHUNK must be train's). A chunk's inputs are loaded at once. From sweeps
 #: on an H100 (2^22 neurons, T = 32; ``benchmarks/device/diag.py tune``)
-LAUNCH = {(True, "infer"): (512, 2, 4), (True, "train"): (512, 4, 4), (True, "backward"): (256, 1, 4),
-          (False, "infer"): (512, 4, 16), (False, "train"): (512, 4, 4), (False, "backward"): (512, 4, 4)}
+LAUNCH = {(True, "infer"): (512, 4, 4), (True, "train"): (512, 4, 4), (True, "backward"): (256, 1, 4),
+          (False, "infer"): (128, 2, 16), (False, "train"): (256, 2, 4), (False, "backward"): (256, 2, 4)}
 
 #: order of the ``config`` int list
 CONFIG = ("charge", "decay_input", "tau_recip", "hard", "detach", "surrogate", "window", "steps0",
-          "store_ckpt", "store_v", "v0_mode", "i0_mode", "vth_mode", "p1_mode", "p2_mode", "round_k")
+          "store_ckpt", "store_v", "v0_mode", "i0_mode", "vth_mode", "p1_mode", "p2_mode", "round_k", "exact16")
 #: order of the ``scalars`` float list
 SCALARS = ("v0", "vth", "p1", "p2", "v_reset", "v_leak", "v_init", "sg_p0", "sg_p1")
 
@@ -130,6 +130,7 @@ def _constexprs(config: list[int], dtype: torch.dtype, steps: int, backward: boo
                   HARD=bool(c[_C["hard"]]), V0_MODE=c[_C["v0_mode"]], I0_MODE=c[_C["i0_mode"]],
                   VTH_MODE=c[_C["vth_mode"]], P1_MODE=c[_C["p1_mode"]], P2_MODE=c[_C["p2_mode"]],
                   LOWP=not f32, ROUND_K=bool(c[_C["round_k"]]), NATIVE16=dtype == torch.float16,
+                  EXACT16=dtype == torch.float16 and bool(c[_C["exact16"]]),
                   T=steps, CHUNK=_chunk(dtype, kind), BLOCK=block, num_warps=warps, enable_fp_fusion=False)
         if backward:
             kw.update(DETACH=bool(c[_C["detach"]]), SURROGATE=c[_C["surrogate"]])
