@@ -182,13 +182,19 @@ def _forward_impl(x: Tensor, v0: Optional[Tensor], i0: Optional[Tensor], vth: Op
     return s, v_last, i_last, vseq, ckv, cki
 
 
-def forward_direct(*args):
-    """``_forward_impl`` launched directly (no dispatcher, no autograd node): the no-gradient eager path."""
-    _DIRECT.on = True
-    try:
-        return _forward_impl(*args)
-    finally:
-        _DIRECT.on = False
+def _direct(impl):
+    """``impl`` launched directly (no dispatcher, no autograd node): the eager paths."""
+    def run(*args):
+        _DIRECT.on = True
+        try:
+            return impl(*args)
+        finally:
+            _DIRECT.on = False
+    return run
+
+
+#: the no-gradient eager forward
+forward_direct = _direct(_forward_impl)
 
 
 def _backward_impl(gs: Optional[Tensor], gvseq: Optional[Tensor], gv_last: Optional[Tensor],
@@ -278,14 +284,7 @@ def _backward(ctx, gs, gv_last, gi_last, gvseq, gckv, gcki):
 
 
 torch.library.register_autograd("snnc::neuron_fwd", _backward, setup_context=_setup_context)
-
-
-def _backward_direct(*args):
-    _DIRECT.on = True
-    try:
-        return _backward_impl(*args)
-    finally:
-        _DIRECT.on = False
+_backward_direct = _direct(_backward_impl)
 
 
 class EagerNeuron(torch.autograd.Function):
