@@ -167,7 +167,6 @@ def tune():
     ops._DIRECT.on = True
     try:
         for dt in dtypes:
-            f32 = dt == F32
             for T in steps:
                 x = torch.randn(T, 1 << 22, device=DEV).to(dt)
                 gs = torch.randn_like(x)
@@ -176,7 +175,7 @@ def tune():
                 rows = []
                 for chunk, block, warps in settings:
                     for kind in ("infer", "train", "backward"):
-                        ops.LAUNCH[f32, kind] = (block, warps, chunk)
+                        ops.LAUNCH[dt, kind] = (block, warps, chunk)
                     ops._CONSTEXPRS.clear()
                     fi = cuda_time(lambda: ops._forward_impl(x, None, None, None, None, None, scal, infer), 20)
                     ft = cuda_time(lambda: ops._forward_impl(x, None, None, None, None, None, scal, train), 20)

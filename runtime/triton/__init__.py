@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from .. import CHARGES, NeuronProblem, kernel_scalars
 from ..surrogates import surrogate_code
-from .ops import CONFIG, SCALARS, forward_direct, neuron_bwd, neuron_forward_op, neuron_fwd  # noqa: F401
-
-_NEVER = 1 << 30  # a window that never ends
+from .ops import CONFIG, NO_WINDOW, SCALARS, forward_direct, neuron_bwd, neuron_forward_op, neuron_fwd  # noqa: F401
 
 
 def _mode(value) -> int:
@@ -21,11 +18,11 @@ def _mode(value) -> int:
 _PLANS: dict = {}
 
 
-def _plan(p: NeuronProblem, tensors: dict, v, i, store_ckpt: bool, on_cuda: bool):
+def _plan(p: NeuronProblem, tensors: dict, v, i, store_ckpt: bool, on_cuda: bool, dtype: torch.dtype):
     """``(scalars, config)`` lists for the ops (cached per problem key while hyperparameters are numbers)."""
     # (a state tensor, or the scalar's value: tagged, since False == 0.0 for a dict key)
     v_key = ("tensor",) if tensors["v0"] is not None else ("scalar", float(v))
-    key = None if p.key is None else (p.key, store_ckpt, on_cuda, p.steps0, v_key, tensors["i0"] is None)
+    key = None if p.key is None else (p.key, store_ckpt, on_cuda, p.steps0, v_key, tensors["i0"] is None, dtype)
     plan = _PLANS.get(key) if key is not None else None
     if plan is not None:
         return plan
@@ -34,7 +31,7 @@ def _plan(p: NeuronProblem, tensors: dict, v, i, store_ckpt: bool, on_cuda: bool
     config = {
         "charge": CHARGES[p.charge], "decay_input": int(p.decay_input), "tau_recip": int(tau_recip),
         "hard": int(p.hard), "detach": int(p.detach_reset), "surrogate": code,
-        "window": p.window if p.window else _NEVER, "steps0": p.steps0 if p.window else 0,
+        "window": p.window if p.window else NO_WINDOW, "steps0": p.steps0 if p.window else 0,
         "store_ckpt": int(store_ckpt), "store_v": int(p.store_v_seq),
         "v0_mode": _mode(tensors["v0"]) and 1, "i0_mode": _mode(tensors["i0"]) and 1,
         "vth_mode": _mode(tensors["vth"]), "p1_mode": _mode(tensors["p1"]), "p2_mode": _mode(tensors["p2"]),
@@ -47,10 +44,10 @@ def _plan(p: NeuronProblem, tensors: dict, v, i, store_ckpt: bool, on_cuda: bool
         "p1": p1_scalar, "p2": p.p2 if tensors["p2"] is None else 0.0, "v_reset": p.v_reset,
         "v_leak": p.v_leak, "v_init": p.v_init, "sg_p0": sg0, "sg_p1": sg1,
     }
-    # float16 kernels compute with these in float16 when each is a float16 number (same results, fewer
-    # conversions); tensor-valued ones are excluded by their mode, so their 0.0 placeholders are harmless
-    config["exact16"] = int(all(float(np.float16(scalars[k])) == float(scalars[k])
-                                for k in ("vth", "p1", "p2", "v_reset", "v_leak", "v_init")))
+    # 16-bit kernels compute with these in the 16-bit dtype when each is a number of it (same results,
+    # fewer conversions); tensor-valued ones are excluded by their mode, so their 0.0 placeholders are harmless
+    values = [float(scalars[k]) for k in ("vth", "p1", "p2", "v_reset", "v_leak", "v_init")]
+    config["exact16"] = int(dtype != torch.float32 and torch.tensor(values).to(dtype).double().tolist() == values)
     plan = ([float(scalars[k]) for k in SCALARS], [int(config[k]) for k in CONFIG])
     if key is not None:
         _PLANS[key] = plan
@@ -74,7 +71,7 @@ def multistep(problem: NeuronProblem, x_seq: torch.Tensor, v, i):
         tensors["i0"] = torch.full_like(x_seq[0], float(i))
     store_ckpt = torch.is_grad_enabled() and any(
         t is not None and t.requires_grad for t in (x_seq, tensors["v0"], tensors["i0"], tensors["p1"]))
-    scalars, config = _plan(p, tensors, v, i, store_ckpt, x_seq.is_cuda)
+    scalars, config = _plan(p, tensors, v, i, store_ckpt, x_seq.is_cuda, x_seq.dtype)
     args = (x_seq, tensors["v0"], tensors["i0"], tensors["vth"], tensors["p1"], tensors["p2"], scalars, config)
     if store_ckpt or torch.compiler.is_compiling():
         s, v_last, i_last, v_seq, _, _ = neuron_forward_op(*args)

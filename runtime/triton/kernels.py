@@ -37,11 +37,12 @@ PyTorch's CUDA element-wise kernels, see ``benchmarks/device/diag.py``):
   before the product (``ROUND_K``); on the CPU it uses the float32 value;
 - ``enable_fp_fusion=False``: no multiply-add is contracted, as PyTorch's one-op kernels cannot.
 
-float16 steps (``NATIVE16``) keep the state in float16 registers: an operation between two float16
-tensors is done in float16 (same result as float32-then-round, see :func:`_top`), and so is one with a
-scalar hyperparameter that is itself a float16 number (``EXACT16``, the common 1.0/0.0/0.5); only other
-scalars go through float32 — the float32↔float16 conversions otherwise bound the kernel. bfloat16 (and
-the backward's gradient arithmetic) emulate every rounding in float32 (``_round``).
+16-bit steps (``NATIVE16``: float16, and bfloat16 on the GPU) keep the state in 16-bit registers: an
+operation between two 16-bit tensors is done in that dtype (same result as float32-then-round, see
+:func:`_top`), and so is one with a scalar hyperparameter that is itself a number of the dtype
+(``EXACT16``, the common 1.0/0.0/0.5); only other scalars go through float32 — the conversions otherwise
+bound the kernel. bfloat16 under the interpreter (NumPy has no bfloat16 arithmetic) and the backward's
+gradient arithmetic emulate every rounding in float32 (``_round``).
 
 Parameters come in one of three modes (``*_MODE`` constexpr): 0 = a scalar argument, 1 = one value per
 neuron (a ``[N]`` tensor), 2 = a one-element tensor (PLIF's ``k``: read on the device, so no host sync).
@@ -281,9 +282,14 @@ def _step(v, i, x, fresh, vth, p1, p2, v_reset, v_leak, v_init, CHARGE: tl.const
 
 
 @triton.jit
-def _fresh(t, window, steps0):
-    """A window starts at step ``t`` (not the first of the call: the caller's state is used there)."""
-    return ((steps0 + t) % window == 0) & (t > 0)
+def _fresh(t, window, steps0, WINDOW: tl.constexpr):
+    """A window starts at step ``t`` (not the first of the call: the caller's state is used there);
+    never without ``WINDOW`` (a constant, so the state resets that depend on it compile away)."""
+    if WINDOW:
+        fresh = ((steps0 + t) % window == 0) & (t > 0)
+    else:
+        fresh = False
+    return fresh
 
 
 @triton.jit
@@ -302,13 +308,13 @@ def _forward_chunk(x_ptr, s_ptr, vseq_ptr, ckv_ptr, cki_ptr, n, offs, mask, t0, 
                    CHARGE: tl.constexpr, DECAY_INPUT: tl.constexpr, TAU_RECIP: tl.constexpr, HARD: tl.constexpr,
                    VTH_MODE: tl.constexpr, P1_MODE: tl.constexpr, P2_MODE: tl.constexpr, ROUND_K: tl.constexpr,
                    NATIVE16: tl.constexpr, EXACT16: tl.constexpr, DT: tl.constexpr, LOWP: tl.constexpr,
-                   STORE_V: tl.constexpr,
-                   STORE_CKPT: tl.constexpr, T: tl.constexpr, CHUNK: tl.constexpr, NSTEPS: tl.constexpr):
+                   STORE_V: tl.constexpr, STORE_CKPT: tl.constexpr, WINDOW: tl.constexpr, T: tl.constexpr,
+                   CHUNK: tl.constexpr, NSTEPS: tl.constexpr):
     """Steps ``t0 .. t0 + NSTEPS - 1``; with ``STORE_CKPT``, the state after them when steps follow."""
     row = n * t0
     xs = _load_steps(x_ptr, row, n, offs, mask, NSTEPS)
     for k in tl.static_range(NSTEPS):
-        h, s, v, i, _ = _step(v, i, xs[k], _fresh(t0 + k, window, steps0), vth, p1, p2, v_reset, v_leak, v_init,
+        h, s, v, i, _ = _step(v, i, xs[k], _fresh(t0 + k, window, steps0, WINDOW), vth, p1, p2, v_reset, v_leak, v_init,
                               CHARGE, DECAY_INPUT, TAU_RECIP, HARD, VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16,
                               EXACT16, DT, LOWP)
         tl.store(s_ptr + (row + n * k) + offs, s.to(DT), mask=mask)
@@ -331,8 +337,8 @@ def neuron_forward_kernel(
         CHARGE: tl.constexpr, DECAY_INPUT: tl.constexpr, TAU_RECIP: tl.constexpr, HARD: tl.constexpr,
         V0_MODE: tl.constexpr, I0_MODE: tl.constexpr, VTH_MODE: tl.constexpr, P1_MODE: tl.constexpr,
         P2_MODE: tl.constexpr, STORE_CKPT: tl.constexpr, STORE_V: tl.constexpr, LOWP: tl.constexpr,
-        ROUND_K: tl.constexpr, NATIVE16: tl.constexpr, EXACT16: tl.constexpr, T: tl.constexpr, CHUNK: tl.constexpr,
-        BLOCK: tl.constexpr):
+        ROUND_K: tl.constexpr, NATIVE16: tl.constexpr, EXACT16: tl.constexpr, WINDOW: tl.constexpr, T: tl.constexpr,
+        CHUNK: tl.constexpr, BLOCK: tl.constexpr):
     """Multi-step forward of the ``Neuron`` op (see the module docstring), ``CHUNK`` steps at a time: a
     chunk's inputs are all loaded before its first step. ``STORE_CKPT`` (a gradient will be asked for)
     stores the state after every chunk but the last, ``[ceil(T / CHUNK) - 1, N]``."""
@@ -348,12 +354,12 @@ def neuron_forward_kernel(
     for c in range(T // CHUNK):
         v, i = _forward_chunk(x_ptr, s_ptr, vseq_ptr, ckv_ptr, cki_ptr, n, offs, mask, c * CHUNK, v, i, vth, p1, p2, v_reset, v_leak, v_init, window, steps0,
                               CHARGE, DECAY_INPUT, TAU_RECIP, HARD, VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16,
-                              EXACT16, DT, LOWP, STORE_V, STORE_CKPT, T, CHUNK, CHUNK)
+                              EXACT16, DT, LOWP, STORE_V, STORE_CKPT, WINDOW, T, CHUNK, CHUNK)
     if T % CHUNK != 0:
         t0: tl.constexpr = T - T % CHUNK
         v, i = _forward_chunk(x_ptr, s_ptr, vseq_ptr, ckv_ptr, cki_ptr, n, offs, mask, t0, v, i, vth, p1, p2, v_reset, v_leak, v_init, window, steps0,
                               CHARGE, DECAY_INPUT, TAU_RECIP, HARD, VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16,
-                              EXACT16, DT, LOWP, STORE_V, STORE_CKPT, T, CHUNK, T % CHUNK)
+                              EXACT16, DT, LOWP, STORE_V, STORE_CKPT, WINDOW, T, CHUNK, T % CHUNK)
     tl.store(vT_ptr + offs, v.to(DT), mask=mask)
     if CHARGE == 3:
         tl.store(iT_ptr + offs, i.to(DT), mask=mask)
@@ -366,7 +372,7 @@ def _backward_chunk(gs_ptr, gvseq_ptr, x_ptr, gx_ptr, ckv_ptr, cki_ptr, n, offs,
                     DETACH: tl.constexpr, SURROGATE: tl.constexpr, VTH_MODE: tl.constexpr, P1_MODE: tl.constexpr,
                     P2_MODE: tl.constexpr, ROUND_K: tl.constexpr, NATIVE16: tl.constexpr, EXACT16: tl.constexpr,
                     DT: tl.constexpr, LOWP: tl.constexpr, HAS_GS: tl.constexpr, HAS_GVSEQ: tl.constexpr,
-                    CHUNK: tl.constexpr, NSTEPS: tl.constexpr):
+                    WINDOW: tl.constexpr, CHUNK: tl.constexpr, NSTEPS: tl.constexpr):
     """BPTT through steps ``t0 + NSTEPS - 1 .. t0``: recompute their ``H`` from the chunk's checkpoint
     (``v_start``/``i_start`` before the first chunk), then run the recurrence backwards over them."""
     v = v_start
@@ -385,7 +391,7 @@ def _backward_chunk(gs_ptr, gvseq_ptr, x_ptr, gx_ptr, ckv_ptr, cki_ptr, n, offs,
     hs = ()
     vs = ()
     for k in tl.static_range(NSTEPS):
-        h, _, v, i, v_before = _step(v, i, xs[k], _fresh(t0 + k, window, steps0), vth, p1, p2, v_reset, v_leak,
+        h, _, v, i, v_before = _step(v, i, xs[k], _fresh(t0 + k, window, steps0, WINDOW), vth, p1, p2, v_reset, v_leak,
                                      v_init, CHARGE, DECAY_INPUT, TAU_RECIP, HARD, VTH_MODE, P1_MODE, P2_MODE,
                                      ROUND_K, NATIVE16, EXACT16, DT, LOWP)
         hs = hs + (h,)
@@ -440,7 +446,7 @@ def _backward_chunk(gs_ptr, gvseq_ptr, x_ptr, gx_ptr, ckv_ptr, cki_ptr, n, offs,
             gv = gh * p2
             gi = gi * p1
         tl.store(gx_ptr + (row + n * (NSTEPS - 1 - r)) + offs, gx.to(gx_ptr.dtype.element_ty), mask=mask)
-        fresh = _fresh(t0 + NSTEPS - 1 - r, window, steps0)
+        fresh = _fresh(t0 + NSTEPS - 1 - r, window, steps0, WINDOW)
         gv = tl.where(fresh, 0.0, gv)
         gi = tl.where(fresh, 0.0, gi)
     return gv, gi, gk
@@ -457,8 +463,8 @@ def neuron_backward_kernel(
         V0_MODE: tl.constexpr, I0_MODE: tl.constexpr, VTH_MODE: tl.constexpr, P1_MODE: tl.constexpr,
         P2_MODE: tl.constexpr, HAS_GS: tl.constexpr, HAS_GVSEQ: tl.constexpr, HAS_GVT: tl.constexpr,
         HAS_GIT: tl.constexpr, STORE_GV0: tl.constexpr, STORE_GI0: tl.constexpr, LOWP: tl.constexpr,
-        ROUND_K: tl.constexpr, NATIVE16: tl.constexpr, EXACT16: tl.constexpr, T: tl.constexpr, CHUNK: tl.constexpr,
-        BLOCK: tl.constexpr):
+        ROUND_K: tl.constexpr, NATIVE16: tl.constexpr, EXACT16: tl.constexpr, WINDOW: tl.constexpr, T: tl.constexpr,
+        CHUNK: tl.constexpr, BLOCK: tl.constexpr):
     """BPTT of :func:`neuron_forward_kernel`, chunk by chunk in reverse time, from the input and the
     forward's checkpoints (``H`` is recomputed, not stored)."""
     v_reset, v_leak, v_init = tl.cast(v_reset, tl.float32), tl.cast(v_leak, tl.float32), tl.cast(v_init, tl.float32)
@@ -483,13 +489,13 @@ def neuron_backward_kernel(
         gv, gi, gk = _backward_chunk(gs_ptr, gvseq_ptr, x_ptr, gx_ptr, ckv_ptr, cki_ptr, n, offs, mask, t0, gv, gi, gk, v_start, i_start, vth, p1, p2, v_reset, v_leak, v_init, sg_p0,
                                      sg_p1, window, steps0, CHARGE, DECAY_INPUT, TAU_RECIP, HARD, DETACH, SURROGATE,
                                      VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16, EXACT16, DT, LOWP, HAS_GS,
-                                     HAS_GVSEQ, CHUNK, T % CHUNK)
+                                     HAS_GVSEQ, WINDOW, CHUNK, T % CHUNK)
     for r in range(T // CHUNK):
         c0 = (T // CHUNK - 1 - r) * CHUNK
         gv, gi, gk = _backward_chunk(gs_ptr, gvseq_ptr, x_ptr, gx_ptr, ckv_ptr, cki_ptr, n, offs, mask, c0, gv, gi, gk, v_start, i_start, vth, p1, p2, v_reset, v_leak, v_init, sg_p0,
                                      sg_p1, window, steps0, CHARGE, DECAY_INPUT, TAU_RECIP, HARD, DETACH, SURROGATE,
                                      VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16, EXACT16, DT, LOWP, HAS_GS,
-                                     HAS_GVSEQ, CHUNK, CHUNK)
+                                     HAS_GVSEQ, WINDOW, CHUNK, CHUNK)
     if STORE_GV0:
         tl.store(gv0_ptr + offs, gv.to(gv0_ptr.dtype.element_ty), mask=mask)
     if STORE_GI0:

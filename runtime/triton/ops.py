@@ -21,12 +21,18 @@ from torch import Tensor
 
 from . import kernels as K
 
-#: launch settings ``(BLOCK, num_warps, CHUNK)`` by (float32 input, kernel): ``"infer"`` (no gradient),
-#: ``"train"`` (the forward that keeps the state every CHUNK steps) and ``"backward"`` (it recomputes H
-#: from those checkpoints, so its CHUNK must be train's). A chunk's inputs are loaded at once. From sweeps
-#: on an H100 (2^22 neurons, T = 32; ``benchmarks/device/diag.py tune``)
-LAUNCH = {(True, "infer"): (512, 4, 4), (True, "train"): (512, 4, 4), (True, "backward"): (256, 1, 4),
-          (False, "infer"): (128, 2, 16), (False, "train"): (256, 2, 4), (False, "backward"): (256, 2, 4)}
+#: launch settings ``(BLOCK, num_warps, CHUNK)`` by (dtype, kernel): ``"infer"`` (no gradient), ``"train"``
+#: (the forward that keeps the state every CHUNK steps) and ``"backward"`` (it recomputes H from those
+#: checkpoints, so its CHUNK must be train's). A chunk's inputs are loaded at once. From sweeps on an H100
+#: (2^22 neurons, T = 32 and 64; ``benchmarks/device/diag.py tune``)
+LAUNCH = {
+    (torch.float32, "infer"): (512, 4, 4), (torch.float32, "train"): (512, 4, 4),
+    (torch.float32, "backward"): (256, 1, 4),
+    (torch.float16, "infer"): (256, 2, 4), (torch.float16, "train"): (128, 2, 16),
+    (torch.float16, "backward"): (128, 2, 16),
+    (torch.bfloat16, "infer"): (256, 2, 4), (torch.bfloat16, "train"): (128, 1, 4),
+    (torch.bfloat16, "backward"): (128, 1, 4),
+}
 
 #: order of the ``config`` int list
 CONFIG = ("charge", "decay_input", "tau_recip", "hard", "detach", "surrogate", "window", "steps0",
@@ -37,6 +43,8 @@ SCALARS = ("v0", "vth", "p1", "p2", "v_reset", "v_leak", "v_init", "sg_p0", "sg_
 _C = {name: i for i, name in enumerate(CONFIG)}
 _S = {name: i for i, name in enumerate(SCALARS)}
 _WINDOW, _STEPS0 = _C["window"], _C["steps0"]
+#: the ``window`` of a neuron without one (steps never reach it)
+NO_WINDOW = 1 << 30
 
 _HAS_TRITON_OP = hasattr(torch.library, "triton_op") and hasattr(torch.library, "wrap_triton")
 
@@ -116,21 +124,24 @@ def _spare(t: Tensor) -> Tensor:
     return t if getattr(_DIRECT, "on", False) else t.new_empty(1)
 
 
-def _constexprs(config: list[int], dtype: torch.dtype, steps: int, backward: bool) -> tuple[dict, int]:
+def _constexprs(config: list[int], dtype: torch.dtype, steps: int, backward: bool,
+                cuda: bool = True) -> tuple[dict, int]:
     """The launch's keyword arguments (constexprs, block, warps) for ``config`` and ``steps`` (the kernels
-    are specialized on T), built once, and a number naming them."""
-    key = (tuple(config), dtype, steps, backward)
+    are specialized on T), built once, and a number naming them. 16-bit arithmetic in 16-bit registers
+    (``NATIVE16``) for float16, and for bfloat16 on the GPU (``TRITON_INTERPRET``'s NumPy has no
+    bfloat16 arithmetic)."""
+    key = (tuple(config), dtype, steps, backward, cuda)
     kw = _CONSTEXPRS.get(key)
     if kw is None:
         c = config
         f32 = dtype == torch.float32
         kind = "backward" if backward else ("train" if c[_C["store_ckpt"]] else "infer")
-        block, warps, _ = LAUNCH[f32, kind]
+        block, warps, _ = LAUNCH[dtype, kind]
         kw = dict(CHARGE=c[_C["charge"]], DECAY_INPUT=bool(c[_C["decay_input"]]), TAU_RECIP=bool(c[_C["tau_recip"]]),
                   HARD=bool(c[_C["hard"]]), V0_MODE=c[_C["v0_mode"]], I0_MODE=c[_C["i0_mode"]],
                   VTH_MODE=c[_C["vth_mode"]], P1_MODE=c[_C["p1_mode"]], P2_MODE=c[_C["p2_mode"]],
-                  LOWP=not f32, ROUND_K=bool(c[_C["round_k"]]), NATIVE16=dtype == torch.float16,
-                  EXACT16=dtype == torch.float16 and bool(c[_C["exact16"]]),
+                  LOWP=not f32, ROUND_K=bool(c[_C["round_k"]]), NATIVE16=dtype == torch.float16 or (dtype == torch.bfloat16 and cuda),
+                  EXACT16=not f32 and bool(c[_C["exact16"]]), WINDOW=c[_WINDOW] < NO_WINDOW,
                   T=steps, CHUNK=_chunk(dtype, kind), BLOCK=block, num_warps=warps, enable_fp_fusion=False)
         if backward:
             kw.update(DETACH=bool(c[_C["detach"]]), SURROGATE=c[_C["surrogate"]])
@@ -142,7 +153,7 @@ def _constexprs(config: list[int], dtype: torch.dtype, steps: int, backward: boo
 
 def _chunk(dtype: torch.dtype, kind: str) -> int:
     """Steps per chunk; the backward's is the training forward's (the checkpoint spacing)."""
-    return LAUNCH[dtype == torch.float32, "infer" if kind == "infer" else "train"][2]
+    return LAUNCH[dtype, "infer" if kind == "infer" else "train"][2]
 
 
 _CONSTEXPRS: dict = {}
@@ -163,7 +174,7 @@ def _forward_impl(x: Tensor, v0: Optional[Tensor], i0: Optional[Tensor], vth: Op
     x = x.contiguous()
     steps = x.shape[0]
     n = x.numel() // steps if steps else 0
-    kw, kid = _constexprs(c, x.dtype, steps, False)
+    kw, kid = _constexprs(c, x.dtype, steps, False, x.is_cuda)
     direct = getattr(_DIRECT, "on", False)
     cuba = kw["CHARGE"] == K.CUBA
     s = torch.empty_like(x)
@@ -206,7 +217,7 @@ def _backward_impl(gs: Optional[Tensor], gvseq: Optional[Tensor], gv_last: Optio
     x = x.contiguous()
     steps = x.shape[0]
     n = x.numel() // steps if steps else 0
-    kw, kid = _constexprs(c, x.dtype, steps, True)
+    kw, kid = _constexprs(c, x.dtype, steps, True, x.is_cuda)
     gx = torch.empty_like(x)
     gv0 = x.new_empty(x.shape[1:]) if need[0] else x.new_empty(0)
     gi0 = x.new_empty(x.shape[1:]) if need[1] else x.new_empty(0)
@@ -237,7 +248,7 @@ def _fake_forward(x, v0, i0, vth, p1, p2, scalars, config):
 
 
 def _fake_backward(gs, gvseq, gv_last, gi_last, x, ckv, cki, v0, i0, vth, p1, p2, scalars, config, need):
-    blocks = -(-x[0].numel() // LAUNCH[x.dtype == torch.float32, "backward"][0])
+    blocks = -(-x[0].numel() // LAUNCH[x.dtype, "backward"][0])
     return (torch.empty_like(x), x.new_empty(x.shape[1:]) if need[0] else x.new_empty(0),
             x.new_empty(x.shape[1:]) if need[1] else x.new_empty(0),
             x.new_empty(blocks if config[_C["charge"]] == K.PLIF else 0, dtype=torch.float32))

@@ -17,7 +17,7 @@ from snnc.runtime.triton.ops import LAUNCH  # noqa: E402
 
 from runtime_cases import CONFIGS, compare, make_pair, surrogates  # noqa: E402
 
-CHUNK = LAUNCH[True, "train"][2]  # float32's checkpoint spacing
+CHUNK = LAUNCH[torch.float32, "train"][2]  # float32's checkpoint spacing
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -41,6 +41,15 @@ def test_chunk_boundaries(name, steps):
     shorter than, equal to and longer than a chunk, with and without a partial last chunk."""
     ref, fused = make_pair(name, "triton")
     compare(ref.to(DEVICE), fused.to(DEVICE), _x((steps, 2, 37), seed=steps))
+
+
+@pytest.mark.parametrize("extra", [0, 1, 3])
+def test_float16_chunk_boundaries(extra):
+    """float16 keeps its own checkpoint spacing: one and two whole chunks, with a partial one after."""
+    chunk = LAUNCH[torch.float16, "train"][2]
+    ref, fused = make_pair("cuba-hard", "triton")
+    compare(ref.to(DEVICE), fused.to(DEVICE), _x((chunk * (1 + extra % 2) + extra, 2, 21), torch.float16, seed=extra),
+            rtol=2e-2, atol=2e-2)
 
 
 @pytest.mark.parametrize("name", ["if-hard", "lif-soft-nodecay", "lif-hard-vreset", "plif-hard", "cuba-hard",
