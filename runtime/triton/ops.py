@@ -26,12 +26,12 @@ from . import kernels as K
 #: checkpoints, so its CHUNK must be train's). A chunk's inputs are loaded at once. From sweeps on an H100
 #: (2^22 neurons, T = 32 and 64; ``benchmarks/device/diag.py tune``)
 LAUNCH = {
-    (torch.float32, "infer"): (512, 4, 4), (torch.float32, "train"): (512, 4, 4),
-    (torch.float32, "backward"): (256, 1, 4),
-    (torch.float16, "infer"): (256, 2, 4), (torch.float16, "train"): (128, 2, 16),
-    (torch.float16, "backward"): (128, 2, 16),
-    (torch.bfloat16, "infer"): (256, 2, 4), (torch.bfloat16, "train"): (128, 1, 4),
-    (torch.bfloat16, "backward"): (128, 1, 4),
+    (torch.float32, "infer"): (512, 4, 4), (torch.float32, "train"): (128, 2, 8),
+    (torch.float32, "backward"): (128, 2, 8),
+    (torch.float16, "infer"): (128, 2, 8), (torch.float16, "train"): (128, 2, 8),
+    (torch.float16, "backward"): (128, 2, 8),
+    (torch.bfloat16, "infer"): (128, 2, 8), (torch.bfloat16, "train"): (128, 2, 8),
+    (torch.bfloat16, "backward"): (128, 2, 8),
 }
 
 #: order of the ``config`` int list
