@@ -306,6 +306,7 @@ class EagerNeuron(torch.autograd.Function):
         out = forward_direct(x, v0, i0, vth, p1, p2, scalars, config)
         _setup_context(ctx, (x, v0, i0, vth, p1, p2, scalars, config), out)
         ctx.mark_non_differentiable(out[4], out[5])
+        ctx.set_materialize_grads(False)  # an output the loss does not use reaches the kernel as "none"
         return out
 
     @staticmethod
