@@ -66,8 +66,8 @@ except ImportError:  # pragma: no cover
 
 #: eager launches skip Triton's per-call argument binding once a specialization is compiled
 #: (``SNNC_TRITON_FAST_LAUNCH=0`` turns this off)
-FAST_LAUNCH = (_knobs is not None and os.environ.get("SNNC_TRITON_FAST_LAUNCH", "1") != "0"
-               and os.environ.get("TRITON_INTERPRET", "0") in ("", "0"))
+_INTERPRET = os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
+FAST_LAUNCH = _knobs is not None and os.environ.get("SNNC_TRITON_FAST_LAUNCH", "1") != "0" and not _INTERPRET
 _COMPILED: dict = {}
 _CONSTEXPR_NAMES: dict = {}
 
@@ -143,8 +143,8 @@ def _constexprs(config: list[int], dtype: torch.dtype, steps: int, backward: boo
                   LOWP=not f32, ROUND_K=bool(c[_C["round_k"]]), NATIVE16=dtype == torch.float16 or (dtype == torch.bfloat16 and cuda),
                   EXACT16=not f32 and bool(c[_C["exact16"]]), WINDOW=c[_WINDOW] < NO_WINDOW,
                   T=steps, CHUNK=_chunk(dtype, kind), BLOCK=block, num_warps=warps, enable_fp_fusion=False)
-        if backward:
-            kw.update(DETACH=bool(c[_C["detach"]]), SURROGATE=c[_C["surrogate"]])
+        if backward:  # (the interpreter has no libdevice: it divides)
+            kw.update(DETACH=bool(c[_C["detach"]]), SURROGATE=c[_C["surrogate"]], FAST_DIV=cuda and not _INTERPRET)
         else:
             kw.update(STORE_CKPT=bool(c[_C["store_ckpt"]]), STORE_V=bool(c[_C["store_v"]]))
         kw = _CONSTEXPRS[key] = (kw, next(_KW_IDS))
