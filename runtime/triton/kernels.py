@@ -365,14 +365,16 @@ def neuron_forward_kernel(
                                    ROUND_K, DT, LOWP)
     v, i = _initial_state(v0_ptr, i0_ptr, v0_s, offs, mask, V0_MODE, I0_MODE, DT, NATIVE16, BLOCK)
     for c in range(T // CHUNK):
-        v, i = _forward_chunk(x_ptr, s_ptr, vseq_ptr, ckv_ptr, cki_ptr, n, offs, mask, c * CHUNK, v, i, vth, p1, p2, v_reset, v_leak, v_init, window, steps0,
-                              CHARGE, DECAY_INPUT, TAU_RECIP, HARD, VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16,
-                              EXACT16, DT, LOWP, STORE_V, STORE_CKPT, WINDOW, T, CHUNK, CHUNK)
+        v, i = _forward_chunk(x_ptr, s_ptr, vseq_ptr, ckv_ptr, cki_ptr, n, offs, mask, c * CHUNK, v, i, vth, p1, p2,
+                              v_reset, v_leak, v_init, window, steps0, CHARGE, DECAY_INPUT, TAU_RECIP, HARD,
+                              VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16, EXACT16, DT, LOWP, STORE_V,
+                              STORE_CKPT, WINDOW, T, CHUNK, CHUNK)
     if T % CHUNK != 0:
         t0: tl.constexpr = T - T % CHUNK
-        v, i = _forward_chunk(x_ptr, s_ptr, vseq_ptr, ckv_ptr, cki_ptr, n, offs, mask, t0, v, i, vth, p1, p2, v_reset, v_leak, v_init, window, steps0,
-                              CHARGE, DECAY_INPUT, TAU_RECIP, HARD, VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16,
-                              EXACT16, DT, LOWP, STORE_V, STORE_CKPT, WINDOW, T, CHUNK, T % CHUNK)
+        v, i = _forward_chunk(x_ptr, s_ptr, vseq_ptr, ckv_ptr, cki_ptr, n, offs, mask, t0, v, i, vth, p1, p2,
+                              v_reset, v_leak, v_init, window, steps0, CHARGE, DECAY_INPUT, TAU_RECIP, HARD,
+                              VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16, EXACT16, DT, LOWP, STORE_V,
+                              STORE_CKPT, WINDOW, T, CHUNK, T % CHUNK)
     tl.store(vT_ptr + offs, v.to(DT), mask=mask)
     if CHARGE == 3:
         tl.store(iT_ptr + offs, i.to(DT), mask=mask)
@@ -499,16 +501,18 @@ def neuron_backward_kernel(
         gi += tl.load(giT_ptr + offs, mask=mask, other=0.0).to(tl.float32)
     if T % CHUNK != 0:
         t0: tl.constexpr = T - T % CHUNK
-        gv, gi, gk = _backward_chunk(gs_ptr, gvseq_ptr, x_ptr, gx_ptr, ckv_ptr, cki_ptr, n, offs, mask, t0, gv, gi, gk, v_start, i_start, vth, p1, p2, v_reset, v_leak, v_init, sg_p0,
-                                     sg_p1, window, steps0, CHARGE, DECAY_INPUT, TAU_RECIP, HARD, DETACH, SURROGATE,
-                                     VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16, EXACT16, DT, LOWP, HAS_GS,
-                                     HAS_GVSEQ, WINDOW, FAST_DIV, CHUNK, T % CHUNK)
+        gv, gi, gk = _backward_chunk(gs_ptr, gvseq_ptr, x_ptr, gx_ptr, ckv_ptr, cki_ptr, n, offs, mask, t0, gv, gi, gk,
+                                     v_start, i_start, vth, p1, p2, v_reset, v_leak, v_init, sg_p0, sg_p1, window,
+                                     steps0, CHARGE, DECAY_INPUT, TAU_RECIP, HARD, DETACH, SURROGATE, VTH_MODE,
+                                     P1_MODE, P2_MODE, ROUND_K, NATIVE16, EXACT16, DT, LOWP, HAS_GS, HAS_GVSEQ,
+                                     WINDOW, FAST_DIV, CHUNK, T % CHUNK)
     for r in range(T // CHUNK):
         c0 = (T // CHUNK - 1 - r) * CHUNK
-        gv, gi, gk = _backward_chunk(gs_ptr, gvseq_ptr, x_ptr, gx_ptr, ckv_ptr, cki_ptr, n, offs, mask, c0, gv, gi, gk, v_start, i_start, vth, p1, p2, v_reset, v_leak, v_init, sg_p0,
-                                     sg_p1, window, steps0, CHARGE, DECAY_INPUT, TAU_RECIP, HARD, DETACH, SURROGATE,
-                                     VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16, EXACT16, DT, LOWP, HAS_GS,
-                                     HAS_GVSEQ, WINDOW, FAST_DIV, CHUNK, CHUNK)
+        gv, gi, gk = _backward_chunk(gs_ptr, gvseq_ptr, x_ptr, gx_ptr, ckv_ptr, cki_ptr, n, offs, mask, c0, gv, gi, gk,
+                                     v_start, i_start, vth, p1, p2, v_reset, v_leak, v_init, sg_p0, sg_p1, window,
+                                     steps0, CHARGE, DECAY_INPUT, TAU_RECIP, HARD, DETACH, SURROGATE, VTH_MODE,
+                                     P1_MODE, P2_MODE, ROUND_K, NATIVE16, EXACT16, DT, LOWP, HAS_GS, HAS_GVSEQ,
+                                     WINDOW, FAST_DIV, CHUNK, CHUNK)
     if STORE_GV0:
         tl.store(gv0_ptr + offs, gv.to(gv0_ptr.dtype.element_ty), mask=mask)
     if STORE_GI0:
