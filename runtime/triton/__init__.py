@@ -40,7 +40,8 @@ def _plan(p: NeuronProblem, tensors: dict, v, i, store_ckpt: bool, on_cuda: bool
         "round_k": int(p.charge == "plif" and on_cuda),
     }
     scalars = {
-        "v0": 0.0 if tensors["v0"] is not None else float(v), "vth": 0.0 if tensors["vth"] is not None else p.v_threshold,
+        "v0": 0.0 if tensors["v0"] is not None else float(v),
+        "vth": 0.0 if tensors["vth"] is not None else p.v_threshold,
         "p1": p1_scalar, "p2": p.p2 if tensors["p2"] is None else 0.0, "v_reset": p.v_reset,
         "v_leak": p.v_leak, "v_init": p.v_init, "sg_p0": sg0, "sg_p1": sg1,
     }

@@ -140,7 +140,8 @@ def _constexprs(config: list[int], dtype: torch.dtype, steps: int, backward: boo
         kw = dict(CHARGE=c[_C["charge"]], DECAY_INPUT=bool(c[_C["decay_input"]]), TAU_RECIP=bool(c[_C["tau_recip"]]),
                   HARD=bool(c[_C["hard"]]), V0_MODE=c[_C["v0_mode"]], I0_MODE=c[_C["i0_mode"]],
                   VTH_MODE=c[_C["vth_mode"]], P1_MODE=c[_C["p1_mode"]], P2_MODE=c[_C["p2_mode"]],
-                  LOWP=not f32, ROUND_K=bool(c[_C["round_k"]]), NATIVE16=dtype == torch.float16 or (dtype == torch.bfloat16 and cuda),
+                  LOWP=not f32, ROUND_K=bool(c[_C["round_k"]]),
+                  NATIVE16=dtype == torch.float16 or (dtype == torch.bfloat16 and cuda),
                   EXACT16=not f32 and bool(c[_C["exact16"]]), WINDOW=c[_WINDOW] < NO_WINDOW,
                   T=steps, CHUNK=_chunk(dtype, kind), BLOCK=block, num_warps=warps, enable_fp_fusion=False)
         if backward:  # (the interpreter has no libdevice: it divides)
