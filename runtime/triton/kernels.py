@@ -78,10 +78,8 @@ def _param(ptr, scalar, offs, mask, MODE: tl.constexpr):
 
 
 @triton.jit
-def _sop(a, b, OP: tl.constexpr, DT: tl.constexpr):
-    """``a OP b`` (0 +, 1 -, 2 *, 3 /) for a ``DT`` tensor ``a`` and a float32 scalar ``b``: computed in
-    float32 with the float32 ``b`` and rounded once (PyTorch's opmath for a Python-number operand)."""
-    a = a.to(tl.float32)
+def _arith(a, b, OP: tl.constexpr):
+    """``a OP b`` (0 +, 1 -, 2 *, 3 /) in the operands' dtype, each correctly rounded (``div_rn``)."""
     if OP == 0:
         r = a + b
     elif OP == 1:
@@ -90,7 +88,14 @@ def _sop(a, b, OP: tl.constexpr, DT: tl.constexpr):
         r = a * b
     else:
         r = tl.math.div_rn(a, b + tl.zeros_like(a))
-    return r.to(DT)
+    return r
+
+
+@triton.jit
+def _sop(a, b, OP: tl.constexpr, DT: tl.constexpr):
+    """``a OP b`` for a ``DT`` tensor ``a`` and a float32 scalar ``b``: computed in float32 with the float32
+    ``b`` and rounded once (PyTorch's opmath for a Python-number operand)."""
+    return _arith(a.to(tl.float32), b, OP).to(DT)
 
 
 @triton.jit
@@ -98,14 +103,10 @@ def _top(a, b, OP: tl.constexpr, DT: tl.constexpr):
     """``a OP b`` for two ``DT`` tensors in ``DT`` arithmetic. Sum, difference and product rounded once
     from the exact value equal PyTorch's float32-then-round (float32 carries more than 2p+2 bits of a
     16-bit format's p, so its intermediate rounding is innocuous); division goes through float32."""
-    if OP == 0:
-        r = a + b
-    elif OP == 1:
-        r = a - b
-    elif OP == 2:
-        r = a * b
+    if OP == 3:
+        r = _arith(a.to(tl.float32), b.to(tl.float32), OP).to(DT)
     else:
-        r = tl.math.div_rn(a.to(tl.float32), b.to(tl.float32)).to(DT)
+        r = _arith(a, b, OP)
     return r
 
 
