@@ -147,17 +147,21 @@ def compile_grads():
                 print(kinds, mode, "FAILED", type(ex).__name__, str(ex)[:300])
 
 
+def _settings(variable, default):
+    """``STEPS:BLOCKxWARPS,...`` from the environment: a list of (steps, block, warps)."""
+    return [(int(c), *(int(v) for v in bw.split("x"))) for c, bw in
+            (item.split(":") for item in os.environ.get(variable, default).split(","))]
+
+
 def tune():
-    section("D: kernel launch parameters (LIF tau=2, 2^22 neurons): BLOCK, warps, CHUNK")
+    section("D: kernel launch parameters (LIF tau=2, 2^22 neurons): BLOCK, warps, CHUNK, checkpoint span")
     from snnc.runtime.triton import ops
 
     steps = [int(t) for t in os.environ.get("TUNE_T", "32").split(",")]
     dtypes = [getattr(torch, d) for d in os.environ.get("TUNE_DTYPES", "float32,float16").split(",")]
-    # CHUNK:BLOCKxWARPS settings to try
-    settings = [(int(c), *(int(v) for v in bw.split("x"))) for c, bw in
-                (item.split(":") for item in os.environ.get(
-                    "TUNE_SET", "4:128x1,4:256x1,4:512x4,8:64x1,8:128x1,8:256x2,16:32x1,16:64x1,16:128x2,"
-                                "32:32x1,32:64x2").split(","))]
+    # forward (CHUNK:BLOCKxWARPS, for "infer" and "train") and backward (SPAN:BLOCKxWARPS) settings to try
+    forwards = _settings("TUNE_SET", "4:128x1,4:256x1,4:512x4,8:64x1,8:128x1,8:256x2,16:128x2")
+    backwards = _settings("TUNE_SPAN", "8:128x2,16:64x2,16:128x2,32:64x2,32:128x2,32:128x4,64:128x2")
     scal = [0.0, 1.0, 0.5, 0.0, 0.0, 0.0, 0.0, 4.0, 0.0]
     saved = dict(ops.LAUNCH)
     base = dict(charge=1, decay_input=1, tau_recip=1, hard=1, detach=0, surrogate=0, window=1 << 30, steps0=0,
@@ -165,6 +169,11 @@ def tune():
     infer = [base[k] for k in ops.CONFIG]
     train = [dict(base, store_ckpt=1)[k] for k in ops.CONFIG]
     ops._DIRECT.on = True
+
+    def timed(fn):
+        ops._CONSTEXPRS.clear()
+        return cuda_time(fn, 20)
+
     try:
         for dt in dtypes:
             for T in steps:
@@ -172,24 +181,29 @@ def tune():
                 gs = torch.randn_like(x)
                 y = torch.empty_like(x)
                 cp = cuda_time(lambda: y.copy_(x), 20)
-                rows = []
-                for chunk, block, warps in settings:
-                    for kind in ("infer", "train", "backward"):
-                        ops.LAUNCH[dt, kind] = (block, warps, chunk)
-                    ops._CONSTEXPRS.clear()
-                    fi = cuda_time(lambda: ops._forward_impl(x, None, None, None, None, None, scal, infer), 20)
-                    ft = cuda_time(lambda: ops._forward_impl(x, None, None, None, None, None, scal, train), 20)
+                print(f"{dt} T={T} copy {cp:.3f} ms; forward (CHUNK:BLOCKxWARPS), train at span "
+                      f"{saved[dt, 'backward'][2]}")
+                for chunk, block, warps in forwards:
+                    ops.LAUNCH.update(saved)
+                    ops.LAUNCH[dt, "infer"] = ops.LAUNCH[dt, "train"] = (block, warps, chunk)
+                    fi = timed(lambda: ops._forward_impl(x, None, None, None, None, None, scal, infer))
+                    ft = timed(lambda: ops._forward_impl(x, None, None, None, None, None, scal, train)) \
+                        if ops._span(dt, T) % chunk == 0 else float("nan")
+                    print(f"   {chunk:2d}:{block}x{warps}: fwd {fi:.3f} ({cp / fi:.0%})  fwd+ckpt {ft:.3f}")
+                print(f"   backward (SPAN:BLOCKxWARPS), forward at the table's settings")
+                for span, block, warps in backwards:
+                    ops.LAUNCH.update(saved)
+                    ops.LAUNCH[dt, "backward"] = (block, warps, span)
+                    chunk = ops.LAUNCH[dt, "train"][2]
+                    if span % chunk:
+                        ops.LAUNCH[dt, "train"] = (*ops.LAUNCH[dt, "train"][:2], span)
+                    ft = timed(lambda: ops._forward_impl(x, None, None, None, None, None, scal, train))
                     out = ops._forward_impl(x, None, None, None, None, None, scal, train)
-                    bw = cuda_time(lambda: ops._backward_impl(gs, None, None, None, x, out[4], out[5], None, None,
-                                                              None, None, None, scal, train, [0, 0]), 20)
-                    rows.append((chunk, block, warps, fi, ft, bw))
-                print(f"{dt} T={T} copy {cp:.3f} ms")
-                for chunk, b, w, fi, ft, bw in rows:
-                    print(f"   chunk {chunk:2d} block {b:4d} warps {w}: fwd {fi:.3f} ({cp / fi:.0%})  "
-                          f"fwd+ckpt {ft:.3f}  bwd {bw:.3f}  train {ft + bw:.3f}")
-                for what, col in (("fwd", 3), ("fwd+ckpt", 4), ("bwd", 5)):
-                    best = min(rows, key=lambda r: r[col])
-                    print(f"   best {what}: chunk {best[0]} block {best[1]} warps {best[2]} {best[col]:.3f}")
+                    bw = timed(lambda: ops._backward_impl(gs, None, None, None, x, out[4], out[5], None, None,
+                                                          None, None, None, scal, train, [0, 0]))
+                    kernel = list(ops._COMPILED.values())[-1]  # the backward just compiled
+                    print(f"   {span:2d}:{block}x{warps}: fwd+ckpt {ft:.3f}  bwd {bw:.3f}  train {ft + bw:.3f} "
+                          f"({(ft + bw) / cp:.2f} copies; bwd {kernel.n_regs} registers, {kernel.n_spills} spills)")
                 del x, gs, y
     finally:
         ops._DIRECT.on = False

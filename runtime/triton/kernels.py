@@ -17,12 +17,14 @@ backward (seed 002, Alg. 3, one kernel, reverse time), with ``gV`` the gradient 
 
 What the backward needs of the forward is ``H[t]`` (``S[t]`` follows from it). Storing it would cost a
 full ``[T, N]`` write and read; instead, when a gradient is needed, the forward keeps the state ``(V, I)``
-after every ``CHUNK`` steps (``[ceil(T / CHUNK) - 1, N]``) and the backward, chunk by chunk in reverse,
-re-runs the chunk's steps from its checkpoint and the saved input ``X`` (the same :func:`_step`, so the
-same ``H`` bit for bit), keeps them in registers and runs the recurrence back over them. Bytes per
-neuron-step: forward ``X`` + ``S``, backward ``gS`` + ``X`` + ``gX``, plus ``2/CHUNK`` for the
-checkpoints. The kernels are specialized on ``T`` (the chunks unroll; a chunk's loads are issued
-together). Window resets (state back to ``v_init``/0 before step ``t`` when ``(steps0 + t) % window == 0``)
+after every ``SPAN`` steps (``[ceil(T / SPAN) - 1, N]``; none when one span covers the sequence) and the
+backward, span by span in reverse, re-runs the span's steps from its checkpoint (or the initial state)
+and the saved input ``X`` (the same :func:`_step`, so the same ``H`` bit for bit), keeps them in
+registers and runs the recurrence back over them. Bytes per neuron-step: forward ``X`` + ``S``, backward
+``gS`` + ``X`` + ``gX`` — the least an exact BPTT moves — plus ``2/SPAN`` for the checkpoints. The
+kernels are specialized on ``T`` (the chunks unroll; a chunk's loads are issued together, the next
+chunk's before the current one runs) and on whether ``N`` is a multiple of 16 (then a thread's
+neighbouring neurons load and store as one vector). Window resets (state back to ``v_init``/0 before step ``t`` when ``(steps0 + t) % window == 0``)
 cut the gradient through the state.
 
 Matching PyTorch's rounding on the device the kernel runs on (each measured on the H100 against
@@ -317,16 +319,24 @@ def _load_steps(ptr, row, n, offs, mask, NSTEPS: tl.constexpr):
 
 
 @triton.jit
-def _forward_chunk(x_ptr, s_ptr, vseq_ptr, ckv_ptr, cki_ptr, n, offs, mask, t0, v, i, vth, p1, p2,
+def _checkpoint_row(t0, n, SPAN: tl.constexpr):
+    """Offset of the state checkpoint taken before step ``t0`` (``0 < t0 < T``, ``t0 ≡ T mod SPAN``): the
+    spans are counted back from the end, the first one partial, so the checkpoint after step ``t0 - 1`` is
+    number ``ceil(t0 / SPAN) - 1``."""
+    return n * ((t0 + (SPAN - 1)) // SPAN - 1)
+
+
+@triton.jit
+def _forward_chunk(xs, s_ptr, vseq_ptr, ckv_ptr, cki_ptr, n, offs, mask, t0, v, i, vth, p1, p2,
                    v_reset, v_leak, v_init, window, steps0,
                    CHARGE: tl.constexpr, DECAY_INPUT: tl.constexpr, TAU_RECIP: tl.constexpr, HARD: tl.constexpr,
                    VTH_MODE: tl.constexpr, P1_MODE: tl.constexpr, P2_MODE: tl.constexpr, ROUND_K: tl.constexpr,
                    NATIVE16: tl.constexpr, EXACT16: tl.constexpr, DT: tl.constexpr, LOWP: tl.constexpr,
                    STORE_V: tl.constexpr, STORE_CKPT: tl.constexpr, WINDOW: tl.constexpr, T: tl.constexpr,
-                   CHUNK: tl.constexpr, NSTEPS: tl.constexpr):
-    """Steps ``t0 .. t0 + NSTEPS - 1``; with ``STORE_CKPT``, the state after them when steps follow."""
+                   SPAN: tl.constexpr, NSTEPS: tl.constexpr):
+    """Steps ``t0 .. t0 + NSTEPS - 1`` from their loaded inputs ``xs``; with ``STORE_CKPT``, the state after
+    them when a span of ``SPAN`` steps (the backward's chunk) starts there."""
     row = n * t0
-    xs = _load_steps(x_ptr, row, n, offs, mask, NSTEPS)
     for k in tl.static_range(NSTEPS):
         h, s, v, i, _ = _step(v, i, xs[k], _fresh(t0 + k, window, steps0, WINDOW), vth, p1, p2, v_reset, v_leak, v_init,
                               CHARGE, DECAY_INPUT, TAU_RECIP, HARD, VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16,
@@ -335,15 +345,16 @@ def _forward_chunk(x_ptr, s_ptr, vseq_ptr, ckv_ptr, cki_ptr, n, offs, mask, t0, 
         if STORE_V:
             tl.store(vseq_ptr + (row + n * k) + offs, v.to(DT), mask=mask)
     if STORE_CKPT:
-        if t0 + NSTEPS < T:
-            ck = n * (t0 // CHUNK)
+        t1 = t0 + NSTEPS
+        if (t1 < T) and ((T - t1) % SPAN == 0):
+            ck = _checkpoint_row(t1, n, SPAN)
             tl.store(ckv_ptr + ck + offs, v.to(DT), mask=mask)
             if CHARGE == 3:
                 tl.store(cki_ptr + ck + offs, i.to(DT), mask=mask)
     return v, i
 
 
-@triton.jit(do_not_specialize=["N", "window", "steps0"])
+@triton.jit(do_not_specialize=["window", "steps0"])
 def neuron_forward_kernel(
         x_ptr, s_ptr, vseq_ptr, ckv_ptr, cki_ptr, v0_ptr, i0_ptr, vT_ptr, iT_ptr, vth_ptr, p1_ptr, p2_ptr,
         v0_s, vth_s, p1_s, p2_s, v_reset, v_leak, v_init,
@@ -352,12 +363,16 @@ def neuron_forward_kernel(
         V0_MODE: tl.constexpr, I0_MODE: tl.constexpr, VTH_MODE: tl.constexpr, P1_MODE: tl.constexpr,
         P2_MODE: tl.constexpr, STORE_CKPT: tl.constexpr, STORE_V: tl.constexpr, LOWP: tl.constexpr,
         ROUND_K: tl.constexpr, NATIVE16: tl.constexpr, EXACT16: tl.constexpr, WINDOW: tl.constexpr, T: tl.constexpr,
-        CHUNK: tl.constexpr, BLOCK: tl.constexpr):
-    """Multi-step forward of the ``Neuron`` op (see the module docstring), ``CHUNK`` steps at a time: a
-    chunk's inputs are all loaded before its first step. ``STORE_CKPT`` (a gradient will be asked for)
-    stores the state after every chunk but the last, ``[ceil(T / CHUNK) - 1, N]``."""
+        CHUNK: tl.constexpr, SPAN: tl.constexpr, BLOCK: tl.constexpr):
+    """Multi-step forward of the ``Neuron`` op (see the module docstring), ``CHUNK`` steps at a time: the
+    ``T mod CHUNK`` leading steps, then whole chunks, each chunk's inputs loaded while the one before it
+    runs. ``STORE_CKPT`` (a gradient will be asked for) stores the state at the start of every span of
+    ``SPAN`` steps (a multiple of ``CHUNK``; spans counted back from the end) but the first,
+    ``[ceil(T / SPAN) - 1, N]``."""
     v_reset, v_leak, v_init = tl.cast(v_reset, tl.float32), tl.cast(v_leak, tl.float32), tl.cast(v_init, tl.float32)
     DT: tl.constexpr = x_ptr.dtype.element_ty
+    FULL: tl.constexpr = T // CHUNK
+    LEAD: tl.constexpr = T % CHUNK
     pid = tl.program_id(0)
     offs = pid * BLOCK + tl.arange(0, BLOCK)
     mask = offs < N
@@ -365,45 +380,61 @@ def neuron_forward_kernel(
     vth, p1, p2 = _hyperparameters(vth_ptr, p1_ptr, p2_ptr, vth_s, p1_s, p2_s, offs, mask, VTH_MODE, P1_MODE, P2_MODE,
                                    ROUND_K, DT, LOWP)
     v, i = _initial_state(v0_ptr, i0_ptr, v0_s, offs, mask, V0_MODE, I0_MODE, DT, NATIVE16, BLOCK)
-    for c in range(T // CHUNK):
-        v, i = _forward_chunk(x_ptr, s_ptr, vseq_ptr, ckv_ptr, cki_ptr, n, offs, mask, c * CHUNK, v, i, vth, p1, p2,
-                              v_reset, v_leak, v_init, window, steps0, CHARGE, DECAY_INPUT, TAU_RECIP, HARD,
-                              VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16, EXACT16, DT, LOWP, STORE_V,
-                              STORE_CKPT, WINDOW, T, CHUNK, CHUNK)
-    if T % CHUNK != 0:
-        t0: tl.constexpr = T - T % CHUNK
-        v, i = _forward_chunk(x_ptr, s_ptr, vseq_ptr, ckv_ptr, cki_ptr, n, offs, mask, t0, v, i, vth, p1, p2,
-                              v_reset, v_leak, v_init, window, steps0, CHARGE, DECAY_INPUT, TAU_RECIP, HARD,
-                              VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16, EXACT16, DT, LOWP, STORE_V,
-                              STORE_CKPT, WINDOW, T, CHUNK, T % CHUNK)
+    if LEAD > 0:
+        v, i = _forward_chunk(_load_steps(x_ptr, 0, n, offs, mask, LEAD), s_ptr, vseq_ptr, ckv_ptr, cki_ptr, n,
+                              offs, mask, 0, v, i, vth, p1, p2, v_reset, v_leak, v_init, window, steps0, CHARGE,
+                              DECAY_INPUT, TAU_RECIP, HARD, VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16, EXACT16, DT,
+                              LOWP, STORE_V, STORE_CKPT, WINDOW, T, SPAN, LEAD)
+    if FULL > 0:
+        xs = _load_steps(x_ptr, n * LEAD, n, offs, mask, CHUNK)
+        for c in range(FULL):
+            t0 = LEAD + c * CHUNK
+            following = _load_steps(x_ptr, n * (t0 + CHUNK), n, offs, mask & (c + 1 < FULL), CHUNK)
+            v, i = _forward_chunk(xs, s_ptr, vseq_ptr, ckv_ptr, cki_ptr, n, offs, mask, t0, v, i, vth, p1, p2,
+                                  v_reset, v_leak, v_init, window, steps0, CHARGE, DECAY_INPUT, TAU_RECIP, HARD,
+                                  VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16, EXACT16, DT, LOWP, STORE_V,
+                                  STORE_CKPT, WINDOW, T, SPAN, CHUNK)
+            xs = following
     tl.store(vT_ptr + offs, v.to(DT), mask=mask)
     if CHARGE == 3:
         tl.store(iT_ptr + offs, i.to(DT), mask=mask)
 
 
 @triton.jit
-def _backward_chunk(gs_ptr, gvseq_ptr, x_ptr, gx_ptr, ckv_ptr, cki_ptr, n, offs, mask, t0, gv, gi, gk,
-                    v_start, i_start, vth, p1, p2, v_reset, v_leak, v_init, sg_p0, sg_p1, window, steps0,
-                    CHARGE: tl.constexpr, DECAY_INPUT: tl.constexpr, TAU_RECIP: tl.constexpr, HARD: tl.constexpr,
-                    DETACH: tl.constexpr, SURROGATE: tl.constexpr, VTH_MODE: tl.constexpr, P1_MODE: tl.constexpr,
-                    P2_MODE: tl.constexpr, ROUND_K: tl.constexpr, NATIVE16: tl.constexpr, EXACT16: tl.constexpr,
-                    DT: tl.constexpr, LOWP: tl.constexpr, HAS_GS: tl.constexpr, HAS_GVSEQ: tl.constexpr,
-                    WINDOW: tl.constexpr, FAST_DIV: tl.constexpr, CHUNK: tl.constexpr, NSTEPS: tl.constexpr):
-    """BPTT through steps ``t0 + NSTEPS - 1 .. t0``: recompute their ``H`` from the chunk's checkpoint
-    (``v_start``/``i_start`` before the first chunk), then run the recurrence backwards over them."""
+def _backward_loads(gs_ptr, gvseq_ptr, x_ptr, ckv_ptr, cki_ptr, n, offs, mask, t0, v_start, i_start,
+                    CHARGE: tl.constexpr, HAS_GS: tl.constexpr, HAS_GVSEQ: tl.constexpr, CHUNK: tl.constexpr,
+                    NSTEPS: tl.constexpr):
+    """What the backward of steps ``t0 .. t0 + NSTEPS - 1`` reads: the state before them (the checkpoint,
+    or ``v_start``/``i_start`` at ``t0 = 0``), their inputs and the gradients reaching their outputs."""
     v = v_start
     i = i_start
     if t0 > 0:
-        ck = n * (t0 // CHUNK - 1)
+        ck = _checkpoint_row(t0, n, CHUNK)
         v = tl.load(ckv_ptr + ck + offs, mask=mask, other=0.0).to(v_start.dtype)
         if CHARGE == 3:
             i = tl.load(cki_ptr + ck + offs, mask=mask, other=0.0).to(i_start.dtype)
     row = n * t0
     xs = _load_steps(x_ptr, row, n, offs, mask, NSTEPS)
+    gss = ()
+    gvs = ()
     if HAS_GS:
         gss = _load_steps(gs_ptr, row, n, offs, mask, NSTEPS)
     if HAS_GVSEQ:
         gvs = _load_steps(gvseq_ptr, row, n, offs, mask, NSTEPS)
+    return v, i, xs, gss, gvs
+
+
+@triton.jit
+def _backward_chunk(loaded, gx_ptr, n, offs, mask, t0, gv, gi, gk, vth, p1, p2, v_reset, v_leak, v_init, sg_p0, sg_p1,
+                    window, steps0, CHARGE: tl.constexpr, DECAY_INPUT: tl.constexpr, TAU_RECIP: tl.constexpr,
+                    HARD: tl.constexpr, DETACH: tl.constexpr, SURROGATE: tl.constexpr, VTH_MODE: tl.constexpr,
+                    P1_MODE: tl.constexpr, P2_MODE: tl.constexpr, ROUND_K: tl.constexpr, NATIVE16: tl.constexpr,
+                    EXACT16: tl.constexpr, DT: tl.constexpr, LOWP: tl.constexpr, HAS_GS: tl.constexpr,
+                    HAS_GVSEQ: tl.constexpr, WINDOW: tl.constexpr, FAST_DIV: tl.constexpr, NSTEPS: tl.constexpr):
+    """BPTT through steps ``t0 + NSTEPS - 1 .. t0`` from their :func:`_backward_loads`: recompute their ``H``
+    from the state before them, then run the recurrence backwards over them."""
+    v, i, xs, gss, gvs = loaded
+    row = n * t0
     hs = ()
     vs = ()
     for k in tl.static_range(NSTEPS):
@@ -468,7 +499,7 @@ def _backward_chunk(gs_ptr, gvseq_ptr, x_ptr, gx_ptr, ckv_ptr, cki_ptr, n, offs,
     return gv, gi, gk
 
 
-@triton.jit(do_not_specialize=["N", "window", "steps0"])
+@triton.jit(do_not_specialize=["window", "steps0"])
 def neuron_backward_kernel(
         gs_ptr, gvseq_ptr, gvT_ptr, giT_ptr, x_ptr, ckv_ptr, cki_ptr, v0_ptr, i0_ptr, vth_ptr, p1_ptr, p2_ptr,
         gx_ptr, gv0_ptr, gi0_ptr, gk_ptr,
@@ -482,10 +513,12 @@ def neuron_backward_kernel(
         ROUND_K: tl.constexpr, NATIVE16: tl.constexpr, EXACT16: tl.constexpr, WINDOW: tl.constexpr,
         FAST_DIV: tl.constexpr, T: tl.constexpr, CHUNK: tl.constexpr, BLOCK: tl.constexpr):
     """BPTT of :func:`neuron_forward_kernel`, chunk by chunk in reverse time, from the input and the
-    forward's checkpoints (``H`` is recomputed, not stored)."""
+    forward's checkpoints (``H`` is recomputed, not stored); ``CHUNK`` is the forward's ``SPAN``."""
     v_reset, v_leak, v_init = tl.cast(v_reset, tl.float32), tl.cast(v_leak, tl.float32), tl.cast(v_init, tl.float32)
     sg_p0, sg_p1 = tl.cast(sg_p0, tl.float32), tl.cast(sg_p1, tl.float32)
     DT: tl.constexpr = x_ptr.dtype.element_ty
+    FULL: tl.constexpr = T // CHUNK
+    LEAD: tl.constexpr = T % CHUNK
     pid = tl.program_id(0)
     offs = pid * BLOCK + tl.arange(0, BLOCK)
     mask = offs < N
@@ -500,20 +533,27 @@ def neuron_backward_kernel(
         gv += tl.load(gvT_ptr + offs, mask=mask, other=0.0).to(tl.float32)
     if HAS_GIT:
         gi += tl.load(giT_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-    if T % CHUNK != 0:
-        t0: tl.constexpr = T - T % CHUNK
-        gv, gi, gk = _backward_chunk(gs_ptr, gvseq_ptr, x_ptr, gx_ptr, ckv_ptr, cki_ptr, n, offs, mask, t0, gv, gi, gk,
-                                     v_start, i_start, vth, p1, p2, v_reset, v_leak, v_init, sg_p0, sg_p1, window,
-                                     steps0, CHARGE, DECAY_INPUT, TAU_RECIP, HARD, DETACH, SURROGATE, VTH_MODE,
-                                     P1_MODE, P2_MODE, ROUND_K, NATIVE16, EXACT16, DT, LOWP, HAS_GS, HAS_GVSEQ,
-                                     WINDOW, FAST_DIV, CHUNK, T % CHUNK)
-    for r in range(T // CHUNK):
-        c0 = (T // CHUNK - 1 - r) * CHUNK
-        gv, gi, gk = _backward_chunk(gs_ptr, gvseq_ptr, x_ptr, gx_ptr, ckv_ptr, cki_ptr, n, offs, mask, c0, gv, gi, gk,
-                                     v_start, i_start, vth, p1, p2, v_reset, v_leak, v_init, sg_p0, sg_p1, window,
-                                     steps0, CHARGE, DECAY_INPUT, TAU_RECIP, HARD, DETACH, SURROGATE, VTH_MODE,
-                                     P1_MODE, P2_MODE, ROUND_K, NATIVE16, EXACT16, DT, LOWP, HAS_GS, HAS_GVSEQ,
-                                     WINDOW, FAST_DIV, CHUNK, CHUNK)
+    # whole chunks from the end, each one's loads issued while the one after it runs back, then the
+    # T mod CHUNK leading steps
+    if FULL > 0:
+        loaded = _backward_loads(gs_ptr, gvseq_ptr, x_ptr, ckv_ptr, cki_ptr, n, offs, mask, T - CHUNK, v_start,
+                                 i_start, CHARGE, HAS_GS, HAS_GVSEQ, CHUNK, CHUNK)
+        for r in range(FULL):
+            t0 = T - (r + 1) * CHUNK
+            preceding = _backward_loads(gs_ptr, gvseq_ptr, x_ptr, ckv_ptr, cki_ptr, n, offs, mask & (r + 1 < FULL),
+                                        t0 - CHUNK, v_start, i_start, CHARGE, HAS_GS, HAS_GVSEQ, CHUNK, CHUNK)
+            gv, gi, gk = _backward_chunk(loaded, gx_ptr, n, offs, mask, t0, gv, gi, gk, vth, p1, p2, v_reset, v_leak,
+                                         v_init, sg_p0, sg_p1, window, steps0, CHARGE, DECAY_INPUT, TAU_RECIP, HARD,
+                                         DETACH, SURROGATE, VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16, EXACT16,
+                                         DT, LOWP, HAS_GS, HAS_GVSEQ, WINDOW, FAST_DIV, CHUNK)
+            loaded = preceding
+    if LEAD > 0:
+        loaded = _backward_loads(gs_ptr, gvseq_ptr, x_ptr, ckv_ptr, cki_ptr, n, offs, mask, 0, v_start, i_start,
+                                 CHARGE, HAS_GS, HAS_GVSEQ, CHUNK, LEAD)
+        gv, gi, gk = _backward_chunk(loaded, gx_ptr, n, offs, mask, 0, gv, gi, gk, vth, p1, p2, v_reset, v_leak, v_init,
+                                     sg_p0, sg_p1, window, steps0, CHARGE, DECAY_INPUT, TAU_RECIP, HARD, DETACH,
+                                     SURROGATE, VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16, EXACT16, DT, LOWP,
+                                     HAS_GS, HAS_GVSEQ, WINDOW, FAST_DIV, LEAD)
     if STORE_GV0:
         tl.store(gv0_ptr + offs, gv.to(gv0_ptr.dtype.element_ty), mask=mask)
     if STORE_GI0:

@@ -22,16 +22,19 @@ from torch import Tensor
 from . import kernels as K
 
 #: launch settings ``(BLOCK, num_warps, CHUNK)`` by (dtype, kernel): ``"infer"`` (no gradient), ``"train"``
-#: (the forward that keeps the state every CHUNK steps) and ``"backward"`` (it recomputes H from those
-#: checkpoints, so its CHUNK must be train's). A chunk's inputs are loaded at once. From sweeps on an H100
-#: (2^22 neurons, T = 32 and 64; ``benchmarks/device/diag.py tune``)
+#: (the forward that keeps the state every span of steps) and ``"backward"``, whose chunk is that span:
+#: it recomputes a span's H from its checkpoint (a multiple of train's CHUNK; a span as long as the
+#: sequence needs no checkpoint, and its forward is ``"infer"``'s). A chunk's inputs are loaded at once.
+#: A thread's BLOCK / (32·warps) neighbouring neurons move as one vector when N is a multiple of 16 (the
+#: kernels are specialized on that). From sweeps on an H100 (2^22 neurons, T = 32;
+#: ``benchmarks/device/diag.py tune``)
 LAUNCH = {
-    (torch.float32, "infer"): (512, 4, 4), (torch.float32, "train"): (128, 2, 8),
-    (torch.float32, "backward"): (128, 2, 8),
-    (torch.float16, "infer"): (128, 2, 8), (torch.float16, "train"): (128, 2, 8),
-    (torch.float16, "backward"): (128, 2, 8),
-    (torch.bfloat16, "infer"): (128, 2, 8), (torch.bfloat16, "train"): (128, 2, 8),
-    (torch.bfloat16, "backward"): (128, 2, 8),
+    (torch.float32, "infer"): (256, 2, 8), (torch.float32, "train"): (256, 2, 8),
+    (torch.float32, "backward"): (128, 2, 16),
+    (torch.float16, "infer"): (256, 1, 8), (torch.float16, "train"): (256, 2, 8),
+    (torch.float16, "backward"): (256, 2, 8),
+    (torch.bfloat16, "infer"): (256, 1, 8), (torch.bfloat16, "train"): (256, 2, 8),
+    (torch.bfloat16, "backward"): (256, 2, 8),
 }
 
 #: order of the ``config`` int list
@@ -135,35 +138,41 @@ def _constexprs(config: list[int], dtype: torch.dtype, steps: int, backward: boo
     if kw is None:
         c = config
         f32 = dtype == torch.float32
-        kind = "backward" if backward else ("train" if c[_C["store_ckpt"]] else "infer")
-        block, warps, _ = LAUNCH[dtype, kind]
+        span = _span(dtype, steps)
+        store_ckpt = bool(c[_C["store_ckpt"]]) and span < steps
+        kind = "backward" if backward else ("train" if store_ckpt else "infer")
+        block, warps, chunk = LAUNCH[dtype, kind]
         kw = dict(CHARGE=c[_C["charge"]], DECAY_INPUT=bool(c[_C["decay_input"]]), TAU_RECIP=bool(c[_C["tau_recip"]]),
                   HARD=bool(c[_C["hard"]]), V0_MODE=c[_C["v0_mode"]], I0_MODE=c[_C["i0_mode"]],
                   VTH_MODE=c[_C["vth_mode"]], P1_MODE=c[_C["p1_mode"]], P2_MODE=c[_C["p2_mode"]],
                   LOWP=not f32, ROUND_K=bool(c[_C["round_k"]]),
                   NATIVE16=dtype == torch.float16 or (dtype == torch.bfloat16 and cuda),
                   EXACT16=not f32 and bool(c[_C["exact16"]]), WINDOW=c[_WINDOW] < NO_WINDOW,
-                  T=steps, CHUNK=_chunk(dtype, kind), BLOCK=block, num_warps=warps, enable_fp_fusion=False)
+                  T=steps, CHUNK=chunk, BLOCK=block, num_warps=warps, enable_fp_fusion=False)
         if backward:  # (the interpreter has no libdevice: it divides)
             kw.update(DETACH=bool(c[_C["detach"]]), SURROGATE=c[_C["surrogate"]], FAST_DIV=cuda and not _INTERPRET)
         else:
-            kw.update(STORE_CKPT=bool(c[_C["store_ckpt"]]), STORE_V=bool(c[_C["store_v"]]))
+            if store_ckpt and span % chunk:
+                raise ValueError(f"snnc.runtime.triton.ops.LAUNCH: the backward's chunk ({span}) must be a "
+                                 f"multiple of the training forward's ({chunk}) for {dtype}")
+            kw.update(STORE_CKPT=store_ckpt, SPAN=span, STORE_V=bool(c[_C["store_v"]]))
         kw = _CONSTEXPRS[key] = (kw, next(_KW_IDS))
     return kw
 
 
-def _chunk(dtype: torch.dtype, kind: str) -> int:
-    """Steps per chunk; the backward's is the training forward's (the checkpoint spacing)."""
-    return LAUNCH[dtype, "infer" if kind == "infer" else "train"][2]
+def _span(dtype: torch.dtype, steps: int) -> int:
+    """Steps between the training forward's state checkpoints: the backward's chunk, or the whole
+    sequence when it is no longer."""
+    return min(LAUNCH[dtype, "backward"][2], max(steps, 1))
 
 
 _CONSTEXPRS: dict = {}
 _KW_IDS = itertools.count()
 
 
-def _checkpoints(x: Tensor, chunk: int) -> tuple[int, ...]:
-    """Shape of the forward's state checkpoints: one per chunk boundary, ``[ceil(T / chunk) - 1, N...]``."""
-    return (max(-(-x.shape[0] // chunk) - 1, 0), *x.shape[1:])
+def _checkpoints(x: Tensor) -> tuple[int, ...]:
+    """Shape of the forward's state checkpoints: one per span boundary, ``[ceil(T / span) - 1, N...]``."""
+    return (max(-(-x.shape[0] // _span(x.dtype, x.shape[0])) - 1, 0), *x.shape[1:])
 
 
 def _forward_impl(x: Tensor, v0: Optional[Tensor], i0: Optional[Tensor], vth: Optional[Tensor],
@@ -180,8 +189,8 @@ def _forward_impl(x: Tensor, v0: Optional[Tensor], i0: Optional[Tensor], vth: Op
     cuba = kw["CHARGE"] == K.CUBA
     s = torch.empty_like(x)
     vseq = torch.empty_like(x) if kw["STORE_V"] else x.new_empty(0)
-    ckv = x.new_empty(_checkpoints(x, kw["CHUNK"])) if kw["STORE_CKPT"] else x.new_empty(0)
-    cki = x.new_empty(_checkpoints(x, kw["CHUNK"])) if kw["STORE_CKPT"] and cuba else x.new_empty(0)
+    ckv = x.new_empty(_checkpoints(x)) if kw["STORE_CKPT"] else x.new_empty(0)
+    cki = x.new_empty(_checkpoints(x)) if kw["STORE_CKPT"] and cuba else x.new_empty(0)
     v_last = x.new_empty(x.shape[1:])
     i_last = x.new_empty(x.shape[1:]) if cuba else x.new_empty(0)
     spare = s if direct else _spare(s)
@@ -240,12 +249,11 @@ def _backward_impl(gs: Optional[Tensor], gvseq: Optional[Tensor], gv_last: Optio
 def _fake_forward(x, v0, i0, vth, p1, p2, scalars, config):
     c = config
     empty = x.new_empty(0)
-    chunk = _chunk(x.dtype, "train")
     cuba = c[_C["charge"]] == K.CUBA
     return (torch.empty_like(x), x.new_empty(x.shape[1:]), x.new_empty(x.shape[1:]) if cuba else empty,
             torch.empty_like(x) if c[_C["store_v"]] else empty,
-            x.new_empty(_checkpoints(x, chunk)) if c[_C["store_ckpt"]] else empty,
-            x.new_empty(_checkpoints(x, chunk)) if c[_C["store_ckpt"]] and cuba else empty)
+            x.new_empty(_checkpoints(x)) if c[_C["store_ckpt"]] else empty,
+            x.new_empty(_checkpoints(x)) if c[_C["store_ckpt"]] and cuba else empty)
 
 
 def _fake_backward(gs, gvseq, gv_last, gi_last, x, ckv, cki, v0, i0, vth, p1, p2, scalars, config, need):

@@ -13,11 +13,9 @@ pytest.importorskip("triton")
 
 from snnc.nn import neuron  # noqa: E402
 
-from snnc.runtime.triton.ops import LAUNCH  # noqa: E402
+from snnc.runtime.triton import ops  # noqa: E402
 
 from runtime_cases import CONFIGS, compare, make_pair, surrogates  # noqa: E402
-
-CHUNK = LAUNCH[torch.float32, "train"][2]  # float32's checkpoint spacing
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -27,6 +25,17 @@ def _x(shape, dtype=torch.float32, seed=0, scale=1.5):
     return (torch.randn(shape, generator=gen) * scale).to(DEVICE, dtype)
 
 
+@pytest.fixture
+def spans(monkeypatch):
+    """Set the training forward's chunk and the checkpoint span (the backward's chunk) for a dtype."""
+    def set_launch(dtype, chunk, span):
+        for kind, steps in (("train", chunk), ("backward", span)):
+            block, warps, _ = ops.LAUNCH[dtype, kind]
+            monkeypatch.setitem(ops.LAUNCH, (dtype, kind), (block, warps, steps))
+        monkeypatch.setattr(ops, "_CONSTEXPRS", {})
+    return set_launch
+
+
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 @pytest.mark.parametrize("detach", [False, True])
 def test_float32_exact(name, detach):
@@ -34,21 +43,27 @@ def test_float32_exact(name, detach):
     compare(ref.to(DEVICE), fused.to(DEVICE), _x((19, 3, 45)))
 
 
-@pytest.mark.parametrize("steps", [1, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK, 3 * CHUNK + 2])
+@pytest.mark.parametrize("chunk,span", [(4, 4), (2, 6), (8, 32)])
+@pytest.mark.parametrize("extra", [-1, 0, 1])
 @pytest.mark.parametrize("name", ["lif-hard", "plif-soft-nodecay", "cuba-hard"])
-def test_chunk_boundaries(name, steps):
-    """The forward keeps the state every CHUNK steps and the backward recomputes H from it: sequences
-    shorter than, equal to and longer than a chunk, with and without a partial last chunk."""
-    ref, fused = make_pair(name, "triton")
-    compare(ref.to(DEVICE), fused.to(DEVICE), _x((steps, 2, 37), seed=steps))
+def test_span_boundaries(name, chunk, span, extra, spans):
+    """The forward keeps the state every ``span`` steps (loading ``chunk`` steps at a time) and the
+    backward recomputes H from it: one step, sequences around one and two spans (with a partial last
+    chunk and span), and shorter than a span (no checkpoint at all)."""
+    spans(torch.float32, chunk, span)
+    for steps in sorted({max(1, span + extra), 2 * span + extra + 1}):
+        ref, fused = make_pair(name, "triton")
+        compare(ref.to(DEVICE), fused.to(DEVICE), _x((steps, 2, 37), seed=steps))
+    assert ops._checkpoints(torch.empty(2 * span + 1, 3)) == (2, 3)
+    assert ops._checkpoints(torch.empty(span, 3)) == (0, 3)
 
 
 @pytest.mark.parametrize("extra", [0, 1, 3])
-def test_float16_chunk_boundaries(extra):
-    """float16 keeps its own checkpoint spacing: one and two whole chunks, with a partial one after."""
-    chunk = LAUNCH[torch.float16, "train"][2]
+def test_float16_span_boundaries(extra):
+    """float16's own launch table: one and two whole spans, with a partial one after."""
+    span = ops.LAUNCH[torch.float16, "backward"][2]
     ref, fused = make_pair("cuba-hard", "triton")
-    compare(ref.to(DEVICE), fused.to(DEVICE), _x((chunk * (1 + extra % 2) + extra, 2, 21), torch.float16, seed=extra),
+    compare(ref.to(DEVICE), fused.to(DEVICE), _x((span * (1 + extra % 2) + extra, 2, 21), torch.float16, seed=extra),
             rtol=2e-2, atol=2e-2)
 
 
