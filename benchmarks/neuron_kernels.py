@@ -103,6 +103,10 @@ CONTENDERS = {
 }
 
 
+#: SpikingJelly's rows, the anchor of the ratio row
+SPIKINGJELLY = ("SpikingJelly 2.0 LIFNode", "SpikingJelly 2.0 lif_multi_step (fp32 state)")
+
+
 def call(make, dtype, steps, neurons, backward):
     """A function running one forward (no grad) or forward+backward of the contender."""
     x = torch.randn(steps, neurons, device="cuda").to(dtype)
@@ -169,6 +173,7 @@ def main(argv=None):
             print("| implementation | " + " | ".join(f"T={t}" for t in args.steps) + " |")
             print("|---|" + "---|" * len(args.steps))
             print("| copy of the input (ceiling) | " + " | ".join(f"{copy[t]:.3f}" for t in args.steps) + " |")
+            timed = {}
             for name in names:
                 cells = []
                 for t in args.steps:
@@ -176,14 +181,26 @@ def main(argv=None):
                         cells.append("skipped")
                         continue
                     try:
-                        ms = cuda_time(call(CONTENDERS[name], dtype, t, args.neurons, backward), args.repeat)
+                        ms = timed[name, t] = cuda_time(call(CONTENDERS[name], dtype, t, args.neurons, backward),
+                                                        args.repeat)
                         cells.append(f"{ms:.3f}" + ("" if backward else f" ({copy[t] / ms:.0%})"))
                     except Exception as e:  # a peer missing or failing is reported, not fatal
                         cells.append(f"n/a ({type(e).__name__})")
                         print(f"<!-- {name} T={t}: {type(e).__name__}: {str(e)[:200]} -->", file=sys.stderr)
                     torch.cuda.empty_cache()
                 print(f"| {name} | " + " | ".join(cells) + " |")
+            print(ratio_row(timed, args.steps))
             print()
+
+
+def ratio_row(timed: dict, steps: list[int]) -> str:
+    """snnc-triton's time over SpikingJelly's fastest fused path (its Triton kernels), per T."""
+    cells = []
+    for t in steps:
+        peers = [timed[name, t] for name in SPIKINGJELLY if (name, t) in timed]
+        cells.append(f"{timed['snnc-triton', t] / min(peers):.2f}×" if peers and ("snnc-triton", t) in timed
+                     else "n/a")
+    return "| **snnc-triton / SpikingJelly (fastest)** | " + " | ".join(cells) + " |"
 
 
 if __name__ == "__main__":

@@ -2,11 +2,16 @@
 snnc (LIF on the fused Triton kernel) vs SpikingJelly 2.0's LIFNode (its own CUDA dispatch).
 
     python benchmarks/train_resnet.py [--steps 4 8 16 32] [--batch 64] [--repeat 20] [--amp] [--no-compact-spikes]
+                                      [--layouts contiguous channels_last]
 
 Same network for both (torch conv/BN layers with T folded into the batch; only the neuron differs).
 snnc's forward runs inside ``snnc.nn.compact_spikes()`` (the spikes the convs save for backward kept as
 uint8; gradients unchanged) unless ``--no-compact-spikes``; SpikingJelly runs as it is.
-Prints a markdown table: median ms of ``--repeat`` CUDA-event timed iterations and peak memory.
+Each net runs in each of ``--layouts``: ``contiguous`` (NCHW) and ``channels_last`` (conv weights in
+NHWC, so the activations are NHWC and the ``[T, B, C, H, W]`` sequences the neurons get are NHWC steps;
+snnc's kernels read those in place, see ``runtime/layout.py``).
+Prints a markdown table: median ms of ``--repeat`` CUDA-event timed iterations and peak memory, and each
+net's best layout against the other's.
 """
 
 from __future__ import annotations
@@ -67,9 +72,9 @@ PARTS = (("neuron", ("neuron", "_forward_kernel", "_backward_kernel", "lif")),
          ("convolution", ("conv", "cudnn", "xmma", "gemm", "cutlass", "implicit", "wgrad", "dgrad")))
 
 
-def profile(factory, steps, batch, amp, compact):
+def profile(factory, steps, batch, amp, compact, layout):
     """Self device time of one training step by part (convolution, batch norm, neuron, the rest), ms."""
-    step = make_step(factory, steps, batch, amp, compact)
+    step = make_step(factory, steps, batch, amp, compact, layout)
     for _ in range(3):
         step()
     torch.cuda.synchronize()
@@ -84,9 +89,13 @@ def profile(factory, steps, batch, amp, compact):
     return parts
 
 
-def make_step(factory, steps, batch, amp, compact):
+#: ``--layouts`` choices: the memory format the nets' parameters (and so their activations) take
+LAYOUTS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
+
+
+def make_step(factory, steps, batch, amp, compact, layout):
     torch.manual_seed(0)
-    net = resnet18(factory).cuda()
+    net = resnet18(factory).cuda().to(memory_format=LAYOUTS[layout])
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     x = torch.rand(steps, batch, 3, 32, 32, device="cuda")
     y = torch.randint(0, 10, (batch,), device="cuda")
@@ -102,8 +111,8 @@ def make_step(factory, steps, batch, amp, compact):
     return step
 
 
-def measure(factory, steps, batch, repeat, amp, compact=False):
-    step = make_step(factory, steps, batch, amp, compact)
+def measure(factory, steps, batch, repeat, amp, compact, layout):
+    step = make_step(factory, steps, batch, amp, compact, layout)
     for _ in range(3):
         step()
     torch.cuda.synchronize()
@@ -125,36 +134,49 @@ def main(argv=None):
                         help="then, at the largest T, each net's device time by part (torch.profiler)")
     parser.add_argument("--compact-spikes", action=argparse.BooleanOptionalAction, default=True,
                         help="snnc: saved spikes as uint8 (snnc.nn.compact_spikes; default on)")
+    parser.add_argument("--layouts", nargs="+", default=["contiguous", "channels_last"],
+                        choices=list(LAYOUTS), help="memory formats to run each net in")
     args = parser.parse_args(argv)
     print(f"Spiking ResNet-18, CIFAR-size, batch {args.batch}, {'fp16 autocast' if args.amp else 'float32'}, "
           f"{torch.cuda.get_device_name(0)}; median of {args.repeat} iterations; snnc saved spikes: "
           f"{'uint8 (compact_spikes)' if args.compact_spikes else 'as computed (--no-compact-spikes)'}\n")
-    snnc = "snnc (compact spikes)" if args.compact_spikes else "snnc"
-    print(f"| T | {snnc} ms | SpikingJelly ms | ratio | {snnc} peak GiB | SpikingJelly peak GiB | ratio |")
-    print("|---|---|---|---|---|---|---|")
+    nets = (("snnc", snnc_neuron, args.compact_spikes), ("SpikingJelly", sj_neuron, False))
+    print("| T | layout | snnc ms | SpikingJelly ms | ratio | snnc peak GiB | SpikingJelly peak GiB | ratio |")
+    print("|---|---|---|---|---|---|---|---|")
+    best = {}
     for t in args.steps:
-        row = {}
-        for name, factory, compact in (("snnc", snnc_neuron, args.compact_spikes), ("sj", sj_neuron, False)):
-            try:
-                row[name] = measure(factory, t, args.batch, args.repeat, args.amp, compact)
-            except Exception as e:  # OOM or a missing peer: reported in the table
-                row[name] = None
-                print(f"<!-- {name} T={t}: {type(e).__name__}: {str(e)[:200]} -->")
-                torch.cuda.empty_cache()
-        s, j = row["snnc"], row["sj"]
-        fmt = lambda r, i: "n/a" if r is None else f"{r[i]:.2f}"  # noqa: E731
-        ratio = lambda i: f"{s[i] / j[i]:.2f}" if s and j else "n/a"  # noqa: E731
-        print(f"| {t} | {fmt(s, 0)} | {fmt(j, 0)} | {ratio(0)} | {fmt(s, 1)} | {fmt(j, 1)} | {ratio(1)} |")
+        for layout in args.layouts:
+            row = {}
+            for name, factory, compact in nets:
+                try:
+                    row[name] = measure(factory, t, args.batch, args.repeat, args.amp, compact, layout)
+                    best[name, t] = min(best.get((name, t), row[name]), row[name])
+                except Exception as e:  # OOM or a missing peer: reported in the table
+                    row[name] = None
+                    print(f"<!-- {name} T={t} {layout}: {type(e).__name__}: {str(e)[:200]} -->")
+                    torch.cuda.empty_cache()
+            print(f"| {t} | {layout} | " + _cells(row["snnc"], row["SpikingJelly"]) + " |")
+        if len(args.layouts) > 1:
+            print(f"| {t} | best of each | " + _cells(best.get(("snnc", t)), best.get(("SpikingJelly", t))) + " |")
     if args.profile:
         t = max(args.steps)
-        rows = {name: profile(factory, t, args.batch, args.amp, compact)
-                for name, factory, compact in ((snnc, snnc_neuron, args.compact_spikes), ("SpikingJelly", sj_neuron, False))}
+        rows = {f"{name} ({layout})": profile(factory, t, args.batch, args.amp, compact, layout)
+                for layout in args.layouts for name, factory, compact in nets}
         parts = list(next(iter(rows.values())))
         print(f"\n### device time of one step by part, T={t}, ms (torch.profiler, self time of kernels)\n")
         print("| net | " + " | ".join(parts) + " | total |")
         print("|---|" + "---|" * (len(parts) + 1))
         for name, row in rows.items():
             print(f"| {name} | " + " | ".join(f"{row[p]:.1f}" for p in parts) + f" | {sum(row.values()):.1f} |")
+
+
+def _cells(snnc, sj) -> str:
+    """``ms | ms | ratio | GiB | GiB | ratio`` of two ``(ms, GiB)`` measurements (either may be missing)."""
+    cells = []
+    for i in (0, 1):
+        cells += ["n/a" if r is None else f"{r[i]:.2f}" for r in (snnc, sj)]
+        cells.append(f"{snnc[i] / sj[i]:.2f}" if snnc and sj else "n/a")
+    return " | ".join(cells)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import torch
 import triton
 from torch import Tensor
 
+from ..layout import like, steps_outermost
 from . import kernels as K
 
 #: launch settings ``(BLOCK, num_warps, CHUNK)`` by (dtype, kernel): ``"infer"`` (no gradient), ``"train"``
@@ -175,13 +176,27 @@ def _checkpoints(x: Tensor) -> tuple[int, ...]:
     return (max(-(-x.shape[0] // _span(x.dtype, x.shape[0])) - 1, 0), *x.shape[1:])
 
 
+def _layout(x: Tensor, *per_neuron: Optional[Tensor]) -> tuple[Tensor, ...]:
+    """``x`` as the kernels read it (``T`` dense steps; a channels-last sequence stays as it is) and the
+    per-neuron operands laid out like one of its steps. Anything else is made C-contiguous."""
+    operands = [t for t in per_neuron if t is not None and t.numel() > 1]
+    if x.is_contiguous() or not (steps_outermost(x) and x.shape[0] and all(t.shape == x.shape[1:] for t in operands)):
+        return (x.contiguous(), *(None if t is None else t.contiguous() for t in per_neuron))
+    return (x, *(like(t, x[0]) if t is not None and t.numel() > 1 else t for t in per_neuron))
+
+
+def _per_step(x: Tensor) -> Tensor:
+    """An uninitialised tensor laid out like one step of ``x``."""
+    return torch.empty_like(x[0]) if x.shape[0] else x.new_empty(x.shape[1:])
+
+
 def _forward_impl(x: Tensor, v0: Optional[Tensor], i0: Optional[Tensor], vth: Optional[Tensor],
                   p1: Optional[Tensor], p2: Optional[Tensor], scalars: list[float],
                   config: list[int]) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     """``(S, V[T-1], I[T-1], V sequence, V checkpoints, I checkpoints)``; the last four are empty when not
-    asked for (``store_v``, ``store_ckpt``, cuba)."""
+    asked for (``store_v``, ``store_ckpt``, cuba). S, V and I keep ``x``'s layout (see :func:`_layout`)."""
     c, f = config, scalars
-    x = x.contiguous()
+    x, v0, i0, vth, p1, p2 = _layout(x, v0, i0, vth, p1, p2)
     steps = x.shape[0]
     n = x.numel() // steps if steps else 0
     kw, kid = _constexprs(c, x.dtype, steps, False, x.is_cuda)
@@ -191,8 +206,8 @@ def _forward_impl(x: Tensor, v0: Optional[Tensor], i0: Optional[Tensor], vth: Op
     vseq = torch.empty_like(x) if kw["STORE_V"] else x.new_empty(0)
     ckv = x.new_empty(_checkpoints(x)) if kw["STORE_CKPT"] else x.new_empty(0)
     cki = x.new_empty(_checkpoints(x)) if kw["STORE_CKPT"] and cuba else x.new_empty(0)
-    v_last = x.new_empty(x.shape[1:])
-    i_last = x.new_empty(x.shape[1:]) if cuba else x.new_empty(0)
+    v_last = _per_step(x)
+    i_last = _per_step(x) if cuba else x.new_empty(0)
     spare = s if direct else _spare(s)
     _launch(K.neuron_forward_kernel, -(-n // kw["BLOCK"]), (
         x, s, vseq if kw["STORE_V"] else spare, ckv if ckv.numel() else spare, cki if cki.numel() else spare,
@@ -224,17 +239,19 @@ def _backward_impl(gs: Optional[Tensor], gvseq: Optional[Tensor], gv_last: Optio
                    scalars: list[float], config: list[int], need: list[int]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """``(grad X, grad V0, grad I0, per-block grad k)``; ``need`` = [grad of v0 wanted, grad of i0 wanted]."""
     c, f = config, scalars
-    x = x.contiguous()
+    x, v0, i0, vth, p1, p2 = _layout(x, v0, i0, vth, p1, p2)
     steps = x.shape[0]
     n = x.numel() // steps if steps else 0
     kw, kid = _constexprs(c, x.dtype, steps, True, x.is_cuda)
     gx = torch.empty_like(x)
-    gv0 = x.new_empty(x.shape[1:]) if need[0] else x.new_empty(0)
-    gi0 = x.new_empty(x.shape[1:]) if need[1] else x.new_empty(0)
+    gv0 = _per_step(x) if need[0] else x.new_empty(0)
+    gi0 = _per_step(x) if need[1] else x.new_empty(0)
     blocks = -(-n // kw["BLOCK"])
     plif = kw["CHARGE"] == K.PLIF
     gk = x.new_empty(blocks if plif else 0, dtype=torch.float32)
-    gs, gvseq, gv_last, gi_last = (None if t is None else t.contiguous() for t in (gs, gvseq, gv_last, gi_last))
+    gs, gvseq = like(gs, x), like(gvseq, x)
+    if steps:
+        gv_last, gi_last = like(gv_last, x[0]), like(gi_last, x[0])
     has = dict(HAS_GS=gs is not None, HAS_GVSEQ=gvseq is not None, HAS_GVT=gv_last is not None,
                HAS_GIT=gi_last is not None, STORE_GV0=bool(need[0]), STORE_GI0=bool(need[1]))
     _launch(K.neuron_backward_kernel, blocks, (
@@ -248,18 +265,20 @@ def _backward_impl(gs: Optional[Tensor], gvseq: Optional[Tensor], gv_last: Optio
 
 def _fake_forward(x, v0, i0, vth, p1, p2, scalars, config):
     c = config
+    x = _layout(x, v0, i0, vth, p1, p2)[0]
     empty = x.new_empty(0)
     cuba = c[_C["charge"]] == K.CUBA
-    return (torch.empty_like(x), x.new_empty(x.shape[1:]), x.new_empty(x.shape[1:]) if cuba else empty,
+    return (torch.empty_like(x), _per_step(x), _per_step(x) if cuba else empty,
             torch.empty_like(x) if c[_C["store_v"]] else empty,
             x.new_empty(_checkpoints(x)) if c[_C["store_ckpt"]] else empty,
             x.new_empty(_checkpoints(x)) if c[_C["store_ckpt"]] and cuba else empty)
 
 
 def _fake_backward(gs, gvseq, gv_last, gi_last, x, ckv, cki, v0, i0, vth, p1, p2, scalars, config, need):
+    x = _layout(x, v0, i0, vth, p1, p2)[0]
     blocks = -(-x[0].numel() // LAUNCH[x.dtype, "backward"][0])
-    return (torch.empty_like(x), x.new_empty(x.shape[1:]) if need[0] else x.new_empty(0),
-            x.new_empty(x.shape[1:]) if need[1] else x.new_empty(0),
+    return (torch.empty_like(x), _per_step(x) if need[0] else x.new_empty(0),
+            _per_step(x) if need[1] else x.new_empty(0),
             x.new_empty(blocks if config[_C["charge"]] == K.PLIF else 0, dtype=torch.float32))
 
 

@@ -41,22 +41,13 @@ from typing import Iterator, NamedTuple
 
 import torch
 
-
-def _is_dense(t: torch.Tensor) -> bool:
-    """True when ``t``'s elements fill ``numel`` consecutive storage slots exactly once: sorted by
-    stride (size-1 dims ignored), each stride equals the product of the sizes before it."""
-    expected = 1
-    for size, stride in sorted(((s, st) for s, st in zip(t.shape, t.stride()) if s != 1), key=lambda d: d[1]):
-        if stride != expected:
-            return False
-        expected *= size
-    return True
+from ..runtime.layout import is_dense
 
 
 def _is_candidate(t: torch.Tensor) -> bool:
     """A plain, strided, non-empty, dense float tensor: the only kind that is recorded or compacted."""
     return (type(t) is torch.Tensor and t.layout == torch.strided and t.is_floating_point() and t.numel() > 0
-            and (t.is_contiguous() or _is_dense(t)))
+            and (t.is_contiguous() or is_dense(t)))
 
 
 def _storage_key(t: torch.Tensor) -> tuple:

@@ -157,3 +157,19 @@ def test_unknown_surrogate_is_a_clear_error():
     fused = neuron.LIF(step_mode="m", backend="triton", surrogate_function=Odd())
     with pytest.raises(ValueError, match="no fused-kernel form"):
         fused(_x((2, 3)))
+
+
+@pytest.mark.parametrize("name", ["lif-hard", "plif-soft-nodecay", "cuba-hard"])
+def test_channels_last_sequence(name):
+    """``[T, B, C, H, W]`` viewed from an NHWC batch runs in place (no copy): the same spikes, state and
+    gradients as the torch backend, and outputs, state and input gradient in the input's layout."""
+    steps, batch = 5, 2
+    x = _x((steps * batch, 3, 4, 6)).contiguous(memory_format=torch.channels_last).view(steps, batch, 3, 4, 6)
+    assert not x.is_contiguous()
+    ref, fused = make_pair(name, "triton")
+    compare(ref.to(DEVICE), fused.to(DEVICE), x, calls=2)
+    fused.reset()
+    xg = x.clone().requires_grad_(True)
+    s = fused(xg)
+    s.backward(torch.ones_like(s))
+    assert s.stride() == x.stride() and fused.v.stride() == x[0].stride() and xg.grad.stride() == x.stride()
