@@ -128,27 +128,31 @@ def _state(value, shape, dtype):
     return float(value)
 
 
-def multistep(backend: str, problem: NeuronProblem, x_seq: torch.Tensor, v, i=0.0):
-    """Run the fused kernel: returns ``(spikes, v_last, i_last, v_seq)`` (``v_seq`` is None unless
-    ``problem.store_v_seq``; ``i_last`` None unless cuba). ``v``/``i`` are floats or tensors."""
+def multistep(backend: str, problem: NeuronProblem, x_seq: torch.Tensor, v, i=0.0, spike_bytes: bool = False):
+    """Run the fused kernel: returns ``(spikes, v_last, i_last, v_seq, spike_bytes)`` (``v_seq`` is None
+    unless ``problem.store_v_seq``; ``i_last`` None unless cuba; ``spike_bytes``, the spikes as uint8, None
+    unless asked for, a gradient will be wanted and the backend writes them: Triton). ``v``/``i`` are
+    floats or tensors."""
+    shape = x_seq.shape[1:]
+    v, i = _state(v, shape, x_seq.dtype), _state(i, shape, x_seq.dtype)
     if backend == "triton":
         from .triton import multistep as run
-    elif backend == "cupy":
+        return run(problem, x_seq, v, i, spike_bytes)
+    if backend == "cupy":
         from .cuda import multistep as run
-    else:
-        raise ValueError(f"unknown runtime backend {backend!r}; expected 'triton' or 'cupy'")
-    shape = x_seq.shape[1:]
-    return run(problem, x_seq, _state(v, shape, x_seq.dtype), _state(i, shape, x_seq.dtype))
+        return (*run(problem, x_seq, v, i), None)
+    raise ValueError(f"unknown runtime backend {backend!r}; expected 'triton' or 'cupy'")
 
 
-def neuron_forward(module, x_seq: torch.Tensor) -> torch.Tensor:
-    """The fused multi-step forward of a snnc neuron module; updates its state like the loop does."""
+def neuron_forward(module, x_seq: torch.Tensor, spike_bytes: bool = False):
+    """The fused multi-step forward of a snnc neuron module; updates its state like the loop does.
+    Returns the spikes and, when ``spike_bytes`` (see :func:`multistep`), their uint8 copy or None."""
     if x_seq.dim() < 2:
         raise ValueError(f"{type(module).__name__}: multi-step input must be [T, N, ...], got {list(x_seq.shape)}")
     problem = problem_of(module, x_seq)
     is_cuba = problem.charge == "cuba"
-    spikes, v_last, i_last, v_seq = multistep(module.backend, problem, x_seq, module.v,
-                                              module.i if is_cuba else 0.0)
+    spikes, v_last, i_last, v_seq, as_bytes = multistep(module.backend, problem, x_seq, module.v,
+                                                        module.i if is_cuba else 0.0, spike_bytes)
     steps = x_seq.shape[0]
     window = problem.window
     # the memories are plain attributes (MemoryModule sets them with object.__setattr__ too)
@@ -161,7 +165,7 @@ def neuron_forward(module, x_seq: torch.Tensor) -> torch.Tensor:
         object.__setattr__(module, "_steps", (problem.steps0 + steps) % window if window else module._steps + steps)
     if problem.store_v_seq:
         object.__setattr__(module, "v_seq", v_seq)
-    return spikes
+    return spikes, as_bytes
 
 
 def kernel_scalars(problem: NeuronProblem, on_cuda: bool):

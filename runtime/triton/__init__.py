@@ -18,11 +18,13 @@ def _mode(value) -> int:
 _PLANS: dict = {}
 
 
-def _plan(p: NeuronProblem, tensors: dict, v, i, store_ckpt: bool, on_cuda: bool, dtype: torch.dtype):
+def _plan(p: NeuronProblem, tensors: dict, v, i, store_ckpt: bool, store_bytes: bool, on_cuda: bool,
+          dtype: torch.dtype):
     """``(scalars, config)`` lists for the ops (cached per problem key while hyperparameters are numbers)."""
     # (a state tensor, or the scalar's value: tagged, since False == 0.0 for a dict key)
     v_key = ("tensor",) if tensors["v0"] is not None else ("scalar", float(v))
-    key = None if p.key is None else (p.key, store_ckpt, on_cuda, p.steps0, v_key, tensors["i0"] is None, dtype)
+    key = None if p.key is None else (p.key, store_ckpt, store_bytes, on_cuda, p.steps0, v_key,
+                                      tensors["i0"] is None, dtype)
     plan = _PLANS.get(key) if key is not None else None
     if plan is not None:
         return plan
@@ -32,7 +34,7 @@ def _plan(p: NeuronProblem, tensors: dict, v, i, store_ckpt: bool, on_cuda: bool
         "charge": CHARGES[p.charge], "decay_input": int(p.decay_input), "tau_recip": int(tau_recip),
         "hard": int(p.hard), "detach": int(p.detach_reset), "surrogate": code,
         "window": p.window if p.window else NO_WINDOW, "steps0": p.steps0 if p.window else 0,
-        "store_ckpt": int(store_ckpt), "store_v": int(p.store_v_seq),
+        "store_ckpt": int(store_ckpt), "store_v": int(p.store_v_seq), "store_bytes": int(store_bytes),
         "v0_mode": _mode(tensors["v0"]) and 1, "i0_mode": _mode(tensors["i0"]) and 1,
         "vth_mode": _mode(tensors["vth"]), "p1_mode": _mode(tensors["p1"]), "p2_mode": _mode(tensors["p2"]),
         # PLIF's k, a float32 0-d tensor: PyTorch on CUDA rounds it to a float16/bfloat16 tensor's dtype
@@ -55,9 +57,11 @@ def _plan(p: NeuronProblem, tensors: dict, v, i, store_ckpt: bool, on_cuda: bool
     return plan
 
 
-def multistep(problem: NeuronProblem, x_seq: torch.Tensor, v, i):
+def multistep(problem: NeuronProblem, x_seq: torch.Tensor, v, i, spike_bytes: bool = False):
     """Run ``problem`` on ``x_seq`` ``[T, N, ...]`` from state ``v`` (and ``i``), floats or tensors of
-    the per-step shape. Returns ``(spikes, v_last, i_last, v_seq)``; differentiable."""
+    the per-step shape. Returns ``(spikes, v_last, i_last, v_seq, spikes as uint8)``; differentiable.
+    The uint8 copy is written with the spikes when ``spike_bytes`` and a gradient will be wanted (it is
+    for ``snnc.nn.compact_spikes``, which keeps it for the layers that save the spikes), else None."""
     if x_seq.dtype not in (torch.float32, torch.float16, torch.bfloat16):
         raise TypeError(f"triton neuron kernel: input must be float32/float16/bfloat16, got {x_seq.dtype}")
     p = problem
@@ -72,13 +76,15 @@ def multistep(problem: NeuronProblem, x_seq: torch.Tensor, v, i):
         tensors["i0"] = torch.full_like(x_seq[0], float(i))
     store_ckpt = torch.is_grad_enabled() and any(
         t is not None and t.requires_grad for t in (x_seq, tensors["v0"], tensors["i0"], tensors["p1"]))
-    scalars, config = _plan(p, tensors, v, i, store_ckpt, x_seq.is_cuda, x_seq.dtype)
+    store_bytes = spike_bytes and store_ckpt
+    scalars, config = _plan(p, tensors, v, i, store_ckpt, store_bytes, x_seq.is_cuda, x_seq.dtype)
     args = (x_seq, tensors["v0"], tensors["i0"], tensors["vth"], tensors["p1"], tensors["p2"], scalars, config)
     if store_ckpt or torch.compiler.is_compiling():
-        s, v_last, i_last, v_seq, _, _ = neuron_forward_op(*args)
+        s, v_last, i_last, v_seq, _, _, sb = neuron_forward_op(*args)
     else:  # nothing to differentiate: launch directly (no autograd node, no dispatcher)
-        s, v_last, i_last, v_seq, _, _ = forward_direct(*args)
-    return s, v_last, (i_last if p.charge == "cuba" else None), (v_seq if p.store_v_seq else None)
+        s, v_last, i_last, v_seq, _, _, sb = forward_direct(*args)
+    return (s, v_last, (i_last if p.charge == "cuba" else None), (v_seq if p.store_v_seq else None),
+            sb if store_bytes else None)
 
 
 __all__ = ["multistep", "neuron_fwd", "neuron_bwd"]

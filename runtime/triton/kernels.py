@@ -24,8 +24,8 @@ registers and runs the recurrence back over them. Bytes per neuron-step: forward
 ``gS`` + ``X`` + ``gX`` — the least an exact BPTT moves — plus ``2/SPAN`` for the checkpoints. The
 kernels are specialized on ``T`` (the chunks unroll; a chunk's loads are issued together, the next
 chunk's before the current one runs) and on whether ``N`` is a multiple of 16 (then a thread's
-neighbouring neurons load and store as one vector). Window resets (state back to ``v_init``/0 before step ``t`` when ``(steps0 + t) % window == 0``)
-cut the gradient through the state.
+neighbouring neurons load and store as one vector). Window resets (state back to ``v_init``/0 before
+step ``t`` when ``(steps0 + t) % window == 0``) cut the gradient through the state.
 
 Matching PyTorch's rounding on the device the kernel runs on (each measured on the H100 against
 PyTorch's CUDA element-wise kernels, see ``benchmarks/device/diag.py``):
@@ -327,21 +327,24 @@ def _checkpoint_row(t0, n, SPAN: tl.constexpr):
 
 
 @triton.jit
-def _forward_chunk(xs, s_ptr, vseq_ptr, ckv_ptr, cki_ptr, n, offs, mask, t0, v, i, vth, p1, p2,
+def _forward_chunk(xs, s_ptr, sb_ptr, vseq_ptr, ckv_ptr, cki_ptr, n, offs, mask, t0, v, i, vth, p1, p2,
                    v_reset, v_leak, v_init, window, steps0,
                    CHARGE: tl.constexpr, DECAY_INPUT: tl.constexpr, TAU_RECIP: tl.constexpr, HARD: tl.constexpr,
                    VTH_MODE: tl.constexpr, P1_MODE: tl.constexpr, P2_MODE: tl.constexpr, ROUND_K: tl.constexpr,
                    NATIVE16: tl.constexpr, EXACT16: tl.constexpr, DT: tl.constexpr, LOWP: tl.constexpr,
-                   STORE_V: tl.constexpr, STORE_CKPT: tl.constexpr, WINDOW: tl.constexpr, T: tl.constexpr,
-                   SPAN: tl.constexpr, NSTEPS: tl.constexpr):
-    """Steps ``t0 .. t0 + NSTEPS - 1`` from their loaded inputs ``xs``; with ``STORE_CKPT``, the state after
-    them when a span of ``SPAN`` steps (the backward's chunk) starts there."""
+                   STORE_V: tl.constexpr, STORE_SB: tl.constexpr, STORE_CKPT: tl.constexpr, WINDOW: tl.constexpr,
+                   T: tl.constexpr, SPAN: tl.constexpr, NSTEPS: tl.constexpr):
+    """Steps ``t0 .. t0 + NSTEPS - 1`` from their loaded inputs ``xs`` (``STORE_SB``: the spikes as uint8
+    too); with ``STORE_CKPT``, the state after them when a span of ``SPAN`` steps (the backward's chunk)
+    starts there."""
     row = n * t0
     for k in tl.static_range(NSTEPS):
         h, s, v, i, _ = _step(v, i, xs[k], _fresh(t0 + k, window, steps0, WINDOW), vth, p1, p2, v_reset, v_leak, v_init,
                               CHARGE, DECAY_INPUT, TAU_RECIP, HARD, VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16,
                               EXACT16, DT, LOWP)
         tl.store(s_ptr + (row + n * k) + offs, s.to(DT), mask=mask)
+        if STORE_SB:
+            tl.store(sb_ptr + (row + n * k) + offs, s.to(tl.uint8), mask=mask)
         if STORE_V:
             tl.store(vseq_ptr + (row + n * k) + offs, v.to(DT), mask=mask)
     if STORE_CKPT:
@@ -356,19 +359,21 @@ def _forward_chunk(xs, s_ptr, vseq_ptr, ckv_ptr, cki_ptr, n, offs, mask, t0, v, 
 
 @triton.jit(do_not_specialize=["window", "steps0"])
 def neuron_forward_kernel(
-        x_ptr, s_ptr, vseq_ptr, ckv_ptr, cki_ptr, v0_ptr, i0_ptr, vT_ptr, iT_ptr, vth_ptr, p1_ptr, p2_ptr,
+        x_ptr, s_ptr, sb_ptr, vseq_ptr, ckv_ptr, cki_ptr, v0_ptr, i0_ptr, vT_ptr, iT_ptr, vth_ptr, p1_ptr, p2_ptr,
         v0_s, vth_s, p1_s, p2_s, v_reset, v_leak, v_init,
         N, window, steps0,
         CHARGE: tl.constexpr, DECAY_INPUT: tl.constexpr, TAU_RECIP: tl.constexpr, HARD: tl.constexpr,
         V0_MODE: tl.constexpr, I0_MODE: tl.constexpr, VTH_MODE: tl.constexpr, P1_MODE: tl.constexpr,
-        P2_MODE: tl.constexpr, STORE_CKPT: tl.constexpr, STORE_V: tl.constexpr, LOWP: tl.constexpr,
+        P2_MODE: tl.constexpr, STORE_CKPT: tl.constexpr, STORE_V: tl.constexpr, STORE_SB: tl.constexpr,
+        LOWP: tl.constexpr,
         ROUND_K: tl.constexpr, NATIVE16: tl.constexpr, EXACT16: tl.constexpr, WINDOW: tl.constexpr, T: tl.constexpr,
         CHUNK: tl.constexpr, SPAN: tl.constexpr, BLOCK: tl.constexpr):
     """Multi-step forward of the ``Neuron`` op (see the module docstring), ``CHUNK`` steps at a time: the
     ``T mod CHUNK`` leading steps, then whole chunks, each chunk's inputs loaded while the one before it
     runs. ``STORE_CKPT`` (a gradient will be asked for) stores the state at the start of every span of
     ``SPAN`` steps (a multiple of ``CHUNK``; spans counted back from the end) but the first,
-    ``[ceil(T / SPAN) - 1, N]``."""
+    ``[ceil(T / SPAN) - 1, N]``. ``STORE_SB`` also writes the spikes as uint8 (``snnc.nn.compact_spikes``
+    keeps those for the layers that save the spikes)."""
     v_reset, v_leak, v_init = tl.cast(v_reset, tl.float32), tl.cast(v_leak, tl.float32), tl.cast(v_init, tl.float32)
     DT: tl.constexpr = x_ptr.dtype.element_ty
     FULL: tl.constexpr = T // CHUNK
@@ -381,19 +386,19 @@ def neuron_forward_kernel(
                                    ROUND_K, DT, LOWP)
     v, i = _initial_state(v0_ptr, i0_ptr, v0_s, offs, mask, V0_MODE, I0_MODE, DT, NATIVE16, BLOCK)
     if LEAD > 0:
-        v, i = _forward_chunk(_load_steps(x_ptr, 0, n, offs, mask, LEAD), s_ptr, vseq_ptr, ckv_ptr, cki_ptr, n,
+        v, i = _forward_chunk(_load_steps(x_ptr, 0, n, offs, mask, LEAD), s_ptr, sb_ptr, vseq_ptr, ckv_ptr, cki_ptr, n,
                               offs, mask, 0, v, i, vth, p1, p2, v_reset, v_leak, v_init, window, steps0, CHARGE,
                               DECAY_INPUT, TAU_RECIP, HARD, VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16, EXACT16, DT,
-                              LOWP, STORE_V, STORE_CKPT, WINDOW, T, SPAN, LEAD)
+                              LOWP, STORE_V, STORE_SB, STORE_CKPT, WINDOW, T, SPAN, LEAD)
     if FULL > 0:
         xs = _load_steps(x_ptr, n * LEAD, n, offs, mask, CHUNK)
         for c in range(FULL):
             t0 = LEAD + c * CHUNK
             following = _load_steps(x_ptr, n * (t0 + CHUNK), n, offs, mask & (c + 1 < FULL), CHUNK)
-            v, i = _forward_chunk(xs, s_ptr, vseq_ptr, ckv_ptr, cki_ptr, n, offs, mask, t0, v, i, vth, p1, p2,
+            v, i = _forward_chunk(xs, s_ptr, sb_ptr, vseq_ptr, ckv_ptr, cki_ptr, n, offs, mask, t0, v, i, vth, p1, p2,
                                   v_reset, v_leak, v_init, window, steps0, CHARGE, DECAY_INPUT, TAU_RECIP, HARD,
                                   VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16, EXACT16, DT, LOWP, STORE_V,
-                                  STORE_CKPT, WINDOW, T, SPAN, CHUNK)
+                                  STORE_SB, STORE_CKPT, WINDOW, T, SPAN, CHUNK)
             xs = following
     tl.store(vT_ptr + offs, v.to(DT), mask=mask)
     if CHARGE == 3:

@@ -40,7 +40,8 @@ LAUNCH = {
 
 #: order of the ``config`` int list
 CONFIG = ("charge", "decay_input", "tau_recip", "hard", "detach", "surrogate", "window", "steps0",
-          "store_ckpt", "store_v", "v0_mode", "i0_mode", "vth_mode", "p1_mode", "p2_mode", "round_k", "exact16")
+          "store_ckpt", "store_v", "v0_mode", "i0_mode", "vth_mode", "p1_mode", "p2_mode", "round_k", "exact16",
+          "store_bytes")
 #: order of the ``scalars`` float list
 SCALARS = ("v0", "vth", "p1", "p2", "v_reset", "v_leak", "v_init", "sg_p0", "sg_p1")
 
@@ -156,7 +157,8 @@ def _constexprs(config: list[int], dtype: torch.dtype, steps: int, backward: boo
             if store_ckpt and span % chunk:
                 raise ValueError(f"snnc.runtime.triton.ops.LAUNCH: the backward's chunk ({span}) must be a "
                                  f"multiple of the training forward's ({chunk}) for {dtype}")
-            kw.update(STORE_CKPT=store_ckpt, SPAN=span, STORE_V=bool(c[_C["store_v"]]))
+            kw.update(STORE_CKPT=store_ckpt, SPAN=span, STORE_V=bool(c[_C["store_v"]]),
+                      STORE_SB=bool(c[_C["store_bytes"]]))
         kw = _CONSTEXPRS[key] = (kw, next(_KW_IDS))
     return kw
 
@@ -192,9 +194,10 @@ def _per_step(x: Tensor) -> Tensor:
 
 def _forward_impl(x: Tensor, v0: Optional[Tensor], i0: Optional[Tensor], vth: Optional[Tensor],
                   p1: Optional[Tensor], p2: Optional[Tensor], scalars: list[float],
-                  config: list[int]) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """``(S, V[T-1], I[T-1], V sequence, V checkpoints, I checkpoints)``; the last four are empty when not
-    asked for (``store_v``, ``store_ckpt``, cuba). S, V and I keep ``x``'s layout (see :func:`_layout`)."""
+                  config: list[int]) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """``(S, V[T-1], I[T-1], V sequence, V checkpoints, I checkpoints, S as uint8)``; the last five are
+    empty when not asked for (cuba, ``store_v``, ``store_ckpt``, ``store_bytes``). S, V and I keep ``x``'s
+    layout (see :func:`_layout`)."""
     c, f = config, scalars
     x, v0, i0, vth, p1, p2 = _layout(x, v0, i0, vth, p1, p2)
     steps = x.shape[0]
@@ -203,6 +206,7 @@ def _forward_impl(x: Tensor, v0: Optional[Tensor], i0: Optional[Tensor], vth: Op
     direct = getattr(_DIRECT, "on", False)
     cuba = kw["CHARGE"] == K.CUBA
     s = torch.empty_like(x)
+    sb = torch.empty_like(x, dtype=torch.uint8) if kw["STORE_SB"] else x.new_empty(0, dtype=torch.uint8)
     vseq = torch.empty_like(x) if kw["STORE_V"] else x.new_empty(0)
     ckv = x.new_empty(_checkpoints(x)) if kw["STORE_CKPT"] else x.new_empty(0)
     cki = x.new_empty(_checkpoints(x)) if kw["STORE_CKPT"] and cuba else x.new_empty(0)
@@ -210,12 +214,13 @@ def _forward_impl(x: Tensor, v0: Optional[Tensor], i0: Optional[Tensor], vth: Op
     i_last = _per_step(x) if cuba else x.new_empty(0)
     spare = s if direct else _spare(s)
     _launch(K.neuron_forward_kernel, -(-n // kw["BLOCK"]), (
-        x, s, vseq if kw["STORE_V"] else spare, ckv if ckv.numel() else spare, cki if cki.numel() else spare,
+        x, s, sb if kw["STORE_SB"] else spare, vseq if kw["STORE_V"] else spare,
+        ckv if ckv.numel() else spare, cki if cki.numel() else spare,
         x if v0 is None else v0, x if i0 is None else i0, v_last,
         i_last if cuba else (v_last if direct else _spare(v_last)),
         x if vth is None else vth, x if p1 is None else p1, x if p2 is None else p2,
         f[0], f[1], f[2], f[3], f[4], f[5], f[6], n, c[_WINDOW], c[_STEPS0]), kw, kid)
-    return s, v_last, i_last, vseq, ckv, cki
+    return s, v_last, i_last, vseq, ckv, cki, sb
 
 
 def _direct(impl):
@@ -271,7 +276,8 @@ def _fake_forward(x, v0, i0, vth, p1, p2, scalars, config):
     return (torch.empty_like(x), _per_step(x), _per_step(x) if cuba else empty,
             torch.empty_like(x) if c[_C["store_v"]] else empty,
             x.new_empty(_checkpoints(x)) if c[_C["store_ckpt"]] else empty,
-            x.new_empty(_checkpoints(x)) if c[_C["store_ckpt"]] and cuba else empty)
+            x.new_empty(_checkpoints(x)) if c[_C["store_ckpt"]] and cuba else empty,
+            torch.empty_like(x, dtype=torch.uint8) if c[_C["store_bytes"]] else x.new_empty(0, dtype=torch.uint8))
 
 
 def _fake_backward(gs, gvseq, gv_last, gi_last, x, ckv, cki, v0, i0, vth, p1, p2, scalars, config, need):
@@ -294,7 +300,7 @@ else:  # pragma: no cover - PyTorch < 2.6
 
 def _setup_context(ctx, inputs, output):
     x, v0, i0, vth, p1, p2, scalars, config = inputs
-    s, v_last, i_last, vseq, ckv, cki = output
+    s, v_last, i_last, vseq, ckv, cki, sb = output
     ctx.save_for_backward(x, ckv, cki, v0, i0, vth, p1, p2)
     ctx.scalars, ctx.config = scalars, config
     ctx.has_v0, ctx.has_i0 = v0 is not None, i0 is not None
@@ -318,7 +324,7 @@ def _gradients(ctx, gs, gv_last, gi_last, gvseq, backward):
     return (gx, gv0 if need_v0 else None, gi0 if need_i0 else None, None, grad_p1, None, None, None)
 
 
-def _backward(ctx, gs, gv_last, gi_last, gvseq, gckv, gcki):
+def _backward(ctx, gs, gv_last, gi_last, gvseq, gckv, gcki, gsb):
     return _gradients(ctx, gs, gv_last, gi_last, gvseq, neuron_bwd)
 
 
@@ -333,12 +339,12 @@ class EagerNeuron(torch.autograd.Function):
     def forward(ctx, x, v0, i0, vth, p1, p2, scalars, config):
         out = forward_direct(x, v0, i0, vth, p1, p2, scalars, config)
         _setup_context(ctx, (x, v0, i0, vth, p1, p2, scalars, config), out)
-        ctx.mark_non_differentiable(out[4], out[5])
+        ctx.mark_non_differentiable(out[4], out[5], out[6])
         ctx.set_materialize_grads(False)  # an output the loss does not use reaches the kernel as "none"
         return out
 
     @staticmethod
-    def backward(ctx, gs, gv_last, gi_last, gvseq, gckv, gcki):
+    def backward(ctx, gs, gv_last, gi_last, gvseq, gckv, gcki, gsb):
         return _gradients(ctx, gs, gv_last, gi_last, gvseq, _backward_direct)
 
 

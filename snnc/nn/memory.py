@@ -22,7 +22,9 @@ The rules:
   (a view that outlives the spike tensor is then simply saved unchanged).
 - **One copy per spike tensor.** All saved views of one spike tensor share one ``uint8`` copy of it,
   made at the first save and freed when the last packed view is freed. The packed object never refers
-  to the original tensor, so the original's memory is released as soon as the forward drops it.
+  to the original tensor, so the original's memory is released as soon as the forward drops it. A
+  Triton neuron inside the context writes that copy itself, with the spikes (the record keeps it while
+  the spikes live), so nothing is converted when they are saved.
 - **Autograd's in-place check is kept.** Under any ``saved_tensors_hooks`` PyTorch no longer checks at
   backward that a saved tensor was not modified in place; :meth:`SpikePacker.unpack` does that check
   itself for the tensors it saves unchanged. A compacted tensor is a copy: an in-place change of the
@@ -63,15 +65,16 @@ def _convert(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 class _Record:
     """One recorded spike tensor: its dtype, element range and version, and its shared ``uint8`` copy."""
 
-    __slots__ = ("dtype", "begin", "end", "version", "spikes", "compact")
+    __slots__ = ("dtype", "begin", "end", "version", "spikes", "compact", "written")
 
-    def __init__(self, spikes: torch.Tensor, spikes_ref: weakref.ref):
+    def __init__(self, spikes: torch.Tensor, spikes_ref: weakref.ref, as_bytes: torch.Tensor | None):
         self.dtype = spikes.dtype
         self.begin = spikes.storage_offset()
         self.end = self.begin + spikes.numel()
         self.version = spikes._version
         self.spikes = spikes_ref
         self.compact: weakref.ref | None = None
+        self.written = as_bytes  # the uint8 copy the neuron kernel wrote with the spikes, if it did
 
     def holds(self, t: torch.Tensor) -> bool:
         """``t`` (dense, same storage) lies inside the live spikes, both unmodified since recording."""
@@ -80,7 +83,10 @@ class _Record:
                 and self.begin <= begin and begin + t.numel() <= self.end)
 
     def uint8(self) -> torch.Tensor:
-        """The spikes as ``uint8`` (same strides, storage offset 0), converted once and shared."""
+        """The spikes as ``uint8`` (same strides, storage offset 0): the kernel's copy, or converted once;
+        shared."""
+        if self.written is not None:
+            return self.written
         compact = self.compact() if self.compact is not None else None
         if compact is None:
             compact = _convert(self.spikes(), torch.uint8)  # alive: checked by holds()
@@ -98,13 +104,18 @@ class SpikeRegistry:
     def __len__(self) -> int:
         return sum(len(records) for records in self._by_storage.values())
 
-    def record(self, spikes: torch.Tensor) -> None:
-        """Remember ``spikes`` (values 0/1) until the tensor object dies; non-candidates are ignored."""
+    def record(self, spikes: torch.Tensor, as_bytes: torch.Tensor | None = None) -> None:
+        """Remember ``spikes`` (values 0/1) until the tensor object dies, with their uint8 copy if one was
+        made with them (same shape and strides, storage offset 0); non-candidates and tensors already
+        recorded are ignored."""
         if not _is_candidate(spikes):
             return
         key = _storage_key(spikes)
+        records = self._by_storage.setdefault(key, [])
+        if any(record.spikes() is spikes for record in records):
+            return
         spikes_ref = weakref.ref(spikes, functools.partial(self._forget, key))
-        self._by_storage.setdefault(key, []).append(_Record(spikes, spikes_ref))
+        records.append(_Record(spikes, spikes_ref, as_bytes))
 
     def find(self, t: torch.Tensor) -> _Record | None:
         """The record whose spikes hold all of ``t`` (see :meth:`_Record.holds`), or None."""
@@ -126,11 +137,17 @@ class SpikeRegistry:
 REGISTRY = SpikeRegistry()
 
 
-def record_spikes(spikes: torch.Tensor) -> torch.Tensor:
-    """Declare ``spikes`` binary (every value 0 or 1) for :func:`compact_spikes`; returns it. A no-op
-    unless a context is open, and while ``torch.compile``/``torch.export`` trace."""
-    if REGISTRY.active and not torch.compiler.is_compiling():
-        REGISTRY.record(spikes)
+def recording() -> bool:
+    """Spikes recorded now are compacted: a :func:`compact_spikes` context is open, and no
+    ``torch.compile``/``torch.export`` trace is running."""
+    return bool(REGISTRY.active) and not torch.compiler.is_compiling()
+
+
+def record_spikes(spikes: torch.Tensor, as_bytes: torch.Tensor | None = None) -> torch.Tensor:
+    """Declare ``spikes`` binary (every value 0 or 1) for :func:`compact_spikes`, with ``as_bytes`` their
+    uint8 copy when the producer wrote one; returns ``spikes``. A no-op unless :func:`recording`."""
+    if recording():
+        REGISTRY.record(spikes, as_bytes)
     return spikes
 
 
@@ -197,4 +214,4 @@ def compact_spikes() -> Iterator[SpikePacker]:
         REGISTRY.active -= 1
 
 
-__all__ = ["compact_spikes", "record_spikes", "SpikePacker", "SpikeRegistry", "REGISTRY"]
+__all__ = ["compact_spikes", "record_spikes", "recording", "SpikePacker", "SpikeRegistry", "REGISTRY"]

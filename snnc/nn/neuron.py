@@ -24,7 +24,7 @@ from torch import nn
 
 from ..ir import dynamics
 from .base import MemoryModule
-from .memory import record_spikes
+from .memory import record_spikes, recording
 from .surrogate import Sigmoid, SurrogateFunction
 
 BACKENDS = ("torch", "triton", "cupy")
@@ -144,9 +144,15 @@ class BaseNode(MemoryModule):
         return torch.stack(spikes)
 
     def _fused_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        """The fused kernel; inside :func:`snnc.nn.compact_spikes` it also writes the spikes' uint8 copy,
+        recorded here (the record :meth:`forward` adds after it is then a no-op)."""
         from ..runtime import neuron_forward  # GPU runtime; imported lazily (triton/cupy optional)
 
-        return neuron_forward(self, x_seq)
+        compact = recording() and self.surrogate_function.spiking
+        spikes, as_bytes = neuron_forward(self, x_seq, spike_bytes=compact)
+        if compact:
+            record_spikes(spikes, as_bytes)
+        return spikes
 
     def extra_repr(self) -> str:
         return (f"v_threshold={self.v_threshold}, v_reset={self.v_reset}, detach_reset={self.detach_reset}, "

@@ -123,5 +123,5 @@ class GraphModule(nn.Module):
         i0 = float(p.get("i_init", 0.0))
         if problem.window and charge == "cuba" and i0 != 0.0:
             return self._per_step(node, x, ctx, self._neuron_step)  # the kernels reset I to 0
-        spikes, _, _, _ = multistep("triton", problem, x.contiguous(), problem.v_init, i0)
+        spikes = multistep("triton", problem, x.contiguous(), problem.v_init, i0)[0]
         return spikes

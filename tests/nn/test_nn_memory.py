@@ -136,6 +136,30 @@ def test_training_step_bit_identical_and_spikes_saved_as_uint8(backend, device):
     assert len(REGISTRY) == 0  # the spikes died with the graph
 
 
+@pytest.mark.parametrize("device", DEVICES)
+def test_triton_neurons_write_the_uint8_copy_themselves(device, monkeypatch):
+    """With the Triton backend the kernel writes the spikes' uint8 copy with them: packing converts
+    nothing, what is saved equals the spikes, and the step stays bit-identical."""
+    backend_param("triton", device)
+    import snnc.nn.memory as memory
+    x, y = batch(device)
+    loss_a, grads_a, _ = train_step(spiking_conv_net("triton", device), x, y, compact=False)
+    net = spiking_conv_net("triton", device)
+    outputs = spike_outputs(net)
+    conversions = []
+    convert = memory._convert
+    monkeypatch.setattr(memory, "_convert", lambda t, dtype: conversions.append(dtype) or convert(t, dtype))
+    with spying(True) as (spy, packer):
+        loss_b = nn.functional.cross_entropy(net(x).mean(0), y)
+    assert torch.uint8 not in conversions and packer.converted == 2
+    packed = list(spy.tensors(_Compact))
+    assert len(packed) == 2 and all(torch.equal(p, s.to(torch.uint8)) for p, s in zip(packed, outputs))
+    loss_b.backward()
+    assert conversions == [torch.float32] * 2  # the backward's unpacking
+    assert torch.equal(loss_a, loss_b.detach())
+    assert all(torch.equal(a, p.grad) for a, p in zip(grads_a, net.parameters()))
+
+
 @pytest.mark.parametrize("device, dtype", [("cpu", torch.bfloat16), on_cuda("cuda", torch.float16)])
 def test_autocast_spikes_in_the_autocast_dtype_are_compacted(device, dtype):
     x, y = batch(device)
