@@ -68,7 +68,7 @@ def reset(net):
 
 #: kernel-name keywords of each part of the step in the profile (first match wins)
 PARTS = (("neuron", ("neuron", "_forward_kernel", "_backward_kernel", "lif")),
-         ("batch norm", ("batch_norm", "bn_", "welford")),
+         ("batch norm", ("batch_norm", "batchnorm", "bn_", "welford")),
          ("convolution", ("conv", "cudnn", "xmma", "gemm", "cutlass", "implicit", "wgrad", "dgrad")))
 
 
@@ -82,11 +82,17 @@ def profile(factory, steps, batch, amp, compact, layout):
         step()
         torch.cuda.synchronize()
     parts = dict.fromkeys([name for name, _ in PARTS] + ["other"], 0.0)
+    kernels = []
     for event in prof.key_averages():
         name = event.key.lower()
         part = next((p for p, words in PARTS if any(w in name for w in words)), "other")
         parts[part] += event.self_device_time_total / 1e3
-    return parts
+        kernels.append((event.self_device_time_total / 1e3, part, event.key))
+    return parts, sorted(kernels, reverse=True)[:LARGEST]
+
+
+#: kernels listed by name under ``--profile``
+LARGEST = 10
 
 
 #: ``--layouts`` choices: the memory format the nets' parameters (and so their activations) take
@@ -162,12 +168,16 @@ def main(argv=None):
         t = max(args.steps)
         rows = {f"{name} ({layout})": profile(factory, t, args.batch, args.amp, compact, layout)
                 for layout in args.layouts for name, factory, compact in nets}
-        parts = list(next(iter(rows.values())))
+        parts = list(next(iter(rows.values()))[0])
         print(f"\n### device time of one step by part, T={t}, ms (torch.profiler, self time of kernels)\n")
         print("| net | " + " | ".join(parts) + " | total |")
         print("|---|" + "---|" * (len(parts) + 1))
-        for name, row in rows.items():
+        for name, (row, _) in rows.items():
             print(f"| {name} | " + " | ".join(f"{row[p]:.1f}" for p in parts) + f" | {sum(row.values()):.1f} |")
+        for name, (_, largest) in rows.items():
+            print(f"\n{name}: the {LARGEST} largest kernels (ms, part, name)")
+            for ms, part, kernel in largest:
+                print(f"    {ms:7.2f}  {part:12s} {kernel[:100]}")
 
 
 def _cells(snnc, sj) -> str:
