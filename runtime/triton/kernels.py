@@ -309,6 +309,14 @@ def _fresh(t, window, steps0, WINDOW: tl.constexpr):
 
 
 @triton.jit
+def _neurons(N, BLOCK: tl.constexpr):
+    """This program's ``BLOCK`` neurons: their offsets in a step, the mask of those below ``N``, and the
+    step stride ``N`` as int64 (offsets across steps are 64-bit scalars, within a step 32-bit)."""
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    return offs, offs < N, tl.cast(N, tl.int64)
+
+
+@triton.jit
 def _load_steps(ptr, row, n, offs, mask, NSTEPS: tl.constexpr):
     """The values of ``NSTEPS`` consecutive steps from step offset ``row`` (a scalar; ``n`` the step
     stride), all loads issued before any is used."""
@@ -378,10 +386,7 @@ def neuron_forward_kernel(
     DT: tl.constexpr = x_ptr.dtype.element_ty
     FULL: tl.constexpr = T // CHUNK
     LEAD: tl.constexpr = T % CHUNK
-    pid = tl.program_id(0)
-    offs = pid * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < N
-    n = tl.cast(N, tl.int64)  # the step stride: offsets across steps are 64-bit scalars, within one 32-bit
+    offs, mask, n = _neurons(N, BLOCK)
     vth, p1, p2 = _hyperparameters(vth_ptr, p1_ptr, p2_ptr, vth_s, p1_s, p2_s, offs, mask, VTH_MODE, P1_MODE, P2_MODE,
                                    ROUND_K, DT, LOWP)
     v, i = _initial_state(v0_ptr, i0_ptr, v0_s, offs, mask, V0_MODE, I0_MODE, DT, NATIVE16, BLOCK)
@@ -524,10 +529,7 @@ def neuron_backward_kernel(
     DT: tl.constexpr = x_ptr.dtype.element_ty
     FULL: tl.constexpr = T // CHUNK
     LEAD: tl.constexpr = T % CHUNK
-    pid = tl.program_id(0)
-    offs = pid * BLOCK + tl.arange(0, BLOCK)
-    mask = offs < N
-    n = tl.cast(N, tl.int64)
+    offs, mask, n = _neurons(N, BLOCK)
     vth, p1, p2 = _hyperparameters(vth_ptr, p1_ptr, p2_ptr, vth_s, p1_s, p2_s, offs, mask, VTH_MODE, P1_MODE, P2_MODE,
                                    ROUND_K, DT, LOWP)
     v_start, i_start = _initial_state(v0_ptr, i0_ptr, v0_s, offs, mask, V0_MODE, I0_MODE, DT, NATIVE16, BLOCK)
@@ -564,4 +566,4 @@ def neuron_backward_kernel(
     if STORE_GI0:
         tl.store(gi0_ptr + offs, gi.to(gi0_ptr.dtype.element_ty), mask=mask)
     if CHARGE == 2:
-        tl.store(gk_ptr + pid, tl.sum(gk, axis=0))
+        tl.store(gk_ptr + tl.program_id(0), tl.sum(gk, axis=0))
