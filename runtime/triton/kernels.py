@@ -317,6 +317,20 @@ def _neurons(N, BLOCK: tl.constexpr):
 
 
 @triton.jit
+def _program(N, v0_ptr, i0_ptr, vth_ptr, p1_ptr, p2_ptr, v0_s, vth_s, p1_s, p2_s, V0_MODE: tl.constexpr,
+             I0_MODE: tl.constexpr, VTH_MODE: tl.constexpr, P1_MODE: tl.constexpr, P2_MODE: tl.constexpr,
+             ROUND_K: tl.constexpr, NATIVE16: tl.constexpr, DT: tl.constexpr, LOWP: tl.constexpr,
+             BLOCK: tl.constexpr):
+    """What both kernels start from: this program's neurons (:func:`_neurons`), their hyperparameters and
+    the state before the first step."""
+    offs, mask, n = _neurons(N, BLOCK)
+    vth, p1, p2 = _hyperparameters(vth_ptr, p1_ptr, p2_ptr, vth_s, p1_s, p2_s, offs, mask, VTH_MODE, P1_MODE, P2_MODE,
+                                   ROUND_K, DT, LOWP)
+    v, i = _initial_state(v0_ptr, i0_ptr, v0_s, offs, mask, V0_MODE, I0_MODE, DT, NATIVE16, BLOCK)
+    return offs, mask, n, vth, p1, p2, v, i
+
+
+@triton.jit
 def _load_steps(ptr, row, n, offs, mask, NSTEPS: tl.constexpr):
     """The values of ``NSTEPS`` consecutive steps from step offset ``row`` (a scalar; ``n`` the step
     stride), all loads issued before any is used."""
@@ -386,10 +400,9 @@ def neuron_forward_kernel(
     DT: tl.constexpr = x_ptr.dtype.element_ty
     FULL: tl.constexpr = T // CHUNK
     LEAD: tl.constexpr = T % CHUNK
-    offs, mask, n = _neurons(N, BLOCK)
-    vth, p1, p2 = _hyperparameters(vth_ptr, p1_ptr, p2_ptr, vth_s, p1_s, p2_s, offs, mask, VTH_MODE, P1_MODE, P2_MODE,
-                                   ROUND_K, DT, LOWP)
-    v, i = _initial_state(v0_ptr, i0_ptr, v0_s, offs, mask, V0_MODE, I0_MODE, DT, NATIVE16, BLOCK)
+    offs, mask, n, vth, p1, p2, v, i = _program(N, v0_ptr, i0_ptr, vth_ptr, p1_ptr, p2_ptr, v0_s, vth_s, p1_s, p2_s,
+                                                V0_MODE, I0_MODE, VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16, DT,
+                                                LOWP, BLOCK)
     if LEAD > 0:
         v, i = _forward_chunk(_load_steps(x_ptr, 0, n, offs, mask, LEAD), s_ptr, sb_ptr, vseq_ptr, ckv_ptr, cki_ptr, n,
                               offs, mask, 0, v, i, vth, p1, p2, v_reset, v_leak, v_init, window, steps0, CHARGE,
@@ -529,10 +542,9 @@ def neuron_backward_kernel(
     DT: tl.constexpr = x_ptr.dtype.element_ty
     FULL: tl.constexpr = T // CHUNK
     LEAD: tl.constexpr = T % CHUNK
-    offs, mask, n = _neurons(N, BLOCK)
-    vth, p1, p2 = _hyperparameters(vth_ptr, p1_ptr, p2_ptr, vth_s, p1_s, p2_s, offs, mask, VTH_MODE, P1_MODE, P2_MODE,
-                                   ROUND_K, DT, LOWP)
-    v_start, i_start = _initial_state(v0_ptr, i0_ptr, v0_s, offs, mask, V0_MODE, I0_MODE, DT, NATIVE16, BLOCK)
+    offs, mask, n, vth, p1, p2, v_start, i_start = _program(N, v0_ptr, i0_ptr, vth_ptr, p1_ptr, p2_ptr, v0_s, vth_s,
+                                                            p1_s, p2_s, V0_MODE, I0_MODE, VTH_MODE, P1_MODE, P2_MODE,
+                                                            ROUND_K, NATIVE16, DT, LOWP, BLOCK)
     gv = tl.zeros([BLOCK], tl.float32)
     gi = tl.zeros([BLOCK], tl.float32)
     gk = tl.zeros([BLOCK], tl.float32)
