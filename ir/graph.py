@@ -166,9 +166,9 @@ class Graph:
                 h.update(arr.tobytes())
         return h.hexdigest()
 
-    def save(self, path) -> None:
+    def save(self, path, overwrite: bool = False) -> None:
         from .serialize import save
-        save(self, path)
+        save(self, path, overwrite)
 
     def summary(self) -> str:
         rows = [f"{n.name:<20} {n.op:<10} {str(n.shape):<16} " +

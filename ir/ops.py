@@ -341,6 +341,11 @@ CHARGES = ("if", "lif", "plif", "beta", "cuba")
 CHARGE_PARAMS = {"if": (), "lif": ("tau",), "plif": ("k",), "beta": ("beta",), "cuba": ("alpha", "beta")}
 
 
+#: the per-step decay each charge parameter defines, which must lie in [0, 1]
+DECAYS = {"tau": lambda tau: 1.0 / tau, "k": lambda k: k, "beta": lambda beta: beta, "alpha": lambda alpha: alpha}
+DECAY_RULES = {"tau": "1/tau: tau must be >= 1", "k": "k = 1/tau", "beta": "beta", "alpha": "alpha"}
+
+
 class Neuron(Op):
     """A spiking neuron population, one neuron per element of the per-step shape.
 
@@ -408,8 +413,15 @@ class Neuron(Op):
         if node.attrs["reset_timing"] != "immediate" and charge not in ("beta", "cuba"):
             raise GraphError(node.name, f"{node.attrs['reset_timing']} reset is defined for the 'beta' "
                                         "and 'cuba' charges only")
-        if charge == "lif" and np.any(node.params["tau"] == 0):
-            raise GraphError(node.name, "parameter 'tau' must be non-zero")
+        for key, decay in DECAYS.items():  # each a fraction of the state kept or lost per step
+            if key in node.params and key in CHARGE_PARAMS[charge]:
+                param = np.asarray(node.params[key], np.float64)
+                with np.errstate(divide="ignore"):
+                    outside = (decay(param) < 0) | (decay(param) > 1)
+                if np.any(outside):
+                    bad = param[outside].reshape(-1)[0]
+                    raise GraphError(node.name, f"parameter '{key}' = {bad:g} gives a decay outside [0, 1] "
+                                                f"({DECAY_RULES[key]}); the neuron would not leak but overshoot")
         if node.attrs["window_size"] < 0:
             raise GraphError(node.name, "window_size must be >= 0")
 

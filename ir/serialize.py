@@ -13,7 +13,8 @@ Loading checks the format name and version, every op, attribute, dtype and shape
 against the dtype/shape recorded for it and against its op, each node's per-step shape against the
 one inferred again), each parameter file's SHA-256 and finally the graph's content hash, so a
 damaged or edited file is refused with a message naming the file and node. Nothing is executed
-while loading: JSON is parsed as data and arrays are read with ``allow_pickle=False``.
+while loading: JSON is parsed as data and arrays are read as data only (``snnc.ir.npy``: never
+unpickled, a zip member's declared size checked before it is inflated).
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .budget import check_bytes
 from .errors import GraphError, SnncError
 from .graph import Graph, Node, _jsonable, node_record
+from .npy import read_npy
 from .ops import OPS
 
 FORMAT = "snnc-ir"
@@ -75,15 +78,34 @@ def _encode(graph: Graph) -> tuple[dict, dict[str, bytes]]:
     return doc, files
 
 
-def save(graph: Graph, path) -> None:
-    """Write ``graph`` to a directory (or a ``.snnc``/``.zip`` archive) atomically."""
+def saved_files(path: Path) -> set[str] | None:
+    """The files of a graph directory saved by :func:`save` (``graph.json`` and the parameter files it
+    lists), or ``None`` when ``path`` holds no readable ``graph.json`` of this format."""
+    try:
+        doc = json.loads((Path(path) / "graph.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("nodes"), list):
+        return None
+    files = {"graph.json"}
+    for entry in doc["nodes"]:
+        refs = entry.get("params") if isinstance(entry, dict) else None
+        for ref in (refs.values() if isinstance(refs, dict) else ()):
+            if isinstance(ref, dict) and isinstance(ref.get("file"), str):
+                files.add(ref["file"])
+    return files
+
+
+def save(graph: Graph, path, overwrite: bool = False) -> None:
+    """Write ``graph`` to a directory (or a ``.snnc``/``.zip`` archive) atomically. An existing saved
+    graph at ``path`` is replaced only with ``overwrite``; anything else there is never touched."""
     from .atomic import atomic_output
 
     graph.verify()
     doc, files = _encode(graph)
     text = json.dumps(doc, indent=1, allow_nan=False)
     path = Path(path)
-    with atomic_output(path, directory=not is_archive(path)) as tmp:
+    with atomic_output(path, directory=not is_archive(path), overwrite=overwrite, owned=saved_files) as tmp:
         if is_archive(path):
             with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
                 zf.writestr("graph.json", text)
@@ -113,8 +135,10 @@ class _Reader:
     def read(self, name: str, limit: int | None = None) -> bytes:
         try:
             if self.zip is not None:
-                if limit is not None and self.zip.getinfo(name).file_size > limit:
+                size = self.zip.getinfo(name).file_size  # what the archive declares, before inflating it
+                if limit is not None and size > limit:
                     raise SnncError(f"{self.path}: '{name}' is larger than {limit} bytes")
+                check_bytes(size, f"{self.path}: '{name}'")
                 return self.zip.read(name)
             file = self.path / name
             if limit is not None and file.stat().st_size > limit:
@@ -145,12 +169,9 @@ def _read_param(reader: _Reader, path: Path, name: str, key: str, ref) -> np.nda
     if digest is not None and hashlib.sha256(data).hexdigest() != digest:
         raise GraphError(name, f"{path}/{fname}: parameter '{key}' is corrupt (SHA-256 does not match graph.json)")
     try:
-        arr = np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, EOFError, OSError) as e:
-        raise GraphError(name, f"{path}/{fname}: parameter '{key}' is not a valid .npy array "
-                               f"(truncated, corrupt or pickled): {e}") from None
-    if not isinstance(arr, np.ndarray):
-        raise GraphError(name, f"{path}/{fname}: parameter '{key}' is not a single .npy array")
+        arr = read_npy(data, f"{path}/{fname}")
+    except SnncError as e:
+        raise GraphError(name, f"parameter '{key}': {e}") from None
     if arr.dtype.name not in ALLOWED_DTYPES:
         raise GraphError(name, f"{path}/{fname}: parameter '{key}' has unsupported dtype {arr.dtype}; "
                                f"expected one of {sorted(ALLOWED_DTYPES)}")
@@ -222,4 +243,4 @@ def load(path) -> Graph:
     return graph
 
 
-__all__ = ["save", "load", "FORMAT", "VERSION", "is_archive"]
+__all__ = ["save", "load", "saved_files", "FORMAT", "VERSION", "is_archive"]

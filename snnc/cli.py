@@ -32,7 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("compile", help="lower a model to a target artifact directory")
     p.add_argument("model", metavar="MODEL", help=".pt module, .pt2 torch.export program, .nir file or saved snnc IR")
     p.add_argument("--target", required=True, choices=TARGETS)
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="artifact directory (written atomically)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="artifact directory, written atomically; it must be absent or empty, or an artifact "
+                   "holding only its own files (then --force)")
+    _force(p, "replace an existing artifact at OUT")
     _model_options(p)
 
     p = sub.add_parser("verify", help="check a target bit-exactly against the reference interpreter")
@@ -47,12 +50,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plots", metavar="DIR", help="write spike rasters (reference vs target) and a divergence map")
     p.add_argument("--max-drift", type=float, metavar="D", help="fail (exit 1) when the quantized model drifts "
                    "more than D from the float one (1 - decision agreement, or a layer's spike-rate error)")
+    _force(p, "replace existing --report, --junit and --plots outputs")
+    p.add_argument("--allow-changed", action="store_true",
+                   help="run an --artifact whose files differ from snnc.json or from a fresh lowering, to find "
+                   "the first divergence (it still fails; by default such an artifact is not run)")
     _model_options(p)
 
     p = sub.add_parser("simulate", help="run an artifact on inputs")
     p.add_argument("artifact", metavar="ARTIFACT")
     p.add_argument("--inputs", required=True, metavar="X.npy")
-    p.add_argument("-o", "--output", required=True, metavar="Y.npy")
+    p.add_argument("-o", "--output", required=True, metavar="Y.npy",
+                   help="outputs [T, N, *output_shape] (several outputs: Y.npy, Y.1.npy, ...)")
+    _force(p, "replace existing output files")
+    p.add_argument("--allow-changed", action="store_true",
+                   help="run an artifact whose files no longer match snnc.json's hashes (refused by default: "
+                   "an edited artifact can run code), with a warning")
     _debug(p)
 
     p = sub.add_parser("inspect", help="print a model's or an artifact's layers, shapes and estimates")
@@ -72,6 +84,10 @@ def _model_options(p: argparse.ArgumentParser) -> None:
                    help="let a target (nir) approximate what it cannot express exactly, naming each change")
     p.add_argument("--dt", type=float, metavar="DT", help="NIR time step for reading/writing .nir (default 1e-4)")
     _debug(p)
+
+
+def _force(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--force", action="store_true", help=f"{what} (never a directory holding other files)")
 
 
 def _debug(p: argparse.ArgumentParser) -> None:
@@ -99,6 +115,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"snnc {args.command}: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:  # the environment (permissions, a full disk, a missing path): bad input too
+        if args.debug:
+            raise
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"snnc {args.command}: error: {where}{e.strerror or _one_line(str(e))}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        if args.debug:
+            raise
+        print(f"snnc {args.command}: error: out of memory (lower --samples/--timesteps, or the model's size)",
+              file=sys.stderr)
+        return 2
     except Exception as e:  # a bug or an unexpected library error: still one line, exit 2
         if args.debug:
             raise

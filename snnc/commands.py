@@ -12,11 +12,10 @@ stderr and exit status 2; ``verify`` returns 1 on a mismatch.
 
     [target.hls]                 # options of one target, used when compiling for it
     precision = {default = "<16,6>", layers = {fc1 = {weight = "<8,3>"}}}   # → the profile's config
-    reuse_factor = 1             # any other key is passed to the target as an option
 
-    [target.nir]
-    dt = 1e-4
-    allow_approximate = false
+    [target.nir]                 # besides precision, only the target's own options (Target.options):
+    dt = 1e-4                    # gpu: export, export_steps; nir: dt, allow_approximate; any other
+    allow_approximate = false    # key is an error that lists the known ones
 
 ``precision`` is the per-layer precision config of the target's numerics profile (its keys are
 documented with the profile, e.g. ``ir/numerics/hls.py``); it is passed as ``options["config"]``
@@ -25,6 +24,7 @@ documented with the profile, e.g. ``ir/numerics/hls.py``); it is passed as ``opt
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from pathlib import Path
@@ -65,22 +65,10 @@ def read_config(path) -> dict:
     return doc
 
 
-def parse_shape(text) -> tuple[int, ...] | None:
-    if text is None:
-        return None
-    if isinstance(text, (list, tuple)):
-        return tuple(int(d) for d in text)
-    try:
-        shape = tuple(int(s) for s in str(text).replace("x", ",").split(",") if s.strip())
-    except ValueError:
-        shape = ()
-    if not shape or any(d <= 0 for d in shape):
-        raise SnncError(f"--input-shape must be positive comma-separated integers like 1,8,8, got {text!r}")
-    return shape
-
-
 def model_options(args) -> dict:
     """The compile/verify options from the model flags and ``--config``."""
+    from .compiler import parse_shape
+
     config = read_config(args.config) if getattr(args, "config", None) else {}
     options: dict = {}
     shape = parse_shape(args.input_shape) if args.input_shape else parse_shape(config.get("input_shape"))
@@ -94,8 +82,19 @@ def model_options(args) -> dict:
             if value < 0 or (key == "timesteps" and value == 0):
                 raise SnncError(f"--{key} must be {'positive' if key == 'timesteps' else '>= 0'}, got {value}")
             options[key] = value
+    if options.get("window") and options.get("timesteps") and options["window"] > options["timesteps"]:
+        raise SnncError(f"--window {options['window']} is longer than --timesteps {options['timesteps']}: no "
+                        "window would ever end, so no decision would be made; use a window <= the steps")
     target = getattr(args, "target", None)
     section = dict((config.get("target") or {}).get(target) or {})
+    if section:
+        from .targets import get_target
+
+        known = {"precision", *get_target(target).options}
+        unknown = sorted(set(section) - known)
+        if unknown:
+            raise SnncError(f"--config {args.config}: [target.{target}] has unknown key(s) {unknown}; "
+                            f"known: {sorted(known)}")
     if "precision" in section:
         precision = section.pop("precision")
         options["config"] = precision
@@ -116,12 +115,10 @@ def model_options(args) -> dict:
 
 def _example_input(options: dict):
     """A zero example input from ``--input-shape`` (only for tracing a torch module)."""
-    import torch
+    from .compiler import zero_input
 
     shape = options.get("input_shape")
-    if shape is None:
-        return None
-    return torch.zeros((options.get("timesteps") or 1, 1) + tuple(shape))
+    return None if shape is None else zero_input(shape, options.get("timesteps"))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -130,11 +127,8 @@ def _example_input(options: dict):
 def cmd_compile(args) -> int:
     from .compiler import compile as compile_model
 
-    out = Path(args.output)
-    if out.exists() and not (out / "snnc.json").is_file() and (out.is_file() or any(out.iterdir())):
-        raise SnncError(f"-o {args.output}: exists and is not an snnc artifact; refusing to replace it")
     options = model_options(args)
-    art = compile_model(_model(args.model, options), args.target, args.output, **options)
+    art = compile_model(_model(args.model, options), args.target, args.output, overwrite=args.force, **options)
     print(f"snnc compile: wrote {art}")
     return 0
 
@@ -144,6 +138,13 @@ def cmd_verify(args) -> int:
 
     from .verify import verify
 
+    from .ir.atomic import check_replaceable
+    from .verify import plot_files
+
+    for flag, path, directory, owned in (("--report", args.report, False, None), ("--junit", args.junit, False, None),
+                                         ("--plots", args.plots, True, plot_files)):
+        if path:  # refused before the work, not after it
+            check_replaceable(Path(path), directory, args.force, owned)
     options = model_options(args)
     model = _model(args.model, options)
     timesteps = options.pop("timesteps", None)
@@ -153,14 +154,19 @@ def cmd_verify(args) -> int:
         raise SnncError(f"--samples must be positive, got {args.samples}")
     report = verify(model, args.target, inputs=args.inputs, artifact=args.artifact, samples=args.samples,
                     seed=args.seed or 0, max_drift=getattr(args, "max_drift", None),
-                    progress=sys.stderr.isatty(), timesteps=timesteps, **options)
+                    progress=sys.stderr.isatty(), timesteps=timesteps, allow_changed=args.allow_changed,
+                    **options)
     print(report.summary())
     if args.report:
-        report.to_json(args.report)
-    if getattr(args, "junit", None):
-        report.write_junit(args.junit)
-    if getattr(args, "plots", None):
-        report.plot(args.plots)
+        report.to_json(args.report, args.force)
+    if args.junit:
+        report.write_junit(args.junit, args.force)
+    if args.plots:
+        try:
+            report.plot(args.plots, args.force)
+        except ModuleNotFoundError as e:  # an optional extra: the verdict stands
+            print(f"snnc verify: no plots written: {e.name} is not installed (pip install 'snnc[plots]')",
+                  file=sys.stderr)
     return report.exit_code
 
 
@@ -168,19 +174,22 @@ def cmd_simulate(args) -> int:
     import torch
 
     from .compiler import Artifact, simulate
-    from .ir.atomic import atomic_output
+    from .ir.atomic import check_replaceable, write_file
 
     art = Artifact.open(args.artifact)
     if not Path(args.inputs).is_file():
         raise SnncError(f"--inputs {args.inputs}: no such file")
-    outputs = simulate(art, args.inputs)
-    outputs = list(outputs) if isinstance(outputs, (tuple, list)) else [outputs]
     out = Path(args.output)
-    paths = [out] + [out.with_name(f"{out.stem}.{i}{out.suffix or '.npy'}") for i in range(1, len(outputs))]
+    n_outputs = max(1, len(art.manifest.get("output_shapes") or [None]))
+    paths = [out] + [out.with_name(f"{out.stem}.{i}{out.suffix or '.npy'}") for i in range(1, n_outputs)]
+    for path in paths:  # refused before the run, not after it
+        check_replaceable(path, False, args.force, None)
+    outputs = simulate(art, args.inputs, allow_changed=args.allow_changed)
+    outputs = list(outputs) if isinstance(outputs, (tuple, list)) else [outputs]
     for path, y in zip(paths, outputs):
-        with atomic_output(path, directory=False) as tmp:
-            with open(tmp, "wb") as f:
-                np.save(f, torch.as_tensor(y).detach().cpu().numpy(), allow_pickle=False)
+        buf = io.BytesIO()
+        np.save(buf, torch.as_tensor(y).detach().cpu().numpy(), allow_pickle=False)
+        write_file(path, buf.getvalue(), args.force)
     print(f"snnc simulate: wrote {', '.join(map(str, paths))} {list(torch.as_tensor(outputs[0]).shape)}")
     return 0
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,15 +30,22 @@ import numpy as np
 import torch
 
 from .ir import Graph
-from .ir.atomic import atomic_output
+from .ir.atomic import atomic_output, check_replaceable
+from .ir.budget import check_elements
 from .ir.errors import SnncError
 from .ir.interpreter import window_of
+from .ir.npy import read_npy
 
 MANIFEST = "snnc.json"
 IR_DIR = "ir"
 CALIBRATION = "calibration.npy"  # inside IR_DIR: the example input the quantizer saw, to re-derive the graph
 FORMAT = "snnc-artifact"
 VERSION = 1
+ARTIFACT_KIND = "snnc artifact"  # in the messages of refused output paths
+
+
+class ArtifactChangedWarning(UserWarning):
+    """An artifact whose files differ from its manifest is run because the caller asked for it."""
 
 
 
@@ -56,15 +64,24 @@ def resolve_target(target):
     raise SnncError(f"target must be a target name or a snnc.targets.Target, got {type(target).__name__}")
 
 
-def _parse_shape(shape):
+def parse_shape(shape) -> tuple[int, ...] | None:
+    """A per-step input shape from ``"1,8,8"`` (or ``"1x8x8"``) or a sequence of positive integers."""
     if shape is None:
         return None
-    if isinstance(shape, str):
-        try:
-            return tuple(int(s) for s in shape.replace("x", ",").split(",") if s.strip())
-        except ValueError:
-            raise SnncError(f"input shape must be comma-separated integers like 1,8,8, got {shape!r}") from None
-    return tuple(int(s) for s in shape)
+    parts = str(shape).replace("x", ",").split(",") if isinstance(shape, str) else list(shape)
+    try:
+        dims = tuple(int(p) if isinstance(p, str) and p.strip().isdigit() else _whole(p) for p in parts)
+    except (TypeError, ValueError):
+        dims = ()
+    if not dims or any(d <= 0 for d in dims):
+        raise SnncError(f"--input-shape must be positive integers separated by commas, like 1,8,8; got {shape!r}")
+    return dims
+
+
+def _whole(value) -> int:
+    if isinstance(value, bool) or not float(value).is_integer():
+        raise ValueError(value)
+    return int(value)
 
 
 def to_graph(model_or_graph, example_input=None, **options) -> Graph:
@@ -99,17 +116,26 @@ def to_graph(model_or_graph, example_input=None, **options) -> Graph:
         if trace is None:
             raise SnncError("tracing torch modules needs snnc.trace, which is not available in this build")
         if example_input is None:
-            shape = _parse_shape(options.get("input_shape"))
+            shape = parse_shape(options.get("input_shape"))
             if shape is None:
                 raise SnncError("a torch module needs an example input [T, N, *input_shape] "
                                 "(or --input-shape C,H,W) to be traced")
-            example_input = torch.zeros((options.get("timesteps") or 1, 1) + shape)
+            example_input = zero_input(shape, options.get("timesteps"))
         graph = trace(model_or_graph, torch.as_tensor(example_input))
         if not isinstance(graph, Graph):
             raise SnncError(f"snnc.trace returned {type(graph).__name__}, expected a snnc.ir.Graph")
         return graph
     raise SnncError(f"cannot compile a {type(model_or_graph).__name__}: expected a torch module, a snnc.ir.Graph "
                     "or a path to a model")
+
+
+def zero_input(input_shape, timesteps=None) -> torch.Tensor:
+    """The zero example input ``[timesteps or 1, 1, *input_shape]`` that traces a module from
+    ``--input-shape`` (its size checked against the memory budget first)."""
+    shape = (int(timesteps or 1), 1) + tuple(input_shape)
+    check_elements(shape, 4, f"--timesteps {timesteps} x --input-shape {','.join(map(str, input_shape))} "
+                   "example input")
+    return torch.zeros(shape)
 
 
 def standard_passes(graph: Graph, window=None) -> Graph:
@@ -244,6 +270,23 @@ class Artifact:
         now = {str(f): _sha256(self.path / f) for f in self.files}
         return sorted(k for k in set(recorded) | set(now) if recorded.get(k) != now.get(k))
 
+    def check_integrity(self, allow_changed: bool = False) -> None:
+        """Refuse (:class:`SnncError`) an artifact whose files no longer match ``snnc.json``'s SHA-256,
+        before anything of it is read, built or run. ``allow_changed`` runs it anyway, with a warning."""
+        if not isinstance(self.manifest.get("files"), dict) or not self.manifest["files"]:
+            raise SnncError(f"{self.path / MANIFEST}: lists no file hashes ('files'), so the artifact cannot be "
+                            "checked before it runs; recompile it")
+        changed = self.changed_files()
+        if not changed:
+            return
+        what = (f"{self.path}: {', '.join(changed[:5])}{', ...' if len(changed) > 5 else ''} changed since "
+                "compile (SHA-256 differs from snnc.json, or the file is new or gone)")
+        if not allow_changed:
+            raise SnncError(f"{what}; refusing to run the artifact: recompile it, or pass --allow-changed "
+                            "(allow_changed=True) to run the edited files")
+        warnings.warn(f"{what}: running the edited artifact as asked (--allow-changed); its results say "
+                      "nothing about the compiled model", ArtifactChangedWarning, stacklevel=3)
+
     def simulate(self, inputs) -> torch.Tensor:
         return simulate(self, inputs)
 
@@ -277,13 +320,33 @@ def tensor_hash(x) -> str:
     return h.hexdigest()
 
 
-def write_artifact(target, prepared: Graph, out, options: dict, float_graph: Graph | None = None) -> Artifact:
-    """Lower ``prepared`` with ``target`` into ``out`` atomically and add ``snnc.json`` and ``ir/``."""
+def artifact_owned(path: Path) -> set[str] | None:
+    """The files an artifact directory's ``snnc.json`` accounts for (itself, the target's files it
+    lists and the inspection copy ``ir/``), or ``None`` when ``path`` is not an artifact."""
+    from .ir.serialize import saved_files
+
+    try:
+        doc = json.loads((Path(path) / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("files"), dict):
+        return None
+    owned = {MANIFEST, *doc["files"]}
+    owned.update(f"{IR_DIR}/{f}" for f in saved_files(Path(path) / IR_DIR) or ())
+    if doc.get("calibration") is not None:
+        owned.add(f"{IR_DIR}/{CALIBRATION}")
+    return owned
+
+
+def write_artifact(target, prepared: Graph, out, options: dict, float_graph: Graph | None = None,
+                   overwrite: bool = False) -> Artifact:
+    """Lower ``prepared`` with ``target`` into ``out`` atomically and add ``snnc.json`` and ``ir/``.
+    ``out`` must be absent or empty, or an artifact holding only its own files (then ``overwrite``)."""
     from . import __version__
 
     out = Path(out)
     calibration = options.get("calibration")
-    with atomic_output(out) as tmp:
+    with atomic_output(out, overwrite=overwrite, owned=artifact_owned, kind=ARTIFACT_KIND) as tmp:
         target.lower(prepared, tmp, options)
         files = artifact_files(tmp)
         if not files:
@@ -309,9 +372,12 @@ def write_artifact(target, prepared: Graph, out, options: dict, float_graph: Gra
     return Artifact(out, manifest, prepared, float_graph)
 
 
-def compile(model_or_graph, target, out, example_input=None, **options) -> Artifact:  # noqa: A001
+def compile(model_or_graph, target, out, example_input=None, overwrite: bool = False,  # noqa: A001
+            **options) -> Artifact:
     """Compile a model for a target into the directory ``out`` (written atomically: on any error an
-    existing ``out`` is left untouched and nothing partial remains).
+    existing ``out`` is left untouched and nothing partial remains). ``out`` must be absent, an empty
+    directory, or (with ``overwrite=True``) an artifact that holds only the files its ``snnc.json``
+    lists; anything else is refused before the model is even loaded.
 
     ``model_or_graph``: a torch module (traced with ``snnc.trace(model, example_input)``), a
     :class:`snnc.ir.Graph`, or a path (saved snnc IR; other model files through the frontend loader).
@@ -324,24 +390,27 @@ def compile(model_or_graph, target, out, example_input=None, **options) -> Artif
 
     Raises :class:`SnncError` (CLI exit 2) for bad input or what the target cannot lower.
     """
+    check_replaceable(Path(out), True, overwrite, artifact_owned, ARTIFACT_KIND)
     target, float_graph, prepared, options = prepare(model_or_graph, target, example_input, **options)
-    return write_artifact(target, prepared, out, options, float_graph)
+    return write_artifact(target, prepared, out, options, float_graph, overwrite)
 
 
 def as_inputs(inputs, input_shape=None) -> torch.Tensor:
-    """Inputs as a float tensor ``[T, N, *input_shape]`` (from a tensor, an array or a ``.npy`` path)."""
+    """Inputs as a float tensor ``[T, N, *input_shape]`` (from a tensor, an array or a ``.npy`` path,
+    read as data only: :func:`snnc.ir.npy.read_npy`). Complex, object or string values are refused."""
     if isinstance(inputs, (str, Path)):
-        path = Path(inputs)
-        try:
-            inputs = np.load(path, allow_pickle=False)
-        except FileNotFoundError:
-            raise SnncError(f"{path}: no such file") from None
-        except (ValueError, OSError, EOFError) as e:
-            raise SnncError(f"{path}: not a valid .npy array: {e}") from None
-    try:
-        x = torch.as_tensor(np.asarray(inputs) if not isinstance(inputs, torch.Tensor) else inputs)
-    except (TypeError, ValueError, RuntimeError) as e:
-        raise SnncError(f"inputs must be a numeric array [T, N, *input_shape]: {e}") from None
+        inputs = read_npy(inputs)
+    if isinstance(inputs, torch.Tensor):
+        x = inputs
+    else:
+        arr = np.asarray(inputs)
+        if arr.dtype.kind not in "biuf":
+            raise SnncError(f"inputs must be a real numeric array [T, N, *input_shape], got dtype {arr.dtype}")
+        x = torch.as_tensor(arr)
+    if x.is_complex():
+        raise SnncError(f"inputs must be real numbers, got dtype {x.dtype} (the imaginary part would be lost)")
+    if x.device.type == "meta":
+        raise SnncError("inputs are on the meta device (shapes without data)")
     if not x.is_floating_point():
         x = x.to(torch.float32)
     if input_shape is not None:
@@ -353,13 +422,16 @@ def as_inputs(inputs, input_shape=None) -> torch.Tensor:
     return x
 
 
-def simulate(artifact_or_path, inputs) -> torch.Tensor:
+def simulate(artifact_or_path, inputs, allow_changed: bool = False) -> torch.Tensor:
     """Run an artifact (an :class:`Artifact` or its directory) on ``inputs`` ``[T, N, *input_shape]``
     with its target's simulator, which reads only the artifact's files. Returns the outputs per step
-    ``[T, N, *output_shape]`` (a tuple for several outputs), exactly as the target produces them."""
+    ``[T, N, *output_shape]`` (a tuple for several outputs), exactly as the target produces them.
+    Every file is first checked against its SHA-256 in ``snnc.json``
+    (:meth:`Artifact.check_integrity`): a changed artifact is refused unless ``allow_changed``."""
     art = artifact_or_path if isinstance(artifact_or_path, Artifact) else Artifact.open(artifact_or_path)
     target = resolve_target(art.target)
     x = as_inputs(inputs, art.input_shape)
+    art.check_integrity(allow_changed)
     return target.simulate(art.path, x)
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 import tempfile
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
@@ -35,8 +36,11 @@ import torch
 from .compiler import (CALIBRATION, IR_DIR, Artifact, artifact_files, as_inputs, prepare, resolve_target,
                        simulate_recorded, tensor_hash, write_artifact)
 from .ir import Graph, interpret
+from .ir.budget import check_elements
+from .ir.atomic import atomic_output, files_below, write_file
 from .ir.errors import SnncError
 from .ir.interpreter import window_of
+from .ir.npy import read_npy
 from .ir.numerics import get_profile
 
 
@@ -186,14 +190,15 @@ class Report:
             d["drift"]["worst"] = self.drift.worst
         return _clean(d)
 
-    def to_json(self, path=None) -> str:
-        """The full report as JSON (written to ``path`` too when given)."""
+    def to_json(self, path=None, overwrite: bool = False) -> str:
+        """The full report as JSON (written to ``path`` too when given; an existing file there is
+        replaced only with ``overwrite``)."""
         text = json.dumps(self.to_dict(), indent=1)
         if path is not None:
-            Path(path).write_text(text + "\n")
+            write_file(path, text + "\n", overwrite)
         return text
 
-    def write_junit(self, path) -> None:
+    def write_junit(self, path, overwrite: bool = False) -> None:
         """A JUnit XML file: one test case per compared node, one for the IR hash, one for drift."""
         from xml.etree import ElementTree as ET
 
@@ -225,17 +230,22 @@ class Report:
         suite.set("failures", str(failures))
         suite.set("errors", "0")
         ET.SubElement(suite, "system-out").text = self.summary()
-        ET.ElementTree(suite).write(str(path), encoding="utf-8", xml_declaration=True)
+        write_file(path, ET.tostring(suite, encoding="utf-8", xml_declaration=True), overwrite)
 
-    def plot(self, directory) -> list[Path]:
+    def plot(self, directory, overwrite: bool = False) -> list[Path]:
         """Spike rasters per compared node (reference vs target, batch 0) and a divergence map
-        (differing elements per node and step). Returns the written PNG paths."""
+        (differing elements per node and step), written atomically as the directory ``directory``
+        (an existing one of plots is replaced only with ``overwrite``). Returns the PNG paths."""
+        directory = Path(directory)
+        with atomic_output(directory, overwrite=overwrite, owned=plot_files) as tmp:
+            names = self._plot_into(tmp)
+        return [directory / name for name in names]
+
+    def _plot_into(self, directory: Path) -> list[str]:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
         written = []
         for node, (ref, tgt) in self._traces.items():
             if ref.shape != tgt.shape:
@@ -253,7 +263,7 @@ class Report:
             out = directory / f"raster_{_safe(node)}.png"
             fig.savefig(out, dpi=80)
             plt.close(fig)
-            written.append(out)
+            written.append(out.name)
         if self._traces:
             names = list(self._traces)
             steps = max(v[0].shape[0] for v in self._traces.values())
@@ -272,8 +282,13 @@ class Report:
             out = directory / "divergence_map.png"
             fig.savefig(out, dpi=80)
             plt.close(fig)
-            written.append(out)
+            written.append(out.name)
         return written
+
+
+def plot_files(directory: Path) -> set[str]:
+    """The files of a plots directory that :meth:`Report.plot` writes."""
+    return {f for f in files_below(directory) if re.fullmatch(r"(raster_[\w.-]+|divergence_map)\.png", f)}
 
 
 def _plain(value):
@@ -317,6 +332,7 @@ def sample_inputs(input_shape, samples: int = 4, timesteps: int = 16, seed: int 
         raise SnncError(f"need samples > 0 and timesteps > 0, got samples={samples}, timesteps={timesteps}")
     gen = torch.Generator().manual_seed(int(seed))
     shape = (int(timesteps), int(samples)) + tuple(input_shape)
+    check_elements(shape, 4, f"--samples {samples} x --timesteps {timesteps} random inputs")
     u = torch.rand(shape, generator=gen)
     if kind == "spikes":
         return (u < rate).to(torch.float32)
@@ -587,7 +603,7 @@ def _progress(total: int, enabled: bool, desc: str):
 
 def verify(model_or_graph, target, inputs=None, artifact=None, samples=None, seed=0, max_drift=None,
            progress=False, example_input=None, timesteps=None, input_kind=None, chunk=None,
-           **options) -> Report:
+           allow_changed=False, **options) -> Report:
     """Check a target bit-exactly against the reference interpreter under its numerics.
 
     ``model_or_graph``: as :func:`snnc.compile`. ``target``: a name or a ``Target``.
@@ -596,7 +612,10 @@ def verify(model_or_graph, target, inputs=None, artifact=None, samples=None, see
     window, else 16) are drawn with ``seed``: spikes for integer targets, values in [0, 1) for float
     ones (``input_kind`` overrides). ``artifact``: an existing artifact directory to check (the one
     about to ship) instead of compiling a fresh one; the model is re-derived with the options recorded
-    in its ``snnc.json`` (and the calibration input kept in its ``ir/``). ``max_drift``: fail when the
+    in its ``snnc.json`` (and the calibration input kept in its ``ir/``). Before anything of it runs, its
+    files are compared with the hashes in ``snnc.json`` and with a fresh lowering of the model; an
+    artifact that differs fails without being run, unless ``allow_changed`` (then it is run to find the
+    first divergence, and still fails). ``max_drift``: fail when the
     drift (``1 - decision agreement``, or any layer's spike-rate error) exceeds it. ``progress``: a
     progress bar on stderr. Other ``options`` go to the target as in :func:`snnc.compile`.
 
@@ -613,10 +632,7 @@ def verify(model_or_graph, target, inputs=None, artifact=None, samples=None, see
             options.setdefault(key, value)
         calib = art.path / IR_DIR / CALIBRATION
         if example_input is None and options.get("calibration") is None and calib.is_file():
-            try:
-                example_input = torch.as_tensor(np.load(calib, allow_pickle=False))
-            except (ValueError, OSError) as e:
-                raise SnncError(f"{calib}: not a valid .npy array: {e}") from None
+            example_input = torch.as_tensor(read_npy(calib))
         if timesteps is None:
             timesteps = art.manifest.get("timesteps")
     if timesteps is None:
@@ -644,32 +660,35 @@ def verify(model_or_graph, target, inputs=None, artifact=None, samples=None, see
         else:
             art_dir = art.path
             report.artifact_ir_hash = art.manifest.get("ir_hash") or "missing"
-            report.changed_files = art.changed_files()
             calibration = options.get("calibration")
             if art.manifest.get("calibration") and calibration is not None and \
                     tensor_hash(calibration) != art.manifest["calibration"]:
                 report.notes.append("the calibration input differs from the one the artifact was compiled with")
-        _run(report, target, float_graph, prepared, art_dir, x, progress, chunk)
-        if art is not None:
-            try:
-                files, suspects = locate_changes(target, prepared, art_dir, options)
-            except SnncError as e:
-                files, suspects = [], []
-                report.notes.append(f"could not re-lower the model to compare the artifact files: {e}")
-            recorded = art.manifest.get("files") or {}
-            # a file that is byte for byte what the compile wrote (its SHA-256 in snnc.json) and yet
-            # unlike a fresh lowering comes from a lowering that is not reproducible (timestamps) or
-            # from another snnc version: noted, not failed; every other difference fails
-            report.differs_from_fresh = [f for f in files if f in report.changed_files or f not in recorded]
-            report.suspects = suspects if report.differs_from_fresh else []
-            as_compiled = [f for f in files if f not in report.differs_from_fresh]
-            if as_compiled:
-                report.notes.append(f"{', '.join(as_compiled)}: unchanged since compile but unlike a fresh "
-                                    "lowering (the lowering is not reproducible, or snnc changed)")
+            _check_files(report, art, target, prepared, options)
+        if report.artifact_matches or allow_changed:
+            _run(report, target, float_graph, prepared, art_dir, x, progress, chunk)
+        else:
+            report.notes.append("the artifact was not run: its files are not the ones this model compiles to, "
+                                "and nothing of an unverified artifact is built or executed (allow_changed / "
+                                "--allow-changed runs it to find the first divergence)")
     if max_drift is not None and report.drift is not None:
         report.drift_ok = report.drift.worst <= max_drift
     report.ok = report.bit_exact and report.artifact_matches and report.drift_ok
     return report
+
+
+def _check_files(report: Report, art: Artifact, target, prepared: Graph, options: dict) -> None:
+    """Before anything of ``art`` runs: its files against the SHA-256 in its ``snnc.json`` and against a
+    fresh lowering of the model (compared as data, bytes that differ between two lowerings of the
+    same graph aside). Any difference fails the report, naming the files and the nodes they hold."""
+    report.changed_files = art.changed_files()
+    try:
+        files, suspects = locate_changes(target, prepared, art.path, options)
+    except SnncError as e:
+        files, suspects = [], []
+        report.notes.append(f"could not re-lower the model to compare the artifact files: {e}")
+    report.differs_from_fresh = sorted(set(files) | set(report.changed_files))
+    report.suspects = suspects if report.differs_from_fresh else []
 
 
 def _run(report: Report, target, float_graph: Graph, prepared: Graph, art_dir: Path, x: torch.Tensor,
@@ -732,5 +751,5 @@ def _run(report: Report, target, float_graph: Graph, prepared: Graph, art_dir: P
     report.drift = measure_drift(float_graph, prepared, flt_trace, ref_trace)
 
 
-__all__ = ["verify", "Report", "Divergence", "LayerResult", "Drift", "sample_inputs", "measure_drift",
+__all__ = ["verify", "Report", "plot_files", "Divergence", "LayerResult", "Drift", "sample_inputs", "measure_drift",
            "locate_changes"]

@@ -35,6 +35,8 @@ class Target:
     - ``simulate(out_dir, inputs)``: run the artifact on ``[T, N, *input_shape]`` inputs and return
       the outputs ``[T, N, *output_shape]`` step by step.
     - ``describe(out_dir)``: a human-readable summary for ``snnc inspect`` (estimates, sizes).
+    - ``options``: the names of the target's own options (a ``[target.<name>]`` table of
+      ``snnc.toml`` may hold these and ``precision``; any other key is refused).
     """
 
     name: str
@@ -44,6 +46,7 @@ class Target:
     lower: Callable[[Graph, Path, dict], None]
     simulate: Callable[[Path, torch.Tensor], torch.Tensor]
     describe: Callable[[Path], str] | None = None
+    options: tuple[str, ...] = ()
 
 
 def get_target(name: str) -> Target:

@@ -13,7 +13,9 @@ directory with ``graph.json``,  a saved snnc IR graph (``snnc.ir.load``; nothing
 ``*.pt2``                       a ``torch.export`` program of one time step whose graph snnc can
                                 map: stateless ATen layers, and snnc.nn neurons/readouts, which
                                 export as ``snnc::neuron_step``/``snnc::readout_step`` calls
-                                (``snnc.frontend.aten``; other libraries' neurons are refused)
+                                (``snnc.frontend.aten``; other libraries' neurons are refused).
+                                The archive can carry pickles: ``snnc.frontend.pt2`` checks every
+                                member before torch reads it, and refuses any that would run code
 ==============================  =============================================================
 
 Every failure is an :class:`SnncError` naming the file and what to do.
@@ -121,6 +123,10 @@ def load_torch(path: Path, trust_pickle: bool = False, modules=()) -> nn.Module:
         raise SnncError(f"{path}: the pickled model refers to code that is not importable ({e}); pass "
                         "--module pkg.mod to import the module that defines its classes") from None
     if isinstance(obj, nn.Module):
+        for name, tensor in [*obj.named_parameters(), *obj.named_buffers()]:
+            if tensor.is_meta:
+                raise SnncError(f"{path}: {name} is on the meta device (a shape without data): save the module "
+                                "after its weights are materialized")
         return obj
     if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise SnncError(f"{path}: holds a state_dict (weights only), not a module: save the whole module "
@@ -129,13 +135,15 @@ def load_torch(path: Path, trust_pickle: bool = False, modules=()) -> nn.Module:
 
 
 def load_exported(path: Path, input_shape=None) -> Graph:
-    """A ``torch.export`` program (``.pt2``): the exported module's graph is traced like a model
-    (``torch.export.load`` never unpickles arbitrary objects). snnc.nn neurons and readouts appear in
-    it as ``snnc::neuron_step`` / ``snnc::readout_step`` calls (see ``snnc.frontend.aten``)."""
+    """A ``torch.export`` program (``.pt2``): the exported module's graph is traced like a model.
+    ``torch.export.load`` reads only the archive bytes that :func:`snnc.frontend.pt2.checked_archive`
+    passed (it would unpickle some members without ``weights_only``). snnc.nn neurons and readouts
+    appear in it as ``snnc::neuron_step`` / ``snnc::readout_step`` calls (see ``snnc.frontend.aten``)."""
     import logging
 
     from ..ir import torch_ops  # noqa: F401 - the snnc:: operators must be registered before loading
     from .aten import import_exported
+    from .pt2 import checked_archive
 
     logger = logging.getLogger("torch.export")
     records: list[logging.LogRecord] = []
@@ -144,9 +152,10 @@ def load_exported(path: Path, input_shape=None) -> Graph:
         records.append(record)
         return False
 
+    archive = checked_archive(path)
     logger.addFilter(keep)
     try:
-        ep = torch.export.load(str(path))
+        ep = torch.export.load(archive)
     except Exception as e:
         text = str(e) + "".join(str(r.exc_info[1]) + str(r.exc_info[1].__cause__ or "")
                                 for r in records if r.exc_info and r.exc_info[1] is not None)

@@ -11,6 +11,6 @@ from .module import GraphModule, fusable
 from .simulate import describe, load, simulate
 
 TARGET = Target(name="gpu", numerics="float32", prepare=prepare, check=check, lower=lower,
-                simulate=simulate, describe=describe)
+                simulate=simulate, describe=describe, options=("export", "export_steps"))
 
 __all__ = ["TARGET", "prepare", "check", "lower", "simulate", "describe", "load", "GraphModule", "fusable"]

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -25,6 +26,14 @@ def describe_graph(graph: Graph) -> dict:
     }
 
 
+def _save_program(program, path: Path) -> None:
+    """``torch.export.save`` into memory, then one plain write: a full disk is an ``OSError`` here
+    (torch's own zip writer aborts the process on a failed write)."""
+    buf = io.BytesIO()
+    torch.export.save(program, buf)
+    path.write_bytes(buf.getvalue())
+
+
 def lower(graph: Graph, out_dir: Path, options: dict | None = None) -> None:
     options = options or {}
     out_dir = Path(out_dir)
@@ -36,16 +45,20 @@ def lower(graph: Graph, out_dir: Path, options: dict | None = None) -> None:
         example = torch.zeros(steps, 1, *graph.input_shape)
         try:
             program = torch.export.export(GraphModule(graph).eval(), (example,))
-            torch.export.save(program, out_dir / "module.pt2")
+        except Exception as e:  # noqa: BLE001 - recorded, the artifact runs from graph.snnc
+            program = None
+            meta["export_error"] = f"{type(e).__name__}: {str(e)[:300]}"
+        if program is not None:  # (a failed write is an error of the compile, not a note)
+            _save_program(program, out_dir / "module.pt2")
             meta["exported"] = True
             meta["export_input_shape"] = list(example.shape)
-        except Exception as e:  # noqa: BLE001 - recorded, the artifact runs from graph.snnc
-            meta["export_error"] = f"{type(e).__name__}: {str(e)[:300]}"
         try:  # one step with snnc:: ops, importable again: `snnc compile OUT/step.pt2` (snnc.ir.torch_ops)
             from ...ir.torch_ops import export_step
-            torch.export.save(export_step(graph), out_dir / "step.pt2")
-            meta["step_program"] = True
+            step = export_step(graph)
         except Exception as e:  # noqa: BLE001 - recorded, as for module.pt2
-            meta["step_program"] = False
+            step = None
             meta["step_program_error"] = f"{type(e).__name__}: {str(e)[:300]}"
+        meta["step_program"] = step is not None
+        if step is not None:
+            _save_program(step, out_dir / "step.pt2")
     (out_dir / "gpu.json").write_text(json.dumps(meta, indent=1))

@@ -27,6 +27,8 @@ TEMPLATES = HERE / "templates"
 HEADER = HERE / "include" / "snnc_fixed.h"
 CXXFLAGS = "-std=c++17 -O2 -Wall -Werror -Wno-unknown-pragmas"
 TOP = "snnc_top"
+#: what the simulator compiles, with CXXFLAGS: both fixed here, never read from an artifact
+SOURCES = (f"firmware/{TOP}.cpp", "tb/testbench.cpp")
 CPP_KEYWORDS = {
     "alignas", "alignof", "and", "asm", "auto", "bool", "break", "case", "catch", "char", "class", "const",
     "constexpr", "continue", "default", "delete", "do", "double", "else", "enum", "explicit", "export",
@@ -450,9 +452,9 @@ def lower(graph, out_dir, options: dict | None = None) -> None:
              "outputs": [{k: o[k] for k in ("name", "shape", "offset", "size")} for o in info["outputs"]],
              "n_out_total": info["n_out_total"], "window": window, "recorded": info["recorded"],
              "n_rec_total": info["n_rec_total"], "layers": low.layer_info,
-             "sources": [f"firmware/{TOP}.cpp", "tb/testbench.cpp"],
+             "sources": list(SOURCES),
              "files": sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) + ["model.json"]}
     (out / "model.json").write_text(json.dumps(model, indent=1) + "\n")
 
 
-__all__ = ["lower", "cpp_type", "c_identifiers", "CXXFLAGS", "TOP"]
+__all__ = ["lower", "cpp_type", "c_identifiers", "CXXFLAGS", "SOURCES", "TOP"]

@@ -1,8 +1,11 @@
 """Run an hls artifact: build its C++ testbench with the machine's C++ compiler and run it.
 
-The build is cached by the SHA-256 of the sources, the compiler's identity and the flags (under
-``$SNNC_CACHE`` or ``~/.cache/snnc/hls/<hash>/``), so simulating the same artifact again costs only
-the run. Reads nothing but the artifact's files.
+The sources (:data:`SOURCES`) and the flags (:data:`CXXFLAGS`) are snnc's own: ``model.json``'s
+``cxxflags`` and ``sources`` only describe the artifact, nothing in it is passed to the compiler. (The
+driver, ``snnc.simulate`` and ``snnc.verify``, checks every file against ``snnc.json``'s SHA-256 before
+this builds anything.) The build is cached by the SHA-256 of the sources, the compiler's identity and
+the flags (under ``$SNNC_CACHE`` or ``~/.cache/snnc/hls/<hash>/``), so simulating the same artifact
+again costs only the run. Reads nothing but the artifact's files.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy as np
 import torch
 
 from ...ir.errors import SnncError
+from .lower import CXXFLAGS, SOURCES
 
 COMPILE_TIMEOUT_S = 600
 
@@ -51,9 +55,9 @@ def build(out_dir, cxx: str | None = None, record: bool = False) -> tuple[Path, 
     ``record``: the variant built with ``-DSNNC_RECORD`` that also writes every layer's outputs."""
     import time
     out_dir = Path(out_dir)
-    model = _model(out_dir)
+    _model(out_dir)
     cxx = cxx or _cxx()
-    flags = model["cxxflags"].split() + (["-DSNNC_RECORD"] if record else [])
+    flags = CXXFLAGS.split() + (["-DSNNC_RECORD"] if record else [])
     h = hashlib.sha256()
     version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
     h.update(f"{cxx}\n{version}\n{' '.join(flags)}\n".encode())
@@ -67,7 +71,7 @@ def build(out_dir, cxx: str | None = None, record: bool = False) -> tuple[Path, 
     target.mkdir(parents=True, exist_ok=True)
     tmp = target / f"testbench.{os.getpid()}.tmp"
     cmd = [cxx, *flags, f"-I{out_dir / 'firmware'}", "-o", str(tmp),
-           *(str(out_dir / s) for s in model["sources"])]
+           *(str(out_dir / s) for s in SOURCES)]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
     seconds = time.perf_counter() - t0

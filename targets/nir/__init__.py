@@ -26,7 +26,7 @@ def prepare(graph: Graph, options: dict | None = None) -> Graph:
 
 
 TARGET = Target(name="nir", numerics="float32", prepare=prepare, check=check, lower=lower,
-                simulate=simulate, describe=describe)
+                simulate=simulate, describe=describe, options=("dt", "allow_approximate"))
 
 __all__ = ["TARGET", "prepare", "check", "lower", "simulate", "describe", "to_nir", "from_nir", "read",
            "DEFAULT_DT"]

@@ -32,10 +32,12 @@ ones into their nearest NIR form and records each change in ``graph.metadata["ni
 
 from __future__ import annotations
 
+from pathlib import Path
 
 import numpy as np
 
 from ...ir import Graph
+from ...ir.budget import check_elements
 from ...ir.errors import GraphError, SnncError, UnsupportedError
 from ...ir.ops import op_def
 
@@ -216,7 +218,10 @@ def from_nir(nir_graph, dt: float | None = None, input_shape=None) -> Graph:
     order, preds = _topological(nodes, [tuple(e) for e in nir_graph.edges])
     inputs = [n for n in order if isinstance(nodes[n], nir.Input)]
     if len(inputs) != 1:
-        raise SnncError(f"the NIR graph must have exactly one Input node, found {len(inputs)}")
+        fed = {i: sorted(d for s, d in nir_graph.edges if s == i) for i in inputs}
+        raise SnncError(f"the NIR graph must have exactly one Input node, found {len(inputs)}: "
+                        + ", ".join(f"'{i}' (feeding {', '.join(fed[i]) or 'nothing'})" for i in inputs)
+                        + "; NIR adds an Input for every node that no edge reaches, so an edge is missing")
     g = Graph(metadata={"source": "nir", "nir_dt": dt})
     shapes: dict[str, tuple] = {}
     out_of: dict[str, str] = {}  # NIR node -> IR node holding its output
@@ -352,15 +357,41 @@ def _import_neuron(nir, n, name, x, shapes, add, dt) -> str:
     return add("Neuron", name, [x], params, **attrs)
 
 
+def _prescan(path) -> None:
+    """Before ``nir.read`` inflates anything: every dataset's declared size within the memory budget,
+    and every node of a type that NIR knows (``nir.read`` fails on others with a bare assertion)."""
+    import h5py
+
+    nir = _nir()
+    known = {c.__name__ for c in vars(nir).values() if isinstance(c, type) and issubclass(c, nir.NIRNode)} - {"NIRNode"}
+    with h5py.File(path, "r") as f:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                check_elements(obj.shape or (), max(obj.dtype.itemsize, 1), f"{path}: dataset {name}")
+        f.visititems(visit)
+        nodes = f.get("node/nodes")
+        for name in (nodes.keys() if isinstance(nodes, h5py.Group) else ()):
+            kind = nodes[name].get("type")
+            kind = kind[()] if isinstance(kind, h5py.Dataset) else None
+            kind = kind.decode(errors="replace") if isinstance(kind, bytes) else str(kind)
+            if kind not in known and kind != "NIRGraph":
+                raise SnncError(f"{path}: node '{name}' has the type {kind!r}, which NIR "
+                                f"{getattr(nir, '__version__', '')} does not define; known: {', '.join(sorted(known))}")
+
+
 def read(path, dt: float | None = None, input_shape=None) -> Graph:
     """Read a ``.nir`` file into an IR graph (see :func:`from_nir`)."""
     nir = _nir()
+    if not Path(path).is_file():
+        raise SnncError(f"{path}: no such file")
     try:
+        _prescan(path)
         nir_graph = nir.read(str(path))
-    except FileNotFoundError:
-        raise SnncError(f"{path}: no such file") from None
+    except SnncError:
+        raise
     except Exception as e:  # h5py/NIR errors on truncated or foreign files
-        raise SnncError(f"{path}: not a readable NIR file ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+        first = str(e).splitlines()[0] if str(e) else "no detail"
+        raise SnncError(f"{path}: not a readable NIR file ({type(e).__name__}: {first})") from None
     return from_nir(nir_graph, dt=dt, input_shape=input_shape)
 
 

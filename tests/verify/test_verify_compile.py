@@ -58,7 +58,7 @@ def test_failed_compile_leaves_nothing_and_keeps_the_old_artifact(graph, tmp_pat
 
     broken = Target("toy", "float32", lambda g, o: g, lambda g, o: None, bad_lower, toy_target._simulate_plain)
     with pytest.raises(SnncError, match="disk full"):
-        snnc.compile(graph, broken, out)
+        snnc.compile(graph, broken, out, overwrite=True)
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
     with pytest.raises(SnncError):
         snnc.compile(graph, broken, tmp_path / "new")

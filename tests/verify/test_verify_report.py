@@ -47,7 +47,11 @@ def test_tampered_artifact_fails_naming_the_node(graph, tmp_path, expose, node, 
     snnc.compile(graph, target, out)
     assert snnc.verify(graph, target, X, artifact=out).ok
     _tamper(out, node, key, delta)
-    report = snnc.verify(graph, target, X, artifact=out)
+    refused = snnc.verify(graph, target, X, artifact=out)  # not run: its files changed
+    assert not refused.ok and refused.exit_code == 1 and refused.layers == []
+    assert refused.changed_files == ["weights.bin"] and refused.suspects == [node]
+    assert "not run" in refused.summary() and node in refused.summary()
+    report = snnc.verify(graph, target, X, artifact=out, allow_changed=True)  # run, to find where
     assert not report.ok and report.exit_code == 1
     assert report.changed_files == ["weights.bin"]
     assert report.suspects == [node]
@@ -133,7 +137,7 @@ def test_report_json_junit_and_plots(graph, tmp_path):
     target = toy_target.make()
     snnc.compile(graph, target, tmp_path / "art")
     _tamper(tmp_path / "art", "fc2", "weight", 3.0)
-    report = snnc.verify(graph, target, X, artifact=tmp_path / "art")
+    report = snnc.verify(graph, target, X, artifact=tmp_path / "art", allow_changed=True)
     doc = json.loads(report.to_json(tmp_path / "r.json"))
     assert doc == json.loads((tmp_path / "r.json").read_text())
     assert doc["ok"] is False and doc["first_divergence"]["node"] == "fc2"
@@ -156,9 +160,12 @@ def test_assert_deploys(graph, tmp_path):
     assert report.ok
     snnc.compile(graph, target, tmp_path / "art")
     _tamper(tmp_path / "art", "n2", "v_threshold", -0.4)
-    with pytest.raises(DeploymentMismatch, match="first divergence: node 'n2'") as info:
+    with pytest.raises(DeploymentMismatch, match=r"node\(s\) n2") as info:
         assert_deploys(graph, target, X, artifact=tmp_path / "art")
-    assert isinstance(info.value, AssertionError) and info.value.report.first_divergence.node == "n2"
+    assert isinstance(info.value, AssertionError) and info.value.report.suspects == ["n2"]
+    with pytest.raises(DeploymentMismatch, match="first divergence: node 'n2'") as info:
+        assert_deploys(graph, target, X, artifact=tmp_path / "art", allow_changed=True)
+    assert info.value.report.first_divergence.node == "n2"
 
 
 def test_progress_bar_and_chunks_give_the_same_report(graph, capsys):
