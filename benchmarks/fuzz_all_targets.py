@@ -60,7 +60,7 @@ def fuzz(target: str, examples: int, regime: str | None, seed: int, save: Path |
                 stats["first"] = f"{report.first_divergence}\n{case}"
                 if save is not None:
                     save.mkdir(parents=True, exist_ok=True)
-                    case.graph.save(save / f"{target}_mismatch.snnc")
+                    case.graph.save(save / f"{target}_mismatch.snnc", overwrite=True)
                     report.to_json(save / f"{target}_mismatch.json")
 
     if seed is not None:

@@ -240,7 +240,8 @@ def deploy(model: nn.Module, data: Digits, targets=None, out_dir: str = "artifac
         try:
             options = TARGET_OPTIONS.get(target, {})
             deployed = TARGET_MODEL.get(target, lambda m: m)(model)
-            art = snnc.compile(deployed, target, os.path.join(out_dir, target), example_input=calibration, **options)
+            art = snnc.compile(deployed, target, os.path.join(out_dir, target), example_input=calibration,
+                               overwrite=True, **options)  # its own artifacts of an earlier run
             report = snnc.verify(deployed, target, x, artifact=art.path)
         except snnc.SnncError as e:  # a target that refuses the model says why; the table shows it
             row.update(error=str(e), seconds=time.perf_counter() - t0)

@@ -117,14 +117,11 @@ def _sigterm_raises() -> Iterator[None]:
 
 
 def _make_parent(parent: Path) -> None:
+    """The output's directory (other ``OSError``s, e.g. permissions, name their path themselves)."""
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
         raise SnncError(f"{parent}: exists and is not a directory") from None
-    except PermissionError:
-        raise SnncError(f"{parent}: cannot create the directory (permission denied)") from None
-    except OSError as e:
-        raise SnncError(f"{parent}: cannot create the directory ({e.strerror})") from None
 
 
 @contextmanager

@@ -8,7 +8,7 @@ PY=${PYTHON:-python3}
 python -m pip install -q --upgrade pip
 # The CPU build of torch (this pin resolves to the local CPU wheel on these machines).
 python -m pip install -q "torch==2.13.0"
-python -m pip install -q -e ".[dev,interop,triton]"
+python -m pip install -q -e ".[dev,interop,triton,plots]"
 # SpikingJelly 2.0 is pure Python, but its declared requirements pull a CUDA torch, torchvision and
 # torchaudio of several GB: install it alone; the few pure modules it imports are in the `dev` extra.
 python -m pip install -q --no-deps "spikingjelly==2.0.0"

@@ -115,7 +115,7 @@ def run(hidden=64, steps=20, tail=2, epochs=15, lr=5e-3, batch=64, seed=0, curre
     strip_quantization(model)                 # bake the quantized weights: the float self uses them too
     model.eval()
     out = Path(out_dir or tempfile.mkdtemp(prefix="snnc-loihi-qat-")) / "artifact"
-    art = snnc.compile(model, "loihi", out, example_input=xte[:, :1], window=steps)
+    art = snnc.compile(model, "loihi", out, example_input=xte[:, :1], window=steps, overwrite=True)
     float_graph = snnc.compiler.to_graph(model, xte[:, :1])
     float_graph = snnc.compiler.standard_passes(float_graph, steps)
     with torch.no_grad():

@@ -21,8 +21,10 @@ def import_nir(source, dt: float | None = None, input_shape=None) -> Graph:
     return from_nir(source, dt=dt, input_shape=input_shape)
 
 
-def export_nir(graph: Graph, path=None, dt: float = DEFAULT_DT, allow_approximate: bool = False):
-    """The ``nir.NIRGraph`` of ``graph`` (written atomically to ``path`` when given). What NIR cannot
+def export_nir(graph: Graph, path=None, dt: float = DEFAULT_DT, allow_approximate: bool = False,
+               overwrite: bool = False):
+    """The ``nir.NIRGraph`` of ``graph`` (written atomically to ``path`` when given; an existing file
+    there is replaced only with ``overwrite``). What NIR cannot
     express is refused (:class:`UnsupportedError` naming the node) unless ``allow_approximate``, which
     rewrites it into the nearest NIR form and lists the changes in the file's metadata."""
     import nir
@@ -31,7 +33,7 @@ def export_nir(graph: Graph, path=None, dt: float = DEFAULT_DT, allow_approximat
     check(graph, {})
     nir_graph = to_nir(graph, dt=dt)
     if path is not None:
-        with atomic_output(Path(path), directory=False) as tmp:
+        with atomic_output(Path(path), directory=False, overwrite=overwrite) as tmp:
             nir.write(str(tmp), nir_graph)
     return nir_graph
 

@@ -45,7 +45,7 @@ def _base(**node):
     (dict(op="Add", inputs=[]), "needs at least one input"),
     (dict(op="Flatten", inputs=["x", "x"]), "takes 1 input"),
     (dict(op="Neuron", params=_neuron_params(), charge="lif"), "needs parameter 'tau'"),
-    (dict(op="Neuron", params=_neuron_params(tau=np.array(0.0)), charge="lif"), "'tau' must be non-zero"),
+    (dict(op="Neuron", params=_neuron_params(tau=np.array(0.0)), charge="lif"), "'tau' = 0 gives a decay outside \\[0, 1\\]"),
     (dict(op="Neuron", params={"v_threshold": np.array(1.0)}, charge="if"), "hard reset needs parameter 'v_reset'"),
     (dict(op="Neuron", params=_neuron_params(), charge="if", reset_timing="delayed"), "delayed reset .* 'beta'"),
     (dict(op="Neuron", params=_neuron_params(), charge="if", window_size=-1), "window_size must be >= 0"),
