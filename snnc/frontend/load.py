@@ -100,9 +100,18 @@ def _import_modules(modules) -> None:
             raise SnncError(f"--module {name}: cannot import it: {type(e).__name__}: {e}") from None
 
 
+def _first_line(e: BaseException) -> str:
+    return str(e).splitlines()[0] if str(e) else type(e).__name__
+
+
 def load_torch(path: Path, trust_pickle: bool = False, modules=()) -> nn.Module:
     """A ``torch.save``d module (see the module docstring for the safety rules)."""
     _import_modules(modules)
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head != b"PK\x03\x04" and head[:1] != b"\x80":  # torch.save writes a zip (or, legacy, a pickle)
+        raise SnncError(f"{path}: not a torch.save file (it starts with {head!r}; torch.save writes a zip "
+                        "archive); save the model with torch.save(model, path)")
     try:
         if trust_pickle:
             obj = torch.load(path, map_location="cpu", weights_only=False)
@@ -111,14 +120,15 @@ def load_torch(path: Path, trust_pickle: bool = False, modules=()) -> nn.Module:
                 obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         found = re.search(r"GLOBAL ([\w.]+)", str(e)) or re.search(r"Unsupported global: ([\w.]+)", str(e))
-        what = found.group(1) if found else "a class"
+        if not found:
+            raise SnncError(f"{path}: not a readable torch.save file (corrupt?): {_first_line(e)}") from None
+        what = found.group(1)
         why = ("it is not a torch.nn, snnc.nn, snnTorch or SpikingJelly class" if what != "getattr" else
                "attribute lookups can run code (snnTorch neurons pickle their surrogate function this way)")
         raise SnncError(f"{path}: refusing to unpickle {what}: {why}; pass --trust-pickle to run the file's "
                         "code (only for files you trust) and --module pkg.mod to import its classes") from None
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as e:
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise SnncError(f"{path}: not a readable torch.save file (truncated or corrupt?): {first}") from None
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, KeyError) as e:
+        raise SnncError(f"{path}: not a readable torch.save file (truncated or corrupt?): {_first_line(e)}") from None
     except (AttributeError, ModuleNotFoundError, ImportError) as e:
         raise SnncError(f"{path}: the pickled model refers to code that is not importable ({e}); pass "
                         "--module pkg.mod to import the module that defines its classes") from None

@@ -120,3 +120,14 @@ def test_missing_plotting_package_keeps_the_verdict(work):
     assert err.strip().splitlines() == ["snnc verify: no plots written: matplotlib is not installed "
                                         "(pip install 'snnc[plots]')"]
     assert not (work / "plots").exists()
+
+
+@pytest.mark.parametrize("trust", [False, True])
+def test_a_file_that_is_no_torch_save_says_so(work, trust):
+    (work / "garbage.pt").write_bytes(bytes(range(7, 200)))
+    (work / "notes.pt").write_text("hello")
+    flags = ["--trust-pickle"] if trust else []
+    for name in ("garbage.pt", "notes.pt"):
+        line = one_line_error(run_cli("inspect", name, "--input-shape", "6", *flags, cwd=work), name,
+                              "not a torch.save file")
+        assert "unpickle" not in line
