@@ -4,39 +4,37 @@
     art = snnc.compile(model, "loihi", "out/", example_input=x)
     y = snnc.simulate(art, x)                         # runs the emitted artifact only
     report = snnc.verify(model, "loihi", x)           # bit-exact against the reference interpreter
+
+The names below are imported on first use, so that ``snnc --help`` and ``snnc --version`` answer
+without importing torch.
 """
+
+from importlib import import_module
+from importlib.util import find_spec
 
 __version__ = "0.1.0"
 
-from . import ir, nn  # noqa: E402
-from .ir import Graph, SnncError  # noqa: E402
+#: public name -> (module, attribute); a module itself where the attribute is None
+_EXPORTS = {
+    "ir": ("snnc.ir", None), "nn": ("snnc.nn", None), "testing": ("snnc.testing", None),
+    "Graph": ("snnc.ir", "Graph"), "SnncError": ("snnc.ir.errors", "SnncError"),
+    "load": ("snnc.frontend.load", "load"), "trace": ("snnc.frontend.trace", "trace"),
+    "compile": ("snnc.compiler", "compile"), "simulate": ("snnc.compiler", "simulate"),
+    "Artifact": ("snnc.compiler", "Artifact"),
+    "verify": ("snnc.verification", "verify"), "Report": ("snnc.verification", "Report"),
+}
+
+__all__ = ["__version__", *_EXPORTS]
 
 
-def load(path, input_shape=None, **options):
-    """Load a model file as an IR graph: a saved snnc IR (``graph.save``), a ``.nir`` file, a
-    ``.pt2`` program, or a ``.pt`` module (traced; needs ``input_shape``). ``options``:
-    ``trust_pickle``, ``modules``, ``dt`` (see ``snnc.frontend.load_model``)."""
-    from .frontend import load_model, trace
-
-    loaded = load_model(path, input_shape=input_shape, **options)
-    if isinstance(loaded, Graph):
-        return loaded
-    if input_shape is None:
-        raise SnncError(f"{path}: a torch module needs its per-step input shape to be traced: "
-                        "snnc.load(path, input_shape=(C, H, W)) (CLI: --input-shape C,H,W)")
-    return trace(loaded, tuple(int(d) for d in input_shape))
+def __getattr__(name: str):
+    module, attribute = _EXPORTS.get(name, (f"snnc.{name}", None))
+    if name not in _EXPORTS and (name.startswith("_") or find_spec(module) is None):
+        raise AttributeError(f"module 'snnc' has no attribute {name!r}")
+    value = import_module(module) if attribute is None else getattr(import_module(module), attribute)
+    globals()[name] = value
+    return value
 
 
-__all__ = ["__version__", "ir", "nn", "Graph", "SnncError", "load"]
-
-# the compile driver and deployment verification (snnc/compiler.py, snnc/verify.py, snnc/testing.py)
-from .compiler import Artifact, compile, simulate  # noqa: E402,A004
-from .verify import Report, verify  # noqa: E402
-from . import testing  # noqa: E402
-
-__all__ += ["compile", "simulate", "verify", "Artifact", "Report", "testing"]
-
-# frontends: torch.fx tracing with the snnc.nn / snnTorch / SpikingJelly importers (snnc/frontend/)
-from .frontend import trace  # noqa: E402
-
-__all__ += ["trace"]
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

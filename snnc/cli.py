@@ -10,7 +10,6 @@ import argparse
 import sys
 
 from . import __version__
-from .ir.errors import SnncError
 
 TARGETS = ("gpu", "loihi", "lynxi", "hls", "onnx", "nir")
 
@@ -100,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    # torch and the library are imported only now: help, version and usage errors answer without them
+    from .ir.errors import SnncError
     try:
         from . import commands
         return commands.run(args)

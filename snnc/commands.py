@@ -113,14 +113,6 @@ def model_options(args) -> dict:
     return options
 
 
-def _example_input(options: dict):
-    """A zero example input from ``--input-shape`` (only for tracing a torch module)."""
-    from .compiler import zero_input
-
-    shape = options.get("input_shape")
-    return None if shape is None else zero_input(shape, options.get("timesteps"))
-
-
 # ----------------------------------------------------------------------------------------------
 # commands
 # ----------------------------------------------------------------------------------------------
@@ -136,10 +128,10 @@ def cmd_compile(args) -> int:
 def cmd_verify(args) -> int:
     import sys
 
-    from .verify import verify
+    from .verification import verify
 
     from .ir.atomic import check_replaceable
-    from .verify import plot_files
+    from .verification import plot_files
 
     for flag, path, directory, owned in (("--report", args.report, False, None), ("--junit", args.junit, False, None),
                                          ("--plots", args.plots, True, plot_files)):
@@ -202,7 +194,7 @@ def cmd_inspect(args) -> int:
     from .compiler import to_graph
 
     options = model_options(args)
-    graph = to_graph(_model(path, options), _example_input(options), **options)
+    graph = to_graph(_model(path, options), **options)
     print(inspect_graph(graph, source=str(path)))
     return 0
 

@@ -115,11 +115,9 @@ def to_graph(model_or_graph, example_input=None, **options) -> Graph:
             trace = None
         if trace is None:
             raise SnncError("tracing torch modules needs snnc.trace, which is not available in this build")
-        if example_input is None:
-            shape = parse_shape(options.get("input_shape"))
-            if shape is None:
-                raise SnncError("a torch module needs an example input [T, N, *input_shape] "
-                                "(or --input-shape C,H,W) to be traced")
+        if example_input is None:  # traced at --input-shape, completed or inferred from the first layer
+            from .frontend.input_shape import resolve_input_shape
+            shape = resolve_input_shape(model_or_graph, parse_shape(options.get("input_shape")))
             example_input = zero_input(shape, options.get("timesteps"))
         graph = trace(model_or_graph, torch.as_tensor(example_input))
         if not isinstance(graph, Graph):

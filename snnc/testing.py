@@ -10,7 +10,7 @@ the reference interpreter under the target's numerics bit for bit (or drifts mor
 
 from __future__ import annotations
 
-from .verify import Report, verify
+from .verification import Report, verify
 
 
 class DeploymentMismatch(AssertionError):

@@ -211,3 +211,17 @@ def load_model(path, trust_pickle: bool = False, modules=(), input_shape=None, d
 
 
 __all__ = ["load_model", "load_torch", "load_exported", "safe_globals", "register_safe_globals"]
+
+
+def load(path, input_shape=None, **options) -> Graph:
+    """Load a model file as an IR graph: a saved snnc IR (``graph.save``), a ``.nir`` file, a ``.pt2``
+    program, or a ``.pt`` module traced at ``input_shape`` (completed or inferred from its first layer,
+    see :mod:`snnc.frontend.input_shape`). ``options``: ``trust_pickle``, ``modules``, ``dt``
+    (see :func:`load_model`)."""
+    from .input_shape import resolve_input_shape
+    from .trace import trace
+
+    loaded = load_model(path, input_shape=input_shape, **options)
+    if isinstance(loaded, Graph):
+        return loaded
+    return trace(loaded, resolve_input_shape(loaded, input_shape))

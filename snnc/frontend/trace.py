@@ -242,6 +242,15 @@ SUPPORTED = ("Linear, Conv2d, BatchNorm1d/2d, AvgPool2d, MaxPool2d, Flatten, Ide
              "MultiStepContainer, +, *scalar, flatten/reshape to [N, -1]")
 
 
+#: importers of the layers that take any per-step shape and pass it on (or flatten it)
+SHAPE_FREE = {_snnc_neuron, _snntorch_neuron, _sj_neuron, _readout, _flatten_module, _identity, _dropout}
+
+
+def is_container(m: nn.Module) -> bool:
+    """Whether ``m`` is imported as the sequence of its children."""
+    return type(m) is nn.Sequential or importer_for(m) is _container
+
+
 def importer_for(m: nn.Module) -> Callable | None:
     for classes, fn in MODULES:
         cls = classes()
@@ -263,7 +272,10 @@ def import_module(b: Builder, m: nn.Module, path: str, x: str) -> str:
 # ----------------------------------------------------------------------------------------------
 # fx
 # ----------------------------------------------------------------------------------------------
-class _Tracer(fx.Tracer):
+class LayerTracer(fx.Tracer):
+    """torch.fx tracing that keeps every importable layer (and no plain ``Sequential``) as a leaf."""
+
+
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
         if type(m) is nn.Sequential:
             return False
@@ -341,7 +353,7 @@ def _trace(model: nn.Module, input_shape: tuple[int, ...]) -> Graph:
         b.add("Output", "output", [out])
         return _finish(b, model)
     try:
-        fx_graph = _Tracer().trace(model)
+        fx_graph = LayerTracer().trace(model)
     except SnncError:
         raise
     except Exception as e:  # fx cannot trace data-dependent control flow etc.

@@ -3,7 +3,6 @@ verify (fresh, --artifact, a tampered artifact), inspect (model, artifact), --co
 exit 2 with exactly one line on stderr, no traceback, no output left behind."""
 
 import json
-import os
 import subprocess
 import sys
 
@@ -13,25 +12,9 @@ import torch
 from torch import nn
 
 import snnc.nn as sn
+from support.cli import one_line_error, run_cli
 
 pytestmark = pytest.mark.filterwarnings("ignore")
-
-
-def run(*args, cwd):
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
-    p = subprocess.run([sys.executable, "-m", "snnc", *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                       env=env, timeout=300)
-    return p.returncode, p.stdout, p.stderr
-
-
-def assert_bad(result, *words):
-    rc, out, err = result
-    assert rc == 2, (rc, out, err)
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    for w in words:
-        assert w in lines[0], (w, lines[0])
 
 
 @pytest.fixture(scope="module")
@@ -67,12 +50,12 @@ def work(tmp_path_factory):
 
 
 def test_compile_simulate_verify_inspect(work):
-    rc, out, err = run("compile", "model.pt", "--target", "onnx", "-o", "art", "--input-shape", "1,4,4", cwd=work)
+    rc, out, err = run_cli("compile", "model.pt", "--target", "onnx", "-o", "art", "--input-shape", "1,4,4", cwd=work)
     assert rc == 0, err
     manifest = json.loads((work / "art" / "snnc.json").read_text())
     assert manifest["target"] == "onnx" and manifest["input_shape"] == [1, 4, 4]
 
-    rc, out, err = run("simulate", "art", "--inputs", "x.npy", "-o", "y.npy", cwd=work)
+    rc, out, err = run_cli("simulate", "art", "--inputs", "x.npy", "-o", "y.npy", cwd=work)
     assert rc == 0, err
     y = np.load(work / "y.npy")
     import snnc
@@ -80,20 +63,20 @@ def test_compile_simulate_verify_inspect(work):
     ref = snnc.ir.interpret(g, torch.as_tensor(np.load(work / "x.npy"))).numpy()
     assert y.shape == (24, 2, 4) and np.array_equal(y, ref) and y.sum() > 0
 
-    rc, out, err = run("verify", "model.pt", "--target", "onnx", "--artifact", "art", "--samples", "2", "--seed", "3",
+    rc, out, err = run_cli("verify", "model.pt", "--target", "onnx", "--artifact", "art", "--samples", "2", "--seed", "3",
                        "--report", "report.json", "--input-shape", "1,4,4", cwd=work)
     assert rc == 0, out + err
     assert "bit-exact" in out and json.loads((work / "report.json").read_text())["ok"] is True
 
-    rc, out, err = run("inspect", "model.pt", "--input-shape", "1,4,4", cwd=work)
+    rc, out, err = run_cli("inspect", "model.pt", "--input-shape", "1,4,4", cwd=work)
     assert rc == 0, err
     assert "synops/step" in out and "Neuron(lif,ge,hard)" in out and "192" in out  # 16·12 synapses
-    rc, out, err = run("inspect", "art", cwd=work)
+    rc, out, err = run_cli("inspect", "art", cwd=work)
     assert rc == 0 and '"target": "onnx"' in out and "describe" in out, err
 
 
 def test_verify_detects_tampered_artifact(work):
-    rc, _, err = run("compile", "model.pt", "--target", "nir", "-o", "nirart", "--config", "snnc.toml",
+    rc, _, err = run_cli("compile", "model.pt", "--target", "nir", "-o", "nirart", "--config", "snnc.toml",
                      "--allow-approximate", cwd=work)
     assert rc == 0, err
     import nir
@@ -101,7 +84,7 @@ def test_verify_detects_tampered_artifact(work):
     g = nir.read(str(f))
     g.nodes["3"].weight = g.nodes["3"].weight * 3.0  # tamper with one layer's weights
     nir.write(str(f), g)
-    rc, out, err = run("verify", "model.pt", "--target", "nir", "--artifact", "nirart", "--inputs", "x.npy",
+    rc, out, err = run_cli("verify", "model.pt", "--target", "nir", "--artifact", "nirart", "--inputs", "x.npy",
                        "--config", "snnc.toml", "--allow-approximate", cwd=work)
     assert rc == 1, out + err
     assert "MISMATCH" in out
@@ -109,37 +92,36 @@ def test_verify_detects_tampered_artifact(work):
 
 def test_bad_inputs_exit_2_one_line_nothing_left(work):
     before = set(p.name for p in work.iterdir())
-    assert_bad(run("compile", "missing.pt", "--target", "onnx", "-o", "o1", cwd=work), "missing.pt", "no such file")
-    assert_bad(run("compile", "truncated.pt", "--target", "onnx", "-o", "o2", "--input-shape", "1,4,4", cwd=work),
-               "truncated.pt", "truncated or corrupt")
-    assert_bad(run("compile", "model.pt", "--target", "onnx", "-o", "o3", cwd=work), "--input-shape")
-    assert_bad(run("compile", "unsupported.pt", "--target", "onnx", "-o", "o4", "--input-shape", "1,4,4", cwd=work),
-               "node '2'", "Tanh", "supported")
-    assert_bad(run("compile", "foreign.pt", "--target", "onnx", "-o", "o5", "--input-shape", "1,4,4", cwd=work),
-               "usermod.Net", "--trust-pickle")
-    assert_bad(run("compile", "model.pt", "--target", "nir", "-o", "o6", "--input-shape", "1,4,4", cwd=work),
-               "nir", "'>='", "--allow-approximate")
-    assert_bad(run("simulate", "art_missing", "--inputs", "x.npy", "-o", "y2.npy", cwd=work), "art_missing")
-    assert_bad(run("compile", "model.pt", "--target", "nosuch", "-o", "o7", cwd=work), "--target", "invalid choice")
-    assert_bad(run("compile", "model.pt", "--target", "onnx", "-o", "x.npy", "--input-shape", "1,4,4", cwd=work),
-               "x.npy", "not an snnc artifact")
+    one_line_error(run_cli("compile", "missing.pt", "--target", "onnx", "-o", "o1", cwd=work), "missing.pt", "no such file")
+    one_line_error(run_cli("compile", "truncated.pt", "--target", "onnx", "-o", "o2", "--input-shape", "1,4,4", cwd=work),
+                   "truncated.pt", "truncated or corrupt")
+    one_line_error(run_cli("compile", "unsupported.pt", "--target", "onnx", "-o", "o4", "--input-shape", "1,4,4", cwd=work),
+                   "node '2'", "Tanh", "supported")
+    one_line_error(run_cli("compile", "foreign.pt", "--target", "onnx", "-o", "o5", "--input-shape", "1,4,4", cwd=work),
+                   "usermod.Net", "--trust-pickle")
+    one_line_error(run_cli("compile", "model.pt", "--target", "nir", "-o", "o6", "--input-shape", "1,4,4", cwd=work),
+                   "nir", "'>='", "--allow-approximate")
+    one_line_error(run_cli("simulate", "art_missing", "--inputs", "x.npy", "-o", "y2.npy", cwd=work), "art_missing")
+    one_line_error(run_cli("compile", "model.pt", "--target", "nosuch", "-o", "o7", cwd=work), "--target", "invalid choice")
+    one_line_error(run_cli("compile", "model.pt", "--target", "onnx", "-o", "x.npy", "--input-shape", "1,4,4", cwd=work),
+                   "x.npy", "not an snnc artifact")
     assert set(p.name for p in work.iterdir()) == before  # no output directory or file left behind
-    rc, _, err = run("compile", "missing.pt", "--target", "onnx", "-o", "o1", "--debug", cwd=work)
+    rc, _, err = run_cli("compile", "missing.pt", "--target", "onnx", "-o", "o1", "--debug", cwd=work)
     assert rc != 0 and "Traceback" in err  # --debug shows it
 
 
 def test_wrong_shape_and_trusted_pickle(work):
     if not (work / "art").is_dir():
-        rc, _, err = run("compile", "model.pt", "--target", "onnx", "-o", "art", "--input-shape", "1,4,4", cwd=work)
+        rc, _, err = run_cli("compile", "model.pt", "--target", "onnx", "-o", "art", "--input-shape", "1,4,4", cwd=work)
         assert rc == 0, err
-    assert_bad(run("simulate", "art", "--inputs", "wrong.npy", "-o", "y3.npy", cwd=work), "shape")
+    one_line_error(run_cli("simulate", "art", "--inputs", "wrong.npy", "-o", "y3.npy", cwd=work), "shape")
     assert not (work / "y3.npy").exists()
-    rc, out, err = run("inspect", "foreign.pt", "--input-shape", "1,4,4", "--trust-pickle", "--module", "usermod",
+    rc, out, err = run_cli("inspect", "foreign.pt", "--input-shape", "1,4,4", "--trust-pickle", "--module", "usermod",
                        cwd=work)
     assert rc == 0 and "Linear" in out, err
 
 
 def test_nir_model_file(work):
     """A .nir MODEL written by snnTorch's export_to_nir: compile to another target and verify."""
-    rc, out, err = run("verify", "snntorch.nir", "--target", "onnx", "--inputs", "x16.npy", "--dt", "1e-4", cwd=work)
+    rc, out, err = run_cli("verify", "snntorch.nir", "--target", "onnx", "--inputs", "x16.npy", "--dt", "1e-4", cwd=work)
     assert rc == 0 and "bit-exact" in out, out + err

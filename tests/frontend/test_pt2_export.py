@@ -4,8 +4,6 @@ compiles such a ``.pt2``; programs with other libraries' neurons are refused in 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -13,6 +11,7 @@ import torch
 from torch import nn
 
 import snnc
+from support.cli import one_line_error, run_cli
 from snnc import nn as snn
 from snnc.frontend.load import load_model
 from snnc.ir import interpret
@@ -183,19 +182,14 @@ def test_foreign_neurons_refused(tmp_path):
         load_model(path)
 
 
-def _cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "snnc", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=120)
-
-
 def test_cli_compile_pt2_hls_and_lynxi_and_refusal(tmp_path):
     torch.manual_seed(10)
     model = nn.Sequential(nn.Linear(6, 5), snn.LIF(tau=2.0), nn.Linear(5, 4), snn.IF(v_threshold=0.5))
     x = (torch.rand(STEPS, 2, 6) < 0.4).float()
     _export(model, x, tmp_path / "model.pt2")
     for target in ("hls", "lynxi"):
-        r = _cli("compile", "model.pt2", "--target", target, "-o", f"out_{target}", cwd=tmp_path)
-        assert r.returncode == 0, r.stderr
+        rc, _, err = run_cli("compile", "model.pt2", "--target", target, "-o", f"out_{target}", cwd=tmp_path)
+        assert rc == 0, err
         manifest = (tmp_path / f"out_{target}" / "snnc.json").read_text()
         assert f'"{target}"' in manifest
         out = snnc.simulate(tmp_path / f"out_{target}", x)
@@ -204,10 +198,8 @@ def test_cli_compile_pt2_hls_and_lynxi_and_refusal(tmp_path):
         report = snnc.verify(tmp_path / "model.pt2", target, x, artifact=tmp_path / f"out_{target}")
         assert report.ok, report.first_divergence
     _snntorch_pt2(tmp_path / "foreign.pt2")
-    r = _cli("compile", "foreign.pt2", "--target", "hls", "-o", "out_bad", cwd=tmp_path)
-    assert r.returncode == 2
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and "torch.save" in lines[0] and "snnc.nn" in lines[0], r.stderr
+    one_line_error(run_cli("compile", "foreign.pt2", "--target", "hls", "-o", "out_bad", cwd=tmp_path),
+                   "torch.save", "snnc.nn")
     assert not (tmp_path / "out_bad").exists()
 
 

@@ -5,7 +5,6 @@ import json
 import hashlib
 import warnings
 
-import numpy as np
 import pytest
 import torch
 
@@ -13,7 +12,9 @@ import snnc
 from snnc.compiler import ArtifactChangedWarning
 from snnc.ir.errors import SnncError
 
-from conftest import SAFETY_TARGETS, one_line_error, run_cli, small_model
+from support.cli import one_line_error, run_cli
+from snnc.targets import NAMES
+from support.models import small_model
 
 X = (torch.rand(8, 2, 6, generator=torch.Generator().manual_seed(1)) < 0.4).float()
 
@@ -39,10 +40,10 @@ def _resign(art_dir, rel):
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory):
     root = tmp_path_factory.mktemp("artifacts")
-    return {t: _compile(t, root / t).path for t in SAFETY_TARGETS}
+    return {t: _compile(t, root / t).path for t in NAMES}
 
 
-@pytest.mark.parametrize("target", SAFETY_TARGETS)
+@pytest.mark.parametrize("target", NAMES)
 def test_every_edited_file_is_refused_by_simulate(artifacts, target, tmp_path):
     import shutil
     art = snnc.compiler.Artifact.open(artifacts[target])
@@ -64,7 +65,7 @@ def test_every_edited_file_is_refused_by_simulate(artifacts, target, tmp_path):
             snnc.simulate(copy, X)
 
 
-@pytest.mark.parametrize("target", SAFETY_TARGETS)
+@pytest.mark.parametrize("target", NAMES)
 def test_verify_artifact_refuses_an_edited_artifact_without_running_it(artifacts, target, tmp_path, monkeypatch):
     import shutil
     copy = tmp_path / "art"

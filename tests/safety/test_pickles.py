@@ -15,7 +15,8 @@ import snnc
 import snnc.nn as sn
 from snnc.ir.errors import SnncError
 
-from conftest import one_line_error, run_cli, small_model
+from support.cli import one_line_error, run_cli
+from support.models import small_model
 
 
 class Payload:

@@ -18,7 +18,8 @@ import torch
 import snnc
 from snnc.ir.errors import SnncError
 
-from conftest import one_line_error, run_cli, small_model
+from support.cli import one_line_error, run_cli
+from support.models import small_model
 
 X = (torch.rand(8, 2, 6, generator=torch.Generator().manual_seed(1)) < 0.4).float()
 

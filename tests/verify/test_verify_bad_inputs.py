@@ -2,7 +2,6 @@
 on stderr naming the problem, no traceback, nothing written, and no code executed."""
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import snnc
+from support.cli import run_cli
 from snnc.ir import SnncError
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -20,13 +20,6 @@ MARKER = "SNNC_PICKLE_EXECUTED"
 TARGETS = ("hls", "lynxi", "loihi", "gpu")  # targets whose damaged artifacts are checked
 
 
-
-
-def _run(argv, cwd):
-    env = dict(os.environ, PYTHONWARNINGS="ignore")
-    proc = subprocess.run([sys.executable, "-m", "snnc", *argv], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, env=env)
-    return proc.returncode, proc.stdout, proc.stderr
 
 
 def _case_argv(case, tmp: Path):
@@ -45,7 +38,7 @@ def results(tmp_path_factory):
         for kind, argv, expect in _damaged_artifacts(target, tmp_path_factory):
             jobs[f"damaged_{target}_{kind}"] = (argv[-1], argv[:-1], expect)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = {name: pool.submit(_run, argv, cwd) for name, (cwd, argv, _) in jobs.items()}
+        futures = {name: pool.submit(run_cli, *argv, cwd=cwd) for name, (cwd, argv, _) in jobs.items()}
         return {name: (jobs[name], f.result()) for name, f in futures.items()}
 
 

@@ -68,7 +68,7 @@ def test_tampered_artifact_fails_naming_the_node(graph, tmp_path, expose, node, 
 
 
 def test_first_divergence_is_earliest_step_then_node():
-    from snnc.verify import _compare, _first_divergence
+    from snnc.verification import _compare, _first_divergence
     ref = torch.zeros(5, 2, 3)
     a = ref.clone(); a[3, 1, 2] = 1
     b = ref.clone(); b[2, 0, 1] = 7; b[2, 1, 0] = 8
@@ -177,7 +177,7 @@ def test_progress_bar_and_chunks_give_the_same_report(graph, capsys):
 
 
 def test_sampled_inputs():
-    from snnc.verify import sample_inputs
+    from snnc.verification import sample_inputs
     s = sample_inputs((2, 3), samples=5, timesteps=7, seed=1)
     assert s.shape == (7, 5, 2, 3) and set(s.unique().tolist()) <= {0.0, 1.0}
     assert torch.equal(s, sample_inputs((2, 3), samples=5, timesteps=7, seed=1))

@@ -3,11 +3,8 @@
 
 import hashlib
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,6 +12,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 
 import snnc
+from support.cli import run_cli
 from snnc.fuzz import TARGET_HINTS, networks
 from snnc.ir import UnsupportedError
 
@@ -130,30 +128,25 @@ def test_tampered_artifact_is_caught_in_process(compiled, tmp_path, target, node
     assert report.differs_from_fresh
 
 
-def _cli(*argv, cwd):
-    return subprocess.run([sys.executable, "-m", "snnc", *map(str, argv)], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, env=dict(os.environ, PYTHONWARNINGS="ignore"))
-
-
 @pytest.mark.parametrize("target", TAMPERABLE)
 def test_verify_artifact_cli_exit_codes(compiled, tmp_path, target):
     """The CI guard: exit 0 on the shipped artifact, exit 1 naming the node once a weight or a
     threshold in it is changed."""
     base, arts = compiled
-    ok = _cli("verify", base / "model.snnc", "--target", target, "--artifact", arts[target], "--inputs",
-              base / "x.npy", "--report", tmp_path / "ok.json", cwd=tmp_path)
-    assert ok.returncode == 0, ok.stdout + ok.stderr
+    rc, out, err = run_cli("verify", base / "model.snnc", "--target", target, "--artifact", arts[target], "--inputs",
+                           base / "x.npy", "--report", tmp_path / "ok.json", cwd=tmp_path)
+    assert rc == 0, out + err
     assert json.loads((tmp_path / "ok.json").read_text())["ok"] is True
     for node, kind in (("fc2", "weight"), ("n1", "threshold")):
         art = tmp_path / f"art_{node}"
         shutil.copytree(arts[target], art)
         TAMPER[target](art, node, kind)
-        res = _cli("verify", base / "model.snnc", "--target", target, "--artifact", art, "--samples", "4",
-                   "--seed", "0", "--report", tmp_path / f"{node}.json", cwd=tmp_path)
-        assert res.returncode == 1, res.stdout + res.stderr
+        rc, out, err = run_cli("verify", base / "model.snnc", "--target", target, "--artifact", art, "--samples",
+                               "4", "--seed", "0", "--report", tmp_path / f"{node}.json", cwd=tmp_path)
+        assert rc == 1, out + err
         doc = json.loads((tmp_path / f"{node}.json").read_text())
         assert doc["ok"] is False and doc["suspects"] == [node]
-        assert node in res.stdout
+        assert node in out
 
 
 # --- fuzz: a bounded number of random networks per target in CI (benchmarks/fuzz_all_targets.py runs 1000)

@@ -638,7 +638,7 @@ def verify(model_or_graph, target, inputs=None, artifact=None, samples=None, see
     if timesteps is None:
         timesteps = options.get("timesteps")
     trace_input = None
-    if inputs is not None and example_input is None and not isinstance(model_or_graph, (Graph, str, Path)):
+    if inputs is not None and example_input is None and not isinstance(model_or_graph, Graph):
         trace_input = as_inputs(inputs)  # a module is traced with the verification inputs (not calibrated)
     target, float_graph, prepared, options = prepare(model_or_graph, target, example_input, trace_input,
                                                      **options)
