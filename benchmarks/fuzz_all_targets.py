@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 import snnc
 from snnc.fuzz import REGIMES, TARGET_HINTS, networks
 from snnc.ir import SnncError, UnsupportedError
+from snnc.ir.progress import bar as progress_bar
 from snnc.targets import NAMES, get_target
 
 
@@ -41,6 +42,7 @@ def fuzz(target: str, examples: int, regime: str | None, seed: int, save: Path |
               suppress_health_check=list(HealthCheck))
     @given(networks(regime=regime, **TARGET_HINTS.get(target, {})))
     def run(case):
+        bar.update(1)
         try:
             report = snnc.verify(case.graph, target, case.inputs)
         except UnsupportedError as e:
@@ -66,7 +68,11 @@ def fuzz(target: str, examples: int, regime: str | None, seed: int, save: Path |
     if seed is not None:
         from hypothesis import seed as hypothesis_seed
         run = hypothesis_seed(seed)(run)
-    run()
+    bar = progress_bar(examples, f"fuzz {target}", "network")
+    try:
+        run()
+    finally:
+        bar.close()
     return stats
 
 

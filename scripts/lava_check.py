@@ -124,6 +124,7 @@ def lava_run(net_path: str, x_path: str, out_path: str, window: int) -> None:
 def run_lava(artifact: Path, x, python: Path) -> dict:
     """Lava's spikes per netx layer that has neurons, in snnc's layout ``[T, N, *HDF5 shape]``."""
     import numpy as np
+    from snnc.ir.progress import phase
     from snnc.targets.loihi.simulate import read_host
 
     host = read_host(artifact)
@@ -134,7 +135,8 @@ def run_lava(artifact: Path, x, python: Path) -> dict:
         np.save(Path(tmp) / "x.npy", x)
         cmd = [str(python), str(Path(__file__).resolve()), "--lava-run", str(artifact / host["network"]),
                str(Path(tmp) / "x.npy"), str(Path(tmp) / "out.npz"), "--window", str(host.get("window_size") or 0)]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        with phase(f"lava: running {x.shape[1]} samples x {x.shape[0]} steps in Lava (fixed_pt)"):
+            proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"Lava run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
         out = np.load(Path(tmp) / "out.npz")

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .ir.errors import SnncError
+from .ir.progress import enabled as progress_enabled
 
 CONFIG_KEYS = {"window", "timesteps", "input_shape", "target"}
 
@@ -146,7 +147,7 @@ def cmd_verify(args) -> int:
         raise SnncError(f"--samples must be positive, got {args.samples}")
     report = verify(model, args.target, inputs=args.inputs, artifact=args.artifact, samples=args.samples,
                     seed=args.seed or 0, max_drift=getattr(args, "max_drift", None),
-                    progress=sys.stderr.isatty(), timesteps=timesteps, allow_changed=args.allow_changed,
+                    progress=progress_enabled(), timesteps=timesteps, allow_changed=args.allow_changed,
                     **options)
     print(report.summary())
     if args.report:

@@ -35,6 +35,7 @@ from .ir.budget import check_elements
 from .ir.errors import SnncError
 from .ir.interpreter import window_of
 from .ir.npy import read_npy
+from .ir.progress import phase
 
 MANIFEST = "snnc.json"
 IR_DIR = "ir"
@@ -345,7 +346,8 @@ def write_artifact(target, prepared: Graph, out, options: dict, float_graph: Gra
     out = Path(out)
     calibration = options.get("calibration")
     with atomic_output(out, overwrite=overwrite, owned=artifact_owned, kind=ARTIFACT_KIND) as tmp:
-        target.lower(prepared, tmp, options)
+        with phase(f"lowering to {target.name}"):
+            target.lower(prepared, tmp, options)
         files = artifact_files(tmp)
         if not files:
             raise SnncError(f"target '{target.name}' wrote no files")

@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import sys
 import tempfile
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -42,6 +41,7 @@ from .ir.errors import SnncError
 from .ir.interpreter import window_of
 from .ir.npy import read_npy
 from .ir.numerics import get_profile
+from .ir.progress import bar as progress_bar
 
 
 @dataclass
@@ -591,16 +591,6 @@ def locate_changes(target, prepared: Graph, artifact_dir: Path, options: dict,
 # the check
 
 
-def _progress(total: int, enabled: bool, desc: str):
-    if not enabled:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, desc=desc, file=sys.stderr, leave=False, unit="run")
-
-
 def verify(model_or_graph, target, inputs=None, artifact=None, samples=None, seed=0, max_drift=None,
            progress=False, example_input=None, timesteps=None, input_kind=None, chunk=None,
            allow_changed=False, **options) -> Report:
@@ -696,26 +686,24 @@ def _run(report: Report, target, float_graph: Graph, prepared: Graph, art_dir: P
     n = x.shape[1]
     size = chunk or (max(1, math.ceil(n / 8)) if progress else n)  # 8 chunks give the bar something to show
     starts = list(range(0, n, size)) or [0]
-    bar = _progress(3 * len(starts), progress, f"verify {target.name}")
-    tick = bar.update if bar is not None else (lambda n=1: None)
+    bar = progress_bar(3 * len(starts), f"verify {target.name}", "run", show=bool(progress))
     parts = {"ref_out": [], "ref": [], "tgt_out": [], "tgt": [], "flt": []}
     try:
         for s in starts:
             xc = x[:, s:s + size]
             ref_out, ref_trace = interpret(prepared, xc, numerics=target.numerics, record=True)
-            tick(1)
+            bar.update(1)
             tgt_out, tgt_layers = simulate_recorded(target, art_dir, xc)
-            tick(1)
+            bar.update(1)
             _, flt_trace = interpret(float_graph, xc, numerics="float32", record=True)
-            tick(1)
+            bar.update(1)
             parts["ref_out"].append(_as_list(ref_out))
             parts["ref"].append(ref_trace.values)
             parts["tgt_out"].append(_as_list(tgt_out))
             parts["tgt"].append(tgt_layers)
             parts["flt"].append(flt_trace.values)
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
 
     def cat(seq):
         seq = [torch.as_tensor(v).detach().cpu() for v in seq]

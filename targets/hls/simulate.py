@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ...ir.errors import SnncError
+from ...ir.progress import phase
 from .lower import CXXFLAGS, SOURCES
 
 COMPILE_TIMEOUT_S = 600
@@ -73,7 +74,8 @@ def build(out_dir, cxx: str | None = None, record: bool = False) -> tuple[Path, 
     cmd = [cxx, *flags, f"-I{out_dir / 'firmware'}", "-o", str(tmp),
            *(str(out_dir / s) for s in SOURCES)]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
+    with phase(f"hls: compiling the C++ simulator ({Path(cxx).name})"):
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S)
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SnncError(f"hls: compiling {out_dir} failed ({' '.join(cmd)}):\n{proc.stderr[-4000:]}")

@@ -8,7 +8,7 @@ import sys
 
 def run_cli(*args, cwd, env=None, timeout=300, **kwargs):
     """``(returncode, stdout, stderr)`` of ``snnc ARGS`` run in ``cwd``."""
-    full = dict(os.environ, PYTHONWARNINGS="ignore", **(env or {}))
+    full = {**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})}
     p = subprocess.run([sys.executable, "-m", "snnc", *map(str, args)], cwd=cwd, capture_output=True, text=True,
                        env=full, timeout=timeout, **kwargs)
     return p.returncode, p.stdout, p.stderr
