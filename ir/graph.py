@@ -111,6 +111,18 @@ class Graph:
     def outputs(self) -> list[Node]:
         return [n for n in self.nodes if n.op == "Output"]
 
+    def output_kinds(self) -> list[str]:
+        """What each output carries, for the dtype ``snnc.simulate`` returns it in: ``"spikes"`` (a
+        ``Neuron``'s 0/1, also flattened), ``"decisions"`` (a ``Readout``'s class index) or
+        ``"values"`` (anything else: a membrane, a linear readout, pooled spikes)."""
+        kinds = []
+        for out in self.outputs:
+            source = self[out.inputs[0]]
+            while source.op == "Flatten":
+                source = self[source.inputs[0]]
+            kinds.append({"Neuron": "spikes", "Readout": "decisions"}.get(source.op, "values"))
+        return kinds
+
     def users(self, name: str) -> list[Node]:
         return [n for n in self.nodes if name in n.inputs]
 

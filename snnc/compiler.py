@@ -41,7 +41,7 @@ MANIFEST = "snnc.json"
 IR_DIR = "ir"
 CALIBRATION = "calibration.npy"  # inside IR_DIR: the example input the quantizer saw, to re-derive the graph
 FORMAT = "snnc-artifact"
-VERSION = 1
+VERSION = 2  # 2: output_kinds
 ARTIFACT_KIND = "snnc artifact"  # in the messages of refused output paths
 
 
@@ -218,11 +218,14 @@ def read_manifest(path) -> dict:
         raise SnncError(f"{mpath}: not an snnc artifact manifest (format must be '{FORMAT}')")
     if doc.get("version") != VERSION:
         raise SnncError(f"{mpath}: unsupported artifact version {doc.get('version')!r}; this snnc reads {VERSION}")
-    for key, kind in (("target", str), ("input_shape", list), ("numerics", str)):
+    for key, kind in (("target", str), ("input_shape", list), ("numerics", str), ("output_kinds", list)):
         if not isinstance(doc.get(key), kind):
             raise SnncError(f"{mpath}: field '{key}' missing or not a {kind.__name__}")
     if not all(isinstance(d, int) and d > 0 for d in doc["input_shape"]):
         raise SnncError(f"{mpath}: field 'input_shape' must be positive integers, got {doc['input_shape']}")
+    if not set(doc["output_kinds"]) <= set(OUTPUT_DTYPES):
+        raise SnncError(f"{mpath}: field 'output_kinds' must hold {', '.join(OUTPUT_DTYPES)}, "
+                        f"got {doc['output_kinds']}")
     return doc
 
 
@@ -363,6 +366,7 @@ def write_artifact(target, prepared: Graph, out, options: dict, float_graph: Gra
             "ir_hash": prepared.content_hash(), "numerics": target.numerics,
             "input_shape": list(prepared.input_shape),
             "output_shapes": [list(n.shape) for n in prepared.outputs],
+            "output_kinds": prepared.output_kinds(),
             "timesteps": options.get("timesteps"), "window": window_of(prepared),
             "options": _jsonable_options(options),
             "calibration": tensor_hash(calibration) if calibration is not None else None,
@@ -425,14 +429,32 @@ def as_inputs(inputs, input_shape=None) -> torch.Tensor:
 def simulate(artifact_or_path, inputs, allow_changed: bool = False) -> torch.Tensor:
     """Run an artifact (an :class:`Artifact` or its directory) on ``inputs`` ``[T, N, *input_shape]``
     with its target's simulator, which reads only the artifact's files. Returns the outputs per step
-    ``[T, N, *output_shape]`` (a tuple for several outputs), exactly as the target produces them.
+    ``[T, N, *output_shape]`` (a tuple for several outputs), exactly as the target produces them, in
+    the dtype :func:`as_output_dtype` documents.
     Every file is first checked against its SHA-256 in ``snnc.json``
     (:meth:`Artifact.check_integrity`): a changed artifact is refused unless ``allow_changed``."""
     art = artifact_or_path if isinstance(artifact_or_path, Artifact) else Artifact.open(artifact_or_path)
     target = resolve_target(art.target)
     x = as_inputs(inputs, art.input_shape)
     art.check_integrity(allow_changed)
-    return target.simulate(art.path, x)
+    outputs = target.simulate(art.path, x)
+    if isinstance(outputs, (tuple, list)):
+        return tuple(as_output_dtype(y, kind) for y, kind in zip(outputs, art.manifest["output_kinds"]))
+    return as_output_dtype(outputs, art.manifest["output_kinds"][0])
+
+
+#: the dtype of each kind of output that :func:`simulate` returns (None: the target's own value type)
+OUTPUT_DTYPES = {"spikes": torch.float32, "decisions": torch.float32, "values": None}
+
+
+def as_output_dtype(y, kind: str) -> torch.Tensor:
+    """One output in the documented dtype: spikes (0/1) and decisions (class indices) as float32 on every
+    target, exactly; values (membranes, linear readouts) in the target's own value type (float32 for
+    gpu/onnx/nir, float16 for lynxi, float64 for hls, which holds its fixed-point words exactly, int64
+    for loihi)."""
+    y = torch.as_tensor(y)
+    dtype = OUTPUT_DTYPES[kind]
+    return y if dtype is None else y.to(dtype)
 
 
 def simulate_recorded(target, path, x):

@@ -100,11 +100,12 @@ def main():
 
     art = HERE / "artifact_bad_manifest"
     art.mkdir(exist_ok=True)
-    (art / "snnc.json").write_text('{"format": "snnc-artifact", "version": 1, "target": ')
+    (art / "snnc.json").write_text('{"format": "snnc-artifact", "version": 2, "target": ')
     art = HERE / "artifact_unknown_target"
     art.mkdir(exist_ok=True)
-    (art / "snnc.json").write_text(json.dumps({"format": "snnc-artifact", "version": 1, "target": "quantum",
-                                               "numerics": "float32", "input_shape": [6]}))
+    (art / "snnc.json").write_text(json.dumps({"format": "snnc-artifact", "version": 2, "target": "quantum",
+                                               "numerics": "float32", "input_shape": [6],
+                                               "output_kinds": ["spikes"]}))
     art = HERE / "artifact_future_version"
     art.mkdir(exist_ok=True)
     (art / "snnc.json").write_text(json.dumps({"format": "snnc-artifact", "version": 7, "target": "hls",

@@ -17,11 +17,12 @@ def test_compile_writes_manifest_ir_and_files(graph, tmp_path):
     out = tmp_path / "art"
     art = snnc.compile(graph, toy_target.make(), out, timesteps=16)
     manifest = json.loads((out / "snnc.json").read_text())
-    assert manifest["format"] == "snnc-artifact" and manifest["version"] == 1
+    assert manifest["format"] == "snnc-artifact" and manifest["version"] == 2
     assert manifest["target"] == "toy" and manifest["numerics"] == "float32"
     assert manifest["snnc_version"] == snnc.__version__
     assert manifest["ir_hash"] == graph.content_hash()
     assert manifest["input_shape"] == [6] and manifest["output_shapes"] == [[1]]
+    assert manifest["output_kinds"] == ["decisions"]  # the graph ends with its Readout
     assert manifest["timesteps"] == 16 and manifest["window"] == 8
     assert sorted(manifest["files"]) == ["net.json", "weights.bin"]
     assert load(out / "ir").content_hash() == graph.content_hash()
