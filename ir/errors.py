@@ -26,3 +26,7 @@ class UnsupportedError(SnncError):
         self.target = target
         where = f"{target}: " if target else ""
         super().__init__(f"{where}node '{node}': {message}" if node else f"{where}{message}")
+
+
+class SnncWarning(UserWarning):
+    """Something the user should know that does not stop the work (the CLI prints it in one line)."""

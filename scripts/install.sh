@@ -12,3 +12,6 @@ python -m pip install -q -e ".[dev,interop,triton,plots]"
 # SpikingJelly 2.0 is pure Python, but its declared requirements pull a CUDA torch, torchvision and
 # torchaudio of several GB: install it alone; the few pure modules it imports are in the `dev` extra.
 python -m pip install -q --no-deps "spikingjelly==2.0.0"
+# Norse (a NIR reader the NIR export is tested against) declares torchvision, which would pull a CUDA
+# torch as well; its NIR importer needs only torch, nir and nirtorch.
+python -m pip install -q --no-deps "norse==1.1.0"

@@ -32,7 +32,7 @@ import torch
 from .ir import Graph
 from .ir.atomic import atomic_output, check_replaceable
 from .ir.budget import check_elements
-from .ir.errors import SnncError
+from .ir.errors import SnncError, SnncWarning
 from .ir.interpreter import window_of
 from .ir.npy import read_npy
 from .ir.progress import phase
@@ -45,7 +45,7 @@ VERSION = 2  # 2: output_kinds
 ARTIFACT_KIND = "snnc artifact"  # in the messages of refused output paths
 
 
-class ArtifactChangedWarning(UserWarning):
+class ArtifactChangedWarning(SnncWarning):
     """An artifact whose files differ from its manifest is run because the caller asked for it."""
 
 

@@ -4,19 +4,30 @@ float32 interpreter (see ``convert.py`` for the discretisation and FORMAT.md).""
 
 from __future__ import annotations
 
+import warnings
+
 from ...ir import Graph
+from ...ir.errors import SnncWarning
 from .. import Target
 from ..common import prepare_float32
 from .constraints import approximate, check
-from .convert import DEFAULT_DT, from_nir, read, to_nir
+from .convert import DEFAULT_DT, READOUT_KEY, from_nir, read, strip_readouts, to_nir
 from .lower import lower
 from .simulate import describe, simulate
 
 
 def prepare(graph: Graph, options: dict | None = None) -> Graph:
-    """Float32 as it is; with ``allow_approximate`` the neurons NIR cannot express are rewritten into
-    their nearest NIR form (listed in ``metadata["nir_approximations"]``)."""
+    """Float32 as it is, without the readouts that feed outputs (NIR has none: the file ends at their
+    input spikes and records them in its metadata, with a warning); with ``allow_approximate`` the
+    neurons NIR cannot express are rewritten into their nearest NIR form (listed in
+    ``metadata["nir_approximations"]``)."""
     graph = prepare_float32(graph)
+    readouts = strip_readouts(graph)
+    if readouts:
+        graph.metadata[READOUT_KEY] = readouts
+        names = ", ".join(f"'{r['name']}'" for r in readouts.values())
+        warnings.warn(f"nir: NIR has no readout: the file ends at the spikes that Readout {names} reads "
+                      "(recorded in its metadata, so snnc's own import puts it back)", SnncWarning, stacklevel=2)
     if (options or {}).get("allow_approximate"):
         notes = approximate(graph)
         if notes:

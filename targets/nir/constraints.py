@@ -1,11 +1,13 @@
 """What the NIR target can write exactly, and the approximations it makes only when asked.
 
-NIR (``nir`` 1.0.8) has no reset by subtraction, no neuron without reset, no ``>=`` firing rule,
-no max pooling, no readout, no initial state and no reset window. :func:`check` refuses each with
-the node and the reason; :func:`approximate` (``allow_approximate=True``) rewrites the neuron
-semantics into NIR's (``>`` firing, reset to ``v_reset`` in the same step, no window) and lists
-every change, so the prepared graph is exactly what the file means and ``verify`` stays bit-exact
-against it (the drift report then measures the approximation against the float model).
+NIR (``nir`` 1.0.8) has no reset by subtraction, no neuron without reset, no max pooling, no
+initial state and no reset window. :func:`check` refuses each with the node and the reason;
+:func:`approximate` (``allow_approximate=True``) rewrites the neuron semantics into NIR's (reset to
+``v_reset`` in the same step, no window) and lists every change, so the prepared graph is exactly
+what the file means and ``verify`` stays bit-exact against it (the drift report then measures the
+approximation against the float model). Two things are exported exactly although NIR lacks them:
+``>=`` firing (as ``>`` at the next float32 below the threshold) and a final readout (left out of
+the file, recorded in its metadata; the target's ``prepare`` strips it).
 """
 
 from __future__ import annotations
@@ -23,8 +25,6 @@ HINT = "; pass --allow-approximate to export the nearest NIR form"
 def _neuron_problem(node) -> str | None:
     """Why this Neuron is not exactly a NIR IF/LIF/CubaLIF (None if it is)."""
     a, p = node.attrs, node.params
-    if a["compare"] != "gt":
-        return "fires on '>=' (SpikingJelly); NIR neurons fire on '>'"
     if a["reset"] == "subtract":
         return "resets by subtraction; NIR neurons reset to v_reset"
     if a["reset"] == "none":
@@ -49,7 +49,8 @@ def check(graph: Graph, options: dict | None = None) -> None:
     for node in graph.nodes:
         if node.op not in SUPPORTED_OPS:
             why = {"MaxPool2d": "NIR has no max pooling",
-                   "Readout": "NIR has no readout; compile the network without its Readout",
+                   "Readout": "NIR has no readout, and only a Readout that feeds an output is left out of "
+                              "the file",
                    "BatchNorm": "NIR has no batch norm (it should have been folded)"}.get(node.op, "")
             raise UnsupportedError(node.name, f"op {node.op} cannot be expressed in NIR"
                                               f"{': ' + why if why else ''}; NIR takes {', '.join(SUPPORTED_OPS)}",
@@ -67,9 +68,6 @@ def approximate(graph: Graph) -> list[str]:
         if node.op != "Neuron":
             continue
         a, p = node.attrs, node.params
-        if a["compare"] != "gt":
-            a["compare"] = "gt"
-            notes.append(f"{node.name}: '>=' firing exported as NIR's '>'")
         if a["reset"] == "subtract":
             a["reset"], a["reset_timing"] = "hard", "immediate"
             p["v_reset"] = np.zeros((), np.float32)

@@ -1,7 +1,7 @@
 """IR ⇄ NIR (``nir`` package), with an explicit time step ``dt``.
 
 NIR nodes are continuous-time ODEs; snnc reads and writes them with the forward-Euler convention
-that snnTorch uses (``shared/research/hls4ml-nir.md`` part B): for ``τ v̇ = (v_leak − v) + R·I``,
+that snnTorch uses (see FORMAT.md): for ``τ v̇ = (v_leak − v) + R·I``,
 one step is ``v ← (1 − dt/τ)·v + (dt/τ)·v_leak + (R·dt/τ)·I``, then ``z = [v > v_threshold]`` and a
 spiking neuron is reset to ``v_reset`` in the same step. Per IR charge, with gains chosen to be 1:
 
@@ -24,25 +24,35 @@ snnc → NIR → snnc interprets identically. Equivalent but differently-rounded
 (``LIF`` with v_leak = 0 → ``beta``; otherwise ``lif``; a gain ≠ 1 becomes a ``Scale`` before the
 neuron).
 
-What NIR cannot express — reset by subtraction, no reset, ``>=`` firing, snnTorch's delayed
-subtraction, max pooling, a readout, initial state, a reset window — is refused by
-``constraints.check`` naming the node; ``prepare`` with ``allow_approximate`` rewrites the first
-ones into their nearest NIR form and records each change in ``graph.metadata["nir_approximations"]``.
+``>=`` firing is written exactly as ``>`` at :func:`threshold_below` (node metadata
+``snnc.compare``), and a readout feeding an output is left out and recorded (:func:`strip_readouts`,
+graph metadata ``snnc.readout``); snnc's import restores both. What NIR cannot express — reset by
+subtraction, no reset, snnTorch's delayed subtraction, max pooling, initial state, a reset window —
+is refused by ``constraints.check`` naming the node; ``prepare`` with ``allow_approximate`` rewrites
+the first ones into their nearest NIR form and records each change in
+``graph.metadata["nir_approximations"]``.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 
-from ...ir import Graph
+from ...ir import Graph, Node
 from ...ir.budget import check_elements
 from ...ir.errors import GraphError, SnncError, UnsupportedError
 from ...ir.ops import op_def
 
 DEFAULT_DT = 1e-4  # snnTorch's export_to_nir value: files it writes read back with the default
 META = "snnc."
+#: written into every file: how to read it with the same discretisation
+DT_CONVENTION = ("one snnc step is dt = {dt:g} s of NIR's continuous time, forward Euler "
+                 "(v <- (1 - dt/tau) v + (dt/tau) v_leak + (R dt/tau) I); read it with the same dt "
+                 "(snnTorch and SpikingJelly: 1e-4 by default; Norse: from_nir(graph, dt={dt:g}))")
+#: graph metadata key of the readouts a NIR export leaves out (restored by snnc's own import)
+READOUT_KEY = "nir_readout"
 GAIN_TOL = 1e-6  # a foreign file's R·dt/τ within this of 1 is the unit gain (rounding in the writer)
 
 
@@ -69,6 +79,9 @@ def _neuron_to_nir(node, shape, dt: float):
     v_reset = f("v_reset") if a["reset"] == "hard" else np.zeros(shape)
     meta = {META + "charge": a["charge"], META + "decay_input": int(a["decay_input"]),
             META + "reset_timing": a["reset_timing"]}
+    if a["compare"] == "ge":  # v >= θ is exactly v > nextafter(θ, -inf) for float32 v and θ
+        thr = threshold_below(p["v_threshold"], shape)
+        meta[META + "compare"] = "ge"
     charge = a["charge"]
     with np.errstate(divide="ignore"):
         if charge == "beta":
@@ -88,6 +101,13 @@ def _neuron_to_nir(node, shape, dt: float):
             return nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem / dt, v_leak=np.zeros(shape),
                                v_threshold=thr, v_reset=v_reset, w_in=tau_syn / dt, metadata=meta)
     raise UnsupportedError(node.name, f"charge '{charge}' has no NIR node", target="nir")
+
+
+def threshold_below(v_threshold, shape) -> np.ndarray:
+    """``nextafter(θ, -inf)`` in float32 (as float64): the threshold at which NIR's ``v > θ'`` fires
+    exactly when snnc's ``v >= θ`` does, for every float32 potential ``v``."""
+    theta = np.broadcast_to(np.asarray(v_threshold, np.float32), shape)
+    return np.nextafter(theta, np.float32(-np.inf)).astype(np.float64)
 
 
 def to_nir(graph: Graph, dt: float = DEFAULT_DT):
@@ -124,7 +144,10 @@ def to_nir(graph: Graph, dt: float = DEFAULT_DT):
             nodes[node.name] = cls(kernel_size=np.array(k), stride=np.array(s), padding=np.array(pad))
         elif op == "Flatten":
             in_shape = shapes[node.inputs[0]]
-            nodes[node.name] = nir.Flatten(input_type={"input": np.array(in_shape)}, start_dim=0, end_dim=-1)
+            # negative dims index the per-sample shape from the end: the same flattening whether a
+            # reader adds a batch dimension (snnTorch, SpikingJelly, Norse) or not
+            nodes[node.name] = nir.Flatten(input_type={"input": np.array(in_shape)}, start_dim=-len(in_shape),
+                                           end_dim=-1)
         elif op == "Scale":
             nodes[node.name] = nir.Scale(scale=_full(p["scale"], node.shape))
         elif op == "Add":
@@ -134,10 +157,14 @@ def to_nir(graph: Graph, dt: float = DEFAULT_DT):
         else:  # check() refused it already
             raise UnsupportedError(node.name, f"op {op} has no NIR node", target="nir")
         edges += [(src, node.name) for src in node.inputs]
-    metadata = {META + "dt": float(dt), META + "format": "snnc-nir-1"}
+    metadata = {META + "dt": float(dt), META + "format": "snnc-nir-1",
+                META + "time_step": DT_CONVENTION.format(dt=float(dt))}
     approx = graph.metadata.get("nir_approximations")
     if approx:
         metadata[META + "approximations"] = "; ".join(approx)
+    readouts = graph.metadata.get(READOUT_KEY)
+    if readouts:
+        metadata[META + "readout"] = json.dumps(readouts, sort_keys=True)
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata)
 
 
@@ -203,9 +230,10 @@ def _topological(nodes: dict, edges: list) -> tuple[list[str], dict[str, list[st
     return order, preds
 
 
-def from_nir(nir_graph, dt: float | None = None, input_shape=None) -> Graph:
+def from_nir(nir_graph, dt: float | None = None, input_shape=None, readout: bool = True) -> Graph:
     """The IR graph of a NIR graph (``nir.NIRGraph``), discretised with ``dt`` (default: the value
-    snnc wrote into the file's metadata, else :data:`DEFAULT_DT`)."""
+    snnc wrote into the file's metadata, else :data:`DEFAULT_DT`). ``readout``: put back the readout
+    that snnc's export recorded in the metadata (``False``: the network as NIR tools run it)."""
     nir = _nir()
     if not isinstance(nir_graph, nir.NIRGraph):
         raise SnncError(f"expected a nir.NIRGraph, got {type(nir_graph).__name__}")
@@ -254,8 +282,46 @@ def from_nir(nir_graph, dt: float | None = None, input_shape=None) -> Graph:
         out_of[name] = _import_node(nir, n, kind, name, x, shapes, add, dt)
     if not g.outputs:
         raise SnncError("the NIR graph has no Output node")
+    recorded = nir_graph.metadata.get(META + "readout") if isinstance(nir_graph.metadata, dict) else None
+    if readout and recorded is not None:
+        restore_readouts(g, json.loads(_text(recorded)))
     g.verify()
     return g
+
+
+def _text(value) -> str:
+    value = value.item() if isinstance(value, np.ndarray) else value
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def strip_readouts(graph: Graph) -> dict:
+    """Remove, in place, every ``Readout`` that feeds an ``Output`` (the output then carries the
+    readout's input spikes); returns what :func:`restore_readouts` needs to put them back."""
+    removed = {}
+    for out in graph.outputs:
+        src = graph[out.inputs[0]]
+        if src.op == "Readout":
+            removed[out.name] = {"name": src.name, "attrs": dict(src.attrs),
+                                 "params": {k: float(v) for k, v in src.params.items()}}
+            out.inputs = [src.inputs[0]]
+    if removed:
+        gone = {r["name"] for r in removed.values()}
+        graph.replace_nodes([n for n in graph.nodes if n.name not in gone])
+    return removed
+
+
+def restore_readouts(graph: Graph, removed: dict) -> None:
+    """Put back, in place, the readouts :func:`strip_readouts` removed (before their outputs)."""
+    nodes = []
+    for node in graph.nodes:
+        if node.op == "Output" and node.name in removed:
+            r = removed[node.name]
+            readout = Node(graph.unique_name(r["name"]), "Readout", list(node.inputs),
+                           {k: np.asarray(v, np.float32) for k, v in r["params"].items()}, r["attrs"])
+            nodes.append(readout)
+            node.inputs = [readout.name]
+        nodes.append(node)
+    graph.replace_nodes(nodes)
 
 
 def _import_node(nir, n, kind, name, x, shapes, add, dt) -> str:
@@ -291,8 +357,9 @@ def _import_node(nir, n, kind, name, x, shapes, add, dt) -> str:
         in_shape = shapes[x]
         ndim = len(in_shape)
         start, end = int(n.start_dim), int(n.end_dim)
-        # NIR indexes the batch-less shape; snnTorch writes torch's batched start_dim=1: both mean "all"
-        if (start in (0, 1) if ndim > 1 else True) and end in (-1, ndim - 1, ndim):
+        # NIR indexes the batch-less shape; snnTorch writes torch's batched start_dim=1, snnc -ndim:
+        # all mean "all"
+        if (start in (0, 1, -ndim) if ndim > 1 else True) and end in (-1, ndim - 1, ndim):
             return add("Flatten", name, [x]) if ndim > 1 else x
         raise UnsupportedError(name, f"NIR Flatten(start_dim={start}, end_dim={end}) of {in_shape}: only "
                                      "flattening every dim is supported")
@@ -310,7 +377,10 @@ def _import_neuron(nir, n, name, x, shapes, add, dt) -> str:
     decay_input = bool(_meta(n, "decay_input", 1))
     v_reset = n.v_reset if n.v_reset is not None else 0.0
     params = {"v_threshold": _f32(n.v_threshold, name, "v_threshold"), "v_reset": _f32(v_reset, name, "v_reset")}
-    attrs = {"compare": "gt", "reset": "hard",
+    compare = "ge" if _meta(n, "compare") == "ge" else "gt"
+    if compare == "ge":  # snnc's own '>=' neuron, written as '>' at nextafter(θ, -inf): θ back exactly
+        params["v_threshold"] = np.nextafter(params["v_threshold"], np.float32(np.inf))
+    attrs = {"compare": compare, "reset": "hard",
              "reset_timing": timing if timing in ("immediate", "delayed", "compensated") else "immediate"}
     gain = None
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -379,7 +449,7 @@ def _prescan(path) -> None:
                                 f"{getattr(nir, '__version__', '')} does not define; known: {', '.join(sorted(known))}")
 
 
-def read(path, dt: float | None = None, input_shape=None) -> Graph:
+def read(path, dt: float | None = None, input_shape=None, readout: bool = True) -> Graph:
     """Read a ``.nir`` file into an IR graph (see :func:`from_nir`)."""
     nir = _nir()
     if not Path(path).is_file():
@@ -392,7 +462,7 @@ def read(path, dt: float | None = None, input_shape=None) -> Graph:
     except Exception as e:  # h5py/NIR errors on truncated or foreign files
         first = str(e).splitlines()[0] if str(e) else "no detail"
         raise SnncError(f"{path}: not a readable NIR file ({type(e).__name__}: {first})") from None
-    return from_nir(nir_graph, dt=dt, input_shape=input_shape)
+    return from_nir(nir_graph, dt=dt, input_shape=input_shape, readout=readout)
 
 
 __all__ = ["to_nir", "from_nir", "read", "DEFAULT_DT"]

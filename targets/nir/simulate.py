@@ -19,7 +19,7 @@ def load(out_dir: Path):
     path = Path(out_dir) / FILE
     if not path.is_file():
         raise SnncError(f"{out_dir}: no {FILE} (not a NIR artifact)")
-    return read(path)
+    return read(path, readout=False)  # the network as NIR tools run it
 
 
 def simulate(out_dir: Path, inputs) -> torch.Tensor:

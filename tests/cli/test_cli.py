@@ -99,8 +99,8 @@ def test_bad_inputs_exit_2_one_line_nothing_left(work):
                    "node '2'", "Tanh", "supported")
     one_line_error(run_cli("compile", "foreign.pt", "--target", "onnx", "-o", "o5", "--input-shape", "1,4,4", cwd=work),
                    "usermod.Net", "--trust-pickle")
-    one_line_error(run_cli("compile", "model.pt", "--target", "nir", "-o", "o6", "--input-shape", "1,4,4", cwd=work),
-                   "nir", "'>='", "--allow-approximate")
+    one_line_error(run_cli("compile", "model.pt", "--target", "nir", "-o", "o6", "--input-shape", "1,4,4",
+                           "--dt", "0", cwd=work), "--dt must be > 0")
     one_line_error(run_cli("simulate", "art_missing", "--inputs", "x.npy", "-o", "y2.npy", cwd=work), "art_missing")
     one_line_error(run_cli("compile", "model.pt", "--target", "nosuch", "-o", "o7", cwd=work), "--target", "invalid choice")
     one_line_error(run_cli("compile", "model.pt", "--target", "onnx", "-o", "x.npy", "--input-shape", "1,4,4", cwd=work),

@@ -96,3 +96,16 @@ def test_help_version_and_usage_errors_import_no_torch(argv, tmp_path):
             "print('LOADED', loaded, file=sys.stderr)\n")
     p = subprocess.run([sys.executable, "-c", code, *argv], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert "LOADED []" in p.stderr, p.stderr
+
+
+def test_every_argument_is_documented_with_its_default():
+    from snnc.cli import build_parser
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    for name, sub in subparsers.choices.items():
+        for action in sub._actions:
+            assert action.help, f"snnc {name}: {action.option_strings or action.dest} has no help text"
+            if action.default not in (None, False, [], "==SUPPRESS==") and action.dest != "help":
+                assert "default" in action.help, f"snnc {name} {action.option_strings}: default not shown"
+    rc, out, _ = run_cli("verify", "--help", cwd=".")
+    assert rc == 0 and "(default: 4)" in out and "(default: 0)" in out

@@ -1,14 +1,11 @@
 """snnc.nn on a CUDA GPU: the same results as on the CPU, both step modes, float16/32/64, SpikingJelly
 parity, and the digits example training. Run on the GPU machine with ``pytest -m gpu tests/nn``."""
 
-import importlib.util
-import pathlib
-import sys
-
 import pytest
 import torch
 
 import snnc.nn as snn
+from support.models import digits_example
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
@@ -89,11 +86,7 @@ def test_layers_readout_and_encoders_on_cuda():
 
 
 def test_digits_example_trains_on_cuda():
-    path = pathlib.Path(__file__).resolve().parents[2] / "examples" / "digits.py"
-    spec = importlib.util.spec_from_file_location("digits_example_gpu", path)
-    digits = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = digits
-    spec.loader.exec_module(digits)
+    digits = digits_example()
     data = digits.load_data(8, 0)
     model = digits.build_model(8, 128).cuda()
     for name in ("train_x", "train_y", "test_x", "test_y", "train_intensity", "test_intensity"):

@@ -1,5 +1,9 @@
 """Small models shared by the test directories."""
 
+import importlib.util
+import pathlib
+import sys
+
 import torch
 
 import snnc.nn as sn
@@ -13,3 +17,15 @@ def small_model() -> torch.nn.Module:
         for layer in (net[0], net[2]):
             layer.weight.copy_(torch.randint(-6, 9, layer.weight.shape) / 8)
     return net
+
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
+
+
+def digits_example():
+    """The module ``examples/digits.py`` (its model, data and deployment table)."""
+    spec = importlib.util.spec_from_file_location("digits_example", EXAMPLES / "digits.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module

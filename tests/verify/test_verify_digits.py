@@ -1,19 +1,11 @@
 """The README's main command: examples/digits.py trains, compiles to every target, verifies each and
 prints the table; every target must be bit-exact."""
 
-import importlib.util
-import pathlib
-import sys
-
-
-EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "examples" / "digits.py"
+from support.models import digits_example
 
 
 def test_digits_example_deploys_bit_exactly_to_every_target(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("digits_example_deploy", EXAMPLE)
-    digits = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = digits  # dataclasses look their module up
-    spec.loader.exec_module(digits)
+    digits = digits_example()
     result = digits.main(["--quick", "--hidden", "32", "--out", str(tmp_path)])
     rows = result["deployments"]
     from snnc.targets import NAMES
