@@ -25,7 +25,6 @@ documented with the profile, e.g. ``ir/numerics/hls.py``); it is passed as ``opt
 from __future__ import annotations
 
 import io
-import json
 import math
 from pathlib import Path
 
@@ -188,9 +187,14 @@ def cmd_simulate(args) -> int:
 
 
 def cmd_inspect(args) -> int:
+    from .compiler import artifact_containing
+
     path = Path(args.path)
-    if (path / "snnc.json").is_file():
-        print(inspect_artifact(path))
+    root = artifact_containing(path)
+    if root is not None and not _is_model_file(path):
+        if root != path:
+            print(f"{path} is a file of the snnc artifact at {root}:")
+        print(inspect_artifact(root))
         return 0
     from .compiler import to_graph
 
@@ -198,6 +202,11 @@ def cmd_inspect(args) -> int:
     graph = to_graph(_model(path, options), **options)
     print(inspect_graph(graph, source=str(path)))
     return 0
+
+
+def _is_model_file(path: Path) -> bool:
+    """A file of an artifact that is a model in its own right: the NIR file, the saved IR ``ir/``."""
+    return path.suffix.lower() == ".nir" or (path / "graph.json").is_file()
 
 
 def _model(path, options: dict):
@@ -242,20 +251,39 @@ def _fmt_param(key, value) -> str:
 
 
 def _numerics(node, graph) -> str:
-    if node.quant:
-        parts = []
-        for k, v in node.quant.items():
-            if isinstance(v, (dict, list)):
-                parts.append(f"{k}={json.dumps(v, separators=(',', ':'))[:40]}")
-            else:
-                parts.append(f"{k}={v}")
-        return " ".join(parts)[:60]
-    return graph.metadata.get("numerics", "float32")
+    """The node's number formats in full: fixed-point formats as ``fixed<W,I,rounding,overflow>``,
+    the formats of its inputs as ``in=...``, other quantization facts as ``key=value``."""
+    if not node.quant:
+        return graph.metadata.get("numerics", "float32")
+    parts = []
+    for key, value in node.quant.items():
+        if key == "formats" and isinstance(value, dict):
+            parts += [f"{name}={_quant_value(fmt)}" for name, fmt in value.items()]
+        elif key == "inputs" and isinstance(value, list):
+            if value:
+                parts.append("in=" + ",".join(_quant_value(fmt) for fmt in value))
+        else:
+            parts.append(f"{key}={_quant_value(value)}")
+    return " ".join(parts)
+
+
+def _quant_value(value) -> str:
+    from .ir.quantize import Fixed
+
+    if isinstance(value, dict) and "width" in value and "int" in value:
+        return str(Fixed.from_dict(value))
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (list, tuple)):
+        return ",".join(_quant_value(v) for v in value)
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{_quant_value(v)}" for k, v in value.items()) + "}"
+    return str(value)
 
 
 def inspect_graph(graph, source: str = "") -> str:
     graph.verify()
-    rows = [("node", "op", "shape/step", "params", "numerics", "synops/step")]
+    rows = [("node", "op", "shape/step", "params", "synops/step", "numerics")]
     total = 0
     for node in graph.nodes:
         attrs = ""
@@ -269,12 +297,12 @@ def inspect_graph(graph, source: str = "") -> str:
         ops = synops(node, graph)
         total += ops
         rows.append((node.name, node.op + (f"({attrs})" if attrs else ""), "x".join(map(str, node.shape)),
-                     params or "-", _numerics(node, graph), f"{ops:,}" if ops else "-"))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+                     params or "-", f"{ops:,}" if ops else "-", _numerics(node, graph)))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)] + [0]
     lines = [f"{source}: {len(graph.nodes)} nodes, input {list(graph.input_shape)}, "
              f"window {graph_window(graph)}, ir_hash {graph.content_hash()[:12]}"]
     for r in rows:
-        lines.append("  ".join(c.ljust(w) if i < 5 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        lines.append("  ".join(c.rjust(w) if i == 4 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip())
     lines.append(f"estimated synaptic operations per step (all inputs active): {total:,}")
     return "\n".join(lines)
 
@@ -288,7 +316,8 @@ def inspect_artifact(path: Path) -> str:
     from .compiler import read_manifest, resolve_target
 
     manifest = read_manifest(path)
-    lines = [f"{path}: snnc artifact", json.dumps(manifest, indent=1)]
+    lines = [f"{path}: snnc {manifest['target']} artifact (format version {manifest['version']}, "
+             f"written by snnc {manifest.get('snnc_version', '?')})", *_manifest_summary(path, manifest)]
     if (path / "ir" / "graph.json").is_file():  # the prepared graph it was lowered from (inspection copy)
         from .ir import load
         lines.append("--- prepared IR (ir/) ---")
@@ -298,6 +327,35 @@ def inspect_artifact(path: Path) -> str:
         lines.append(f"--- {target.name} describe ---")
         lines.append(str(target.describe(path)))
     return "\n".join(lines)
+
+
+def _manifest_summary(path: Path, manifest: dict) -> list[str]:
+    """``snnc.json`` in words: what the artifact computes, how it was made, and its files."""
+    outputs = ", ".join(f"{list(shape)} {kind}" for shape, kind in
+                        zip(manifest.get("output_shapes") or [], manifest["output_kinds"]))
+    window = manifest.get("window")
+    options = manifest.get("options") or {}
+    calibration = manifest.get("calibration")
+    fields = [
+        ("input", f"{manifest['input_shape']} per step"),
+        ("outputs", outputs or "-"),
+        ("numerics", manifest["numerics"]),
+        ("window", f"{window} steps" if window else "none (outputs every step)"),
+        ("timesteps", manifest.get("timesteps") or "default (two readout windows, else 16)"),
+        ("options", " ".join(f"{k}={_quant_value(v)}" for k, v in options.items()) or "-"),
+        ("calibration", _quant_value(calibration) if calibration else "-"),
+        ("ir_hash", str(manifest.get("ir_hash", "-"))[:16]),
+    ]
+    lines = [f"  {name:<12} {value}" for name, value in fields]
+    files = manifest.get("files") or {}
+    sizes = {name: (path / name).stat().st_size if (path / name).is_file() else None for name in files}
+    lines.append(f"  {'files':<12} {len(files)}, {sum(s or 0 for s in sizes.values()):,} bytes "
+                 "(sha256 in snnc.json, checked before any run)")
+    width = max((len(name) for name in files), default=0)
+    for name, digest in files.items():
+        size = f"{sizes[name]:,} B" if sizes[name] is not None else "missing"
+        lines.append(f"    {name:<{width}}  {size:>12}  {str(digest)[:12]}")
+    return lines
 
 
 COMMANDS = {"compile": cmd_compile, "verify": cmd_verify, "simulate": cmd_simulate, "inspect": cmd_inspect}

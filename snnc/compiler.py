@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,8 +98,13 @@ def to_graph(model_or_graph, example_input=None, **options) -> Graph:
         if (path / "graph.json").is_file() or str(path).endswith((".snnc", ".zip")):
             from .ir import load
             return load(path)
-        if (path / MANIFEST).is_file():
-            raise SnncError(f"{path}: this is a compiled artifact, not a model; pass the model and use --artifact")
+        root = artifact_containing(path)
+        if root is not None and path.suffix.lower() != ".nir":  # a NIR file is a model in its own right
+            target = json.loads((root / MANIFEST).read_text()).get("target", "TARGET")
+            what = "a compiled artifact" if root == path else f"a file of the snnc artifact at {root}"
+            raise SnncError(f"{path}: this is {what}, not a model: 'snnc inspect {root}' describes it, "
+                            f"'snnc simulate {root} --inputs X.npy -o Y.npy' runs it, and "
+                            f"'snnc verify MODEL --target {target} --artifact {root}' checks it against its model")
         try:
             from .frontend import load_model
         except ImportError:
@@ -200,6 +206,26 @@ def artifact_files(path: Path) -> list[Path]:
             continue
         out.append(rel)
     return out
+
+
+def artifact_containing(path) -> Path | None:
+    """The artifact directory that ``path`` is, or holds ``path`` among the files its ``snnc.json``
+    lists (or under its ``ir/``); ``None`` otherwise. Spelled relative when ``path`` is."""
+    given = Path(path)
+    path = given.absolute()
+    for root in (path, *path.parents):
+        if not (root / MANIFEST).is_file():
+            continue
+        if root != path:
+            try:
+                files = json.loads((root / MANIFEST).read_text()).get("files") or {}
+            except (OSError, ValueError, AttributeError):
+                return None
+            rel = path.relative_to(root)
+            if rel.as_posix() not in files and rel.parts[0] != IR_DIR:
+                return None
+        return root if given.is_absolute() else Path(os.path.relpath(root))
+    return None
 
 
 def read_manifest(path) -> dict:

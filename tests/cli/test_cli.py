@@ -72,7 +72,7 @@ def test_compile_simulate_verify_inspect(work):
     assert rc == 0, err
     assert "synops/step" in out and "Neuron(lif,ge,hard)" in out and "192" in out  # 16·12 synapses
     rc, out, err = run_cli("inspect", "art", cwd=work)
-    assert rc == 0 and '"target": "onnx"' in out and "describe" in out, err
+    assert rc == 0 and out.startswith("art: snnc onnx artifact") and "--- onnx describe ---" in out, err
 
 
 def test_verify_detects_tampered_artifact(work):

@@ -71,6 +71,34 @@ def test_verify_takes_the_shape_from_the_inputs(models):
     assert rc == 0 and "bit-exact" in out, out + err
 
 
+def test_inspect_an_artifact_or_a_file_in_it(models):
+    """An artifact reads as a summary (formats whole, files with sizes and hash prefixes re-read here),
+    and a file of it (``OUT/model.json``) leads to its artifact, in inspect and in compile."""
+    import hashlib
+    rc, out, err = run_cli("compile", "mlp.pt", "--target", "hls", "-o", "mlp_hls", cwd=models)
+    assert rc == 0, err
+    art = models / "mlp_hls"
+    files = json.loads((art / "snnc.json").read_text())["files"]
+    rc, out, err = run_cli("inspect", "mlp_hls", cwd=models)
+    assert rc == 0, err
+    assert out.startswith("mlp_hls: snnc hls artifact (format version 2")
+    assert "  outputs      [4] spikes" in out and "  input        [64] per step" in out
+    for name in files:
+        data = (art / name).read_bytes()
+        assert f"{len(data):,} B  {hashlib.sha256(data).hexdigest()[:12]}" in out, name
+    ir_rows = out.split("--- prepared IR (ir/) ---")[1].split("---")[0]
+    linear = next(line for line in ir_rows.splitlines() if line.startswith("0 "))
+    assert "weight=fixed<" in linear and "accum=fixed<" in linear and linear.rstrip().endswith("reuse_factor=1")
+    assert "{" not in ir_rows  # no raw JSON
+    rc, inside, err = run_cli("inspect", "mlp_hls/firmware/weights.h", cwd=models)
+    assert rc == 0, err
+    assert inside == "mlp_hls/firmware/weights.h is a file of the snnc artifact at mlp_hls:\n" + out
+    one_line_error(run_cli("compile", "mlp_hls/model.json", "--target", "onnx", "-o", "o", cwd=models),
+                   "mlp_hls/model.json", "file of the snnc artifact at mlp_hls", "snnc inspect mlp_hls",
+                   "--target hls --artifact mlp_hls")
+    assert not (models / "o").exists()
+
+
 def test_inferred_shape_through_a_users_forward():
     model = FlattenFirst()
     assert resolve_input_shape(model) == (12,)
