@@ -112,16 +112,17 @@ class Graph:
         return [n for n in self.nodes if n.op == "Output"]
 
     def output_kinds(self) -> list[str]:
-        """What each output carries, for the dtype ``snnc.simulate`` returns it in: ``"spikes"`` (a
-        ``Neuron``'s 0/1, also flattened), ``"decisions"`` (a ``Readout``'s class index) or
-        ``"values"`` (anything else: a membrane, a linear readout, pooled spikes)."""
-        kinds = []
-        for out in self.outputs:
-            source = self[out.inputs[0]]
-            while source.op == "Flatten":
-                source = self[source.inputs[0]]
-            kinds.append({"Neuron": "spikes", "Readout": "decisions"}.get(source.op, "values"))
-        return kinds
+        """What each output carries (:meth:`value_kind`), for the dtype ``snnc.simulate`` returns it in."""
+        return [self.value_kind(out.name) for out in self.outputs]
+
+    def value_kind(self, name: str) -> str:
+        """What node ``name``'s value carries: ``"spikes"`` (a ``Neuron``'s 0/1, also flattened or as
+        an output), ``"decisions"`` (a ``Readout``'s class index) or ``"values"`` (anything else: a
+        membrane, a linear readout, pooled spikes)."""
+        source = self[name]
+        while source.op in ("Output", "Flatten"):
+            source = self[source.inputs[0]]
+        return {"Neuron": "spikes", "Readout": "decisions"}.get(source.op, "values")
 
     def users(self, name: str) -> list[Node]:
         return [n for n in self.nodes if name in n.inputs]

@@ -116,7 +116,8 @@ class Report:
     suspects: list = field(default_factory=list)  # nodes whose parameters sit in changed artifact bytes
     notes: list = field(default_factory=list)
     # kept for plots; not serialized
-    _traces: dict = field(default_factory=dict, repr=False)
+    _traces: dict = field(default_factory=dict, repr=False)  # node -> (reference, target) [T, N, ...]
+    _kinds: dict = field(default_factory=dict, repr=False)  # node -> spikes | decisions | values
 
     @property
     def outputs(self) -> list:
@@ -233,57 +234,111 @@ class Report:
         write_file(path, ET.tostring(suite, encoding="utf-8", xml_declaration=True), overwrite)
 
     def plot(self, directory, overwrite: bool = False) -> list[Path]:
-        """Spike rasters per compared node (reference vs target, batch 0) and a divergence map
-        (differing elements per node and step), written atomically as the directory ``directory``
-        (an existing one of plots is replaced only with ``overwrite``). Returns the PNG paths."""
-        directory = Path(directory)
-        with atomic_output(directory, overwrite=overwrite, owned=plot_files) as tmp:
-            names = self._plot_into(tmp)
-        return [directory / name for name in names]
-
-    def _plot_into(self, directory: Path) -> list[str]:
-        import matplotlib
-        matplotlib.use("Agg")
+        """The :meth:`figures` as PNGs, written atomically as the directory ``directory`` (an
+        existing one of plots is replaced only with ``overwrite``). Returns the PNG paths."""
         import matplotlib.pyplot as plt
 
-        written = []
+        directory = Path(directory)
+        with atomic_output(directory, overwrite=overwrite, owned=plot_files) as tmp:
+            figures = self.figures()
+            for name, fig in figures.items():
+                fig.savefig(tmp / name, dpi=80)
+                plt.close(fig)
+        return [directory / name for name in figures]
+
+    def figures(self) -> dict:
+        """Matplotlib figures by file name: per compared node, reference vs target (sample 0) as a
+        spike raster (spikes), a heat map (values) or the decision per step (decisions), and a
+        divergence map (differing elements per node and step). Where nothing differs, a figure
+        says so in words."""
+        import matplotlib
+        matplotlib.use("Agg")
+
+        figures = {}
         for node, (ref, tgt) in self._traces.items():
-            if ref.shape != tgt.shape:
-                continue
-            r = ref[:, 0].reshape(ref.shape[0], -1).numpy()
-            t = tgt[:, 0].reshape(tgt.shape[0], -1).numpy()
-            fig, axes = plt.subplots(1, 3, figsize=(12, 3.2), sharey=True)
-            for ax, data, title in ((axes[0], r, "reference"), (axes[1], t, f"target {self.target}"),
-                                    (axes[2], (r != t).astype(float), "differs")):
-                ax.imshow(data.T, aspect="auto", interpolation="nearest", cmap="Greys" if title != "differs" else "Reds")
-                ax.set_title(f"{node}: {title}")
-                ax.set_xlabel("step")
-            axes[0].set_ylabel("neuron (batch 0)")
-            fig.tight_layout()
-            out = directory / f"raster_{_safe(node)}.png"
-            fig.savefig(out, dpi=80)
-            plt.close(fig)
-            written.append(out.name)
+            if ref.shape == tgt.shape:
+                draw = _decision_figure if self._kinds.get(node) == "decisions" else _raster_figure
+                figures[f"raster_{_safe(node)}.png"] = draw(node, self.target, ref, tgt, self._kinds.get(node))
         if self._traces:
-            names = list(self._traces)
-            steps = max(v[0].shape[0] for v in self._traces.values())
-            grid = np.zeros((len(names), steps))
-            for i, node in enumerate(names):
-                ref, tgt = self._traces[node]
-                if ref.shape == tgt.shape:
-                    grid[i, :ref.shape[0]] = (ref != tgt).reshape(ref.shape[0], -1).sum(dim=1).numpy()
-            fig, ax = plt.subplots(figsize=(10, 1 + 0.4 * len(names)))
-            im = ax.imshow(grid, aspect="auto", interpolation="nearest", cmap="Reds")
+            figures["divergence_map.png"] = self._divergence_figure()
+        return figures
+
+    def _divergence_figure(self):
+        import matplotlib.pyplot as plt
+
+        names = list(self._traces)
+        steps = max(v[0].shape[0] for v in self._traces.values())
+        grid = np.zeros((len(names), steps))
+        for i, node in enumerate(names):
+            ref, tgt = self._traces[node]
+            if ref.shape == tgt.shape:
+                grid[i, :ref.shape[0]] = (ref != tgt).reshape(ref.shape[0], -1).sum(dim=1).numpy()
+        fig, ax = plt.subplots(figsize=(10, 1 + 0.4 * len(names)))
+        ax.set_title(f"differing elements per node and step ({self.target})")
+        ax.set_xlabel("step")
+        if grid.any():
+            im = ax.imshow(grid, aspect="auto", interpolation="nearest", cmap="Reds", vmin=0)
             ax.set_yticks(range(len(names)), names)
-            ax.set_xlabel("step")
-            ax.set_title(f"differing elements per node and step ({self.target})")
-            fig.colorbar(im, ax=ax)
-            fig.tight_layout()
-            out = directory / "divergence_map.png"
-            fig.savefig(out, dpi=80)
-            plt.close(fig)
-            written.append(out.name)
-        return written
+            fig.colorbar(im, ax=ax, label="differing elements")
+        else:
+            ax.set_xlim(0, steps)
+            ax.set_yticks([])
+            ax.text(0.5, 0.5, f"no divergence: {len(names)} node(s) equal at every one of {steps} steps",
+                    transform=ax.transAxes, ha="center", va="center")
+        fig.tight_layout()
+        return fig
+
+
+def _raster_figure(node: str, target: str, ref: torch.Tensor, tgt: torch.Tensor, kind: str | None):
+    """Reference | target | where they differ, one row per neuron (sample 0), one column per step."""
+    import matplotlib.pyplot as plt
+
+    r = ref[:, 0].reshape(ref.shape[0], -1).double().numpy()
+    t = tgt[:, 0].reshape(tgt.shape[0], -1).double().numpy()
+    differs = r != t
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2), sharey=True)
+    cmap = "Greys" if kind == "spikes" else "viridis"
+    low, high = float(min(r.min(), t.min())), float(max(r.max(), t.max()))
+    for ax, data, title in ((axes[0], r, "reference"), (axes[1], t, f"target {target}")):
+        ax.imshow(data.T, aspect="auto", interpolation="nearest", cmap=cmap, vmin=low, vmax=high)
+        ax.set_title(f"{node}: {title}")
+    axes[2].set_title(f"{node}: differs")
+    if differs.any():
+        axes[2].imshow(differs.T, aspect="auto", interpolation="nearest", cmap="Reds", vmin=0, vmax=1)
+    else:
+        axes[2].text(0.5, 0.5, "no difference", transform=axes[2].transAxes, ha="center", va="center")
+    for ax in axes:
+        ax.set_xlabel("step")
+    axes[0].set_ylabel("neuron (sample 0)" if kind == "spikes" else "element (sample 0)")
+    fig.tight_layout()
+    return fig
+
+
+def _decision_figure(node: str, target: str, ref: torch.Tensor, tgt: torch.Tensor, kind: str | None):
+    """The decision (class index) at every step, reference and target, per sample (up to four),
+    with the steps where they differ marked."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    samples = min(ref.shape[1], 4)
+    fig, axes = plt.subplots(samples, 1, figsize=(10, 1.2 + 1.3 * samples), sharex=True, squeeze=False)
+    steps = np.arange(ref.shape[0])
+    for s, ax in enumerate(axes[:, 0]):
+        r = ref[:, s].reshape(ref.shape[0]).double().numpy()
+        t = tgt[:, s].reshape(tgt.shape[0]).double().numpy()
+        ax.step(steps, r, where="mid", color="black", label="reference")
+        ax.step(steps, t, where="mid", color="tab:blue", linestyle="--", label=f"target {target}")
+        bad = r != t
+        if bad.any():
+            ax.plot(steps[bad], t[bad], "x", color="red", label="differs")
+        ax.set_ylabel(f"class (sample {s})")
+        ax.set_ylim(min(r.min(), t.min(), 0) - 0.5, max(r.max(), t.max(), 1) + 0.5)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[0, 0].set_title(f"{node}: decision per step" + ("" if (ref != tgt).any() else " (no difference)"))
+    axes[0, 0].legend(loc="upper right", fontsize="small")
+    axes[-1, 0].set_xlabel("step")
+    fig.tight_layout()
+    return fig
 
 
 def plot_files(directory: Path) -> set[str]:
@@ -725,6 +780,7 @@ def _run(report: Report, target, float_graph: Graph, prepared: Graph, art_dir: P
         tgt = cat([p[i] for p in parts["tgt_out"]])
         report.layers.append(_compare(node.name, node.op, "output", ref, tgt))
         report._traces[node.name] = (ref, torch.as_tensor(tgt).detach().cpu())
+        report._kinds[node.name] = prepared.value_kind(node.name)
     exposed = [k for k in parts["tgt"][0] if k not in {o.name for o in outputs}]
     for name in sorted(exposed, key=lambda k: order.get(k, len(order))):
         if name not in ref_trace:
@@ -733,6 +789,7 @@ def _run(report: Report, target, float_graph: Graph, prepared: Graph, art_dir: P
         tgt = cat([p[name] for p in parts["tgt"]])
         report.layers.append(_compare(name, prepared[name].op, "layer", ref_trace[name], tgt))
         report._traces[name] = (ref_trace[name], torch.as_tensor(tgt).detach().cpu())
+        report._kinds[name] = prepared.value_kind(name)
     if not exposed:
         report.notes.append(f"target '{target.name}' exposes no per-layer state; outputs compared")
     report.first_divergence = _first_divergence(report.layers, order)

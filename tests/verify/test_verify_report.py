@@ -152,6 +152,30 @@ def test_report_json_junit_and_plots(graph, tmp_path):
     names = {p.name for p in written}
     assert "divergence_map.png" in names and "raster_fc2.png" in names
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in written)
+    figures = report.figures()
+    assert set(figures) == names
+    decisions = figures["raster_y.png"].axes  # the readout: its class per step, not a raster
+    assert [ax.get_ylabel() for ax in decisions] == [f"class (sample {s})" for s in range(4)]
+    ref, tgt = report._traces["y"]
+    lines = {line.get_label(): line.get_ydata() for line in decisions[0].get_lines()}
+    assert np.array_equal(lines["reference"], ref[:, 0, 0].double().numpy())
+    assert np.array_equal(lines["target toy"], tgt[:, 0, 0].double().numpy())
+    differs = (ref[:, 0, 0] != tgt[:, 0, 0]).numpy()
+    assert differs.any() and np.array_equal(lines["differs"], tgt[:, 0, 0].double().numpy()[differs])
+    raster = figures["raster_fc2.png"].axes
+    assert raster[0].get_ylabel() == "element (sample 0)" and raster[2].get_title() == "fc2: differs"
+    assert not raster[2].texts  # it differs: a map, not the words
+    assert not figures["divergence_map.png"].axes[0].texts
+
+
+def test_exact_plots_say_no_divergence(graph):
+    report = snnc.verify(graph, toy_target.make(), X)
+    figures = report.figures()
+    (text,) = figures["divergence_map.png"].axes[0].texts
+    assert text.get_text() == "no divergence: 5 node(s) equal at every one of 16 steps"
+    assert [t.get_text() for t in figures["raster_n1.png"].axes[2].texts] == ["no difference"]
+    assert figures["raster_n1.png"].axes[0].get_ylabel() == "neuron (sample 0)"
+    assert figures["raster_y.png"].axes[0].get_title() == "y: decision per step (no difference)"
 
 
 def test_assert_deploys(graph, tmp_path):
