@@ -10,8 +10,7 @@ import argparse
 import sys
 
 from . import __version__
-
-TARGETS = ("gpu", "loihi", "lynxi", "hls", "onnx", "nir")
+from .targets import NAMES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -89,7 +88,7 @@ def _model_argument(p: argparse.ArgumentParser) -> None:
 
 
 def _target(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--target", required=True, choices=TARGETS, help="what to lower to: %(choices)s")
+    p.add_argument("--target", required=True, choices=NAMES, help="what to lower to: %(choices)s")
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:

@@ -484,19 +484,11 @@ def as_output_dtype(y, kind: str) -> torch.Tensor:
 
 
 def simulate_recorded(target, path, x):
-    """``(outputs, layers)``: the target's outputs and, when its simulator supports ``record=True``,
-    the per-layer values it exposes ``{ir_node_name: [T, N, *shape]}`` (else ``{}``)."""
-    import inspect
-
-    try:
-        accepts = "record" in inspect.signature(target.simulate).parameters
-    except (TypeError, ValueError):
-        accepts = False
-    if accepts:
-        result = target.simulate(Path(path), x, record=True)
-        if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], dict):
-            return result[0], dict(result[1])
-        return result, {}
+    """``(outputs, layers)``: the target's outputs and, when it declares ``records_layers``, the
+    per-layer values it exposes ``{ir_node_name: [T, N, *shape]}`` (else ``{}``)."""
+    if target.records_layers:
+        outputs, layers = target.simulate(Path(path), x, record=True)
+        return outputs, dict(layers)
     return target.simulate(Path(path), x), {}
 
 

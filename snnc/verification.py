@@ -7,7 +7,7 @@ interpreter under the target's numerics — equal element for element, every out
     report.to_json("report.json"); report.write_junit("junit.xml"); report.plot("plots/")
 
 What is compared: every graph output, and every per-layer value the artifact exposes. A target
-exposes layers when its ``simulate`` accepts ``record=True`` and then returns ``(outputs, {node: [T, N,
+exposes layers when it declares ``records_layers``: its ``simulate`` takes ``record=True`` and returns ``(outputs, {node: [T, N,
 *shape]})`` keyed by IR node names; the first divergence is the earliest step, and within it the
 earliest node in topological order, where any element differs (then the first batch index and neuron
 index in C order). When a checked artifact (``artifact=``) differs, the driver also lowers the model

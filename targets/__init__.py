@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import torch
+if TYPE_CHECKING:  # this module imports no torch: the CLI reads NAMES before deciding to load anything
+    from pathlib import Path
 
-from ..ir import Graph
-from ..ir.errors import SnncError
+    import torch
 
+    from ..ir import Graph
+
+#: every target, in the order the CLI lists them; each is the sub-package ``snnc.targets.<name>``
 NAMES = ("gpu", "loihi", "lynxi", "hls", "onnx", "nir")
 
 
@@ -34,6 +36,8 @@ class Target:
       temporary directory; the caller makes the write atomic and adds ``snnc.json``).
     - ``simulate(out_dir, inputs)``: run the artifact on ``[T, N, *input_shape]`` inputs and return
       the outputs ``[T, N, *output_shape]`` step by step.
+    - ``records_layers``: whether ``simulate`` also takes ``record=True`` and then returns
+      ``(outputs, {ir_node_name: [T, N, *shape]})``, the per-layer values the artifact exposes.
     - ``describe(out_dir)``: a human-readable summary for ``snnc inspect`` (estimates, sizes).
     - ``options``: the names of the target's own options (a ``[target.<name>]`` table of
       ``snnc.toml`` may hold these and ``precision``; any other key is refused).
@@ -47,9 +51,12 @@ class Target:
     simulate: Callable[[Path, torch.Tensor], torch.Tensor]
     describe: Callable[[Path], str] | None = None
     options: tuple[str, ...] = ()
+    records_layers: bool = False
 
 
 def get_target(name: str) -> Target:
+    from ..ir.errors import SnncError
+
     if name not in NAMES:
         raise SnncError(f"unknown target '{name}'; expected one of {', '.join(NAMES)}")
     try:

@@ -22,6 +22,6 @@ def prepare(graph, options: dict | None = None):
     return graph
 
 
-TARGET = Target("hls", "hls", prepare, check, lower, simulate, describe)
+TARGET = Target("hls", "hls", prepare, check, lower, simulate, describe, records_layers=True)
 
 __all__ = ["TARGET", "prepare", "check", "lower", "simulate", "describe"]

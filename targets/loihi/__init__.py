@@ -49,6 +49,6 @@ def describe(out_dir) -> str:
 
 
 TARGET = Target(name="loihi", numerics="loihi", prepare=prepare, check=check, lower=lower, simulate=simulate,
-                describe=describe)
+                describe=describe, records_layers=True)
 
 __all__ = ["TARGET", "prepare", "check", "lower", "simulate", "describe", "NET_FILE", "HOST_FILE"]

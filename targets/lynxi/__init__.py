@@ -20,6 +20,6 @@ def prepare(graph: Graph, options: dict | None = None) -> Graph:
 
 
 TARGET = Target(name="lynxi", numerics="lynxi", prepare=prepare, check=check, lower=lower,
-                simulate=simulate, describe=describe)
+                simulate=simulate, describe=describe, records_layers=True)
 
 __all__ = ["TARGET", "prepare", "check", "lower", "simulate", "describe", "load"]

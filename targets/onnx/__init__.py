@@ -10,6 +10,6 @@ from .lower import build, lower
 from .simulate import describe, run, simulate
 
 TARGET = Target(name="onnx", numerics="float32", prepare=prepare, check=check, lower=lower,
-                simulate=simulate, describe=describe)
+                simulate=simulate, describe=describe, records_layers=True)
 
 __all__ = ["TARGET", "prepare", "check", "lower", "build", "simulate", "run", "describe"]

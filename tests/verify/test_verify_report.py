@@ -105,7 +105,8 @@ def _quantizing_target():
                 n.params["weight"] = (np.round(n.params["weight"] * 2) / 2).astype(np.float32)
         return g
     base = toy_target.make()
-    return Target("toyq", "float32", prepare, base.check, base.lower, base.simulate)
+    return Target("toyq", "float32", prepare, base.check, base.lower, base.simulate,
+                  records_layers=base.records_layers)
 
 
 def test_drift_is_measured_and_fails_only_with_max_drift(graph):

@@ -57,4 +57,4 @@ def _simulate_record(out, x, record=False):
 
 def make(name="toy", expose=True) -> Target:
     return Target(name, "float32", prepare=lambda g, o: g, check=lambda g, o: None, lower=_lower,
-                  simulate=_simulate_record if expose else _simulate_plain)
+                  simulate=_simulate_record if expose else _simulate_plain, records_layers=expose)
