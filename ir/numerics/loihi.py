@@ -4,7 +4,7 @@ A graph quantized by :meth:`LoihiProfile.quantize` is a chain of *layers*, each 
 (``Linear`` → netx ``dense``, ``Conv2d`` → netx ``conv``; pooling is rewritten into one of them) followed
 by a ``Neuron`` whose ``quant`` dict holds Lava's integer CUBA parameters. Under this profile the
 interpreter runs every value as ``int64`` with Lava's arithmetic (``lava/proc/lif/models.py``,
-``proc/dense``, ``proc/conv``; see ``shared/research/loihi-lava.md`` §2)::
+``proc/dense``, ``proc/conv``; checked bit-exact against Lava 0.10 by ``scripts/lava_check.py``)::
 
     synapse   a(t) = buf;  buf = Σ_j W[:, j]·s_j(t)          one step of delay per layer
               (conv: buf = wrap24(conv(s, W)), a modulo-2^24 wrap)
@@ -44,7 +44,7 @@ UV_HALF = 1 << 23                      # u and v are 24-bit
 V_LIMIT = UV_HALF - 1                  # v saturates at ±(2^23 − 1)
 VTH_MAX = (1 << 17) - 1                # vThMant is a 17-bit unsigned value
 BIAS_MIN, BIAS_MAX = -(1 << 12), (1 << 12) - 1   # bias_mant is 13-bit signed
-#: weight ranges that Lava's netx + Dense keep intact (research note §2, "verified by fuzzing")
+#: weight ranges that Lava's netx + Dense keep intact (found by fuzzing real Lava, ``scripts/lava_check.py``)
 WEIGHT_RANGE = {"mixed": (-256, 254), "excitatory": (0, 255), "inhibitory": (-255, 0)}
 
 

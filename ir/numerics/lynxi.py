@@ -1,5 +1,5 @@
 """The ``lynxi`` numerics profile: a 16-bit accelerator (SpikingJelly deploys to the Lynxi KA200 at
-16-bit precision; seed 002, "Exchange Modules").
+16-bit precision: Fang et al., SpikingJelly, Science Advances 2023, "Exchange Modules").
 
 Every stored value is IEEE binary16 (``float16``): weights, biases, neuron parameters, activations
 and neuron state. Arithmetic, defined exactly so that the interpreter and the simulator in

@@ -1,6 +1,6 @@
 """Neuron forward (FPTT) and backward (BPTT) kernels over ``[T, N]``, generated for float or half2.
 
-The base classes hold fire, reset and the BPTT recurrence (seed 002, Alg. 3); a neuron overrides
+The base classes hold fire, reset and the BPTT recurrence (Fang et al., SpikingJelly, Science Advances 2023, Alg. 3); a neuron overrides
 only its charge equation (:meth:`NeuronFPTT.charge`) and the two derivatives of ``H`` with respect to
 ``X`` and ``V[t-1]`` (:meth:`NeuronBPTT.grad_tail`, which writes ``gX`` and the next ``gV``).
 

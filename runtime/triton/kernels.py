@@ -10,7 +10,7 @@ dtype, as the PyTorch loop does)::
     S = (H - v_threshold) >= 0
     V = H·(1 - S) + v_reset·S        (hard)    |    V = H - v_threshold·S   (soft)
 
-backward (seed 002, Alg. 3, one kernel, reverse time), with ``gV`` the gradient reaching ``V[t]``::
+backward (Fang et al., SpikingJelly, Science Advances 2023, Alg. 3; one kernel, reverse time), with ``gV`` the gradient reaching ``V[t]``::
 
     gH = gS·σ'(H - v_th) + gV·∂V/∂H + [not detach_reset] gV·∂V/∂S·σ'(H - v_th)
     gX = gH·∂H/∂X;  gV ← gH·∂H/∂V;  (cuba: gI ← (gH + gI)·alpha);  (plif: gk += gH·∂H/∂k)

@@ -1,6 +1,7 @@
 """Exact importers: each framework's neuron module → the IR ``Neuron`` op with that framework's
-own discrete-time semantics (``ir/ops.py`` states the op; ``shared/research/hls4ml-nir.md`` part C
-the frameworks' update equations, checked there numerically).
+own discrete-time semantics (``ir/ops.py`` states the op's equations; each importer's docstring says
+how the framework's neuron maps onto them, and ``tests/frontend`` runs the framework's own module
+against the imported graph, output for output).
 
 An importer is ``fn(module, path) -> NeuronSpec``: the ``Neuron`` node's attributes and parameters,
 plus an optional output scale (snnTorch's graded spikes). Scalars that the framework keeps as Python

@@ -2,7 +2,7 @@
 by the derivative of a smooth function ``g``. Each class states its ``g'(x)``; with ``spiking=False`` a
 surrogate returns ``g(x)`` itself (for ANN-style pre-training).
 
-The derivatives follow SpikingJelly's ``surrogate`` module (seed 001's ``cfunction`` list), term for
+The derivatives follow SpikingJelly's ``surrogate`` module (and the ``cfunction`` helpers of its ``auto_cuda`` code generator), term for
 term, so gradients agree with SpikingJelly's to rounding.
 """
 

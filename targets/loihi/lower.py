@@ -1,6 +1,6 @@
 """Loihi-quantized IR → Lava-DL ``netx`` HDF5 (``network.net``) + the host-side ``host.json``.
 
-The HDF5 follows the schema netx reads (see FORMAT.md and ``shared/research/loihi-lava.md`` §1), with
+The HDF5 follows the schema netx reads (see FORMAT.md; the files load in Lava-DL 0.6 netx, ``scripts/lava_check.py``), with
 the dtypes slayer's ``export_hdf5`` writes. netx has no readout and no notion of snnc's window, so
 those (and the IR input/output shapes) go to ``host.json``, which the simulator and
 ``scripts/lava_check.py`` read.

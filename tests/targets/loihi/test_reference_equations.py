@@ -1,5 +1,6 @@
-"""The ``loihi`` profile against the reference equations of the research note (shared/research/
-loihi-lava.md §2: the layer step verified bit-exact against Lava), written here independently in numpy:
+"""The ``loihi`` profile against Lava's CUBA layer step (``lava/proc/lif/models.py`` and
+``proc/dense``, checked bit-exact against Lava 0.10 by ``tests/targets/loihi -m lava``), written here
+independently in numpy:
 24-bit current wrap, voltage saturation, strict '>', v-only reset, round-toward-zero decays and the
 one-step synaptic delay per layer."""
 

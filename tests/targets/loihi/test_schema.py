@@ -1,7 +1,7 @@
 """The HDF5 opened with plain h5py shows what netx reads, with slayer's dtypes.
 
-The expectations below are transcribed from the research note (shared/research/loihi-lava.md §1,
-"The netx HDF5 schema" and "Dtypes as written by slayer"), not derived from our writer.
+The expectations below are transcribed from Lava-DL 0.6's ``netx`` reader and slayer's
+``export_hdf5`` (the keys and dtypes they read and write), not derived from our writer.
 """
 
 from __future__ import annotations
