@@ -74,8 +74,8 @@ def _conv2d(node, xs, state, ctx):
 
 
 def _pool_geometry(node):
-    from .ops import _Pool2d
-    return _Pool2d.geometry(node)
+    from .ops import Pool2d
+    return Pool2d.geometry(node)
 
 
 def _avgpool(node, xs, state, ctx):

@@ -126,7 +126,7 @@ class Op:
         return in_shapes[0]
 
 
-def _pair(node_name: str, key: str, value) -> tuple[int, int]:
+def pair(node_name: str, key: str, value) -> tuple[int, int]:
     if isinstance(value, int):
         return (value, value)
     if isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, int) for v in value):
@@ -227,7 +227,7 @@ class Conv2d(Op):
         b = node.params.get("bias")
         if b is not None and b.shape != (w.shape[0],):
             raise GraphError(node.name, f"Conv2d bias must have shape ({w.shape[0]},), got {b.shape}")
-        s, p, d = (_pair(node.name, k, node.attrs[k]) for k in ("stride", "padding", "dilation"))
+        s, p, d = (pair(node.name, k, node.attrs[k]) for k in ("stride", "padding", "dilation"))
         _at_least(node.name, "stride", s, 1)
         _at_least(node.name, "padding", p, 0)
         _at_least(node.name, "dilation", d, 1)
@@ -238,15 +238,15 @@ class Conv2d(Op):
         return (w.shape[0], h, wd)
 
 
-class _Pool2d(Op):
+class Pool2d(Op):
     attrs = {"kernel_size": Attr((int, tuple), REQUIRED), "stride": Attr((int, tuple), None),
              "padding": Attr((int, tuple), 0)}
 
     @classmethod
     def geometry(cls, node):
-        k = _pair(node.name, "kernel_size", node.attrs["kernel_size"])
-        s = _pair(node.name, "stride", node.attrs["stride"] if node.attrs["stride"] is not None else k)
-        p = _pair(node.name, "padding", node.attrs["padding"])
+        k = pair(node.name, "kernel_size", node.attrs["kernel_size"])
+        s = pair(node.name, "stride", node.attrs["stride"] if node.attrs["stride"] is not None else k)
+        p = pair(node.name, "padding", node.attrs["padding"])
         _at_least(node.name, "kernel_size", k, 1)
         _at_least(node.name, "stride", s, 1)
         _at_least(node.name, "padding", p, 0)
@@ -266,20 +266,20 @@ class _Pool2d(Op):
         return (shape[0], h, w)
 
 
-class AvgPool2d(_Pool2d):
+class AvgPool2d(Pool2d):
     """``y[c,i,j] = (Σ_{u<kH, v<kW} x[c, i·sH+u-pH, j·sW+v-pW]) / (kH·kW)``, zero padding counted
     (``torch.nn.functional.avg_pool2d`` with ``count_include_pad=True``)."""
 
     name = "AvgPool2d"
 
 
-class SumPool2d(_Pool2d):
+class SumPool2d(Pool2d):
     """``y[c,i,j] = Σ_{u<kH, v<kW} x[c, i·sH+u-pH, j·sW+v-pW]`` (zero padding)."""
 
     name = "SumPool2d"
 
 
-class MaxPool2d(_Pool2d):
+class MaxPool2d(Pool2d):
     """``y[c,i,j] = max_{u<kH, v<kW} x[c, i·sH+u-pH, j·sW+v-pW]`` (padding is ``-inf``)."""
 
     name = "MaxPool2d"

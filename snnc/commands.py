@@ -234,8 +234,8 @@ def synops(node, graph) -> int:
         w = node.params["weight"]
         return int(out * w.shape[1] * w.shape[2] * w.shape[3])
     if node.op in ("AvgPool2d", "SumPool2d", "MaxPool2d"):
-        from .ir.ops import _Pool2d
-        k, _, _ = _Pool2d.geometry(node)
+        from .ir.ops import Pool2d
+        k, _, _ = Pool2d.geometry(node)
         return int(out * k[0] * k[1])
     if node.op == "Add":
         return int(out * (len(node.inputs) - 1))

@@ -467,8 +467,8 @@ def quantize(graph, calibration=None, config: dict | None = None):
             result()
             node.quant["reuse_factor"] = cfg.reuse(node.name)
         elif op in ("AvgPool2d", "SumPool2d"):
-            from ..ops import _Pool2d
-            k, _, _ = _Pool2d.geometry(node)
+            from ..ops import Pool2d
+            k, _, _ = Pool2d.geometry(node)
             _set(node, "accum", accum_format(node.name, in_fmts[0], None, None, k[0] * k[1]))
             if op == "AvgPool2d":
                 recip = 1.0 / (k[0] * k[1])
@@ -614,8 +614,8 @@ def _conv2d(node, xs, state, ctx):
     n, c, h, wd = x.code.shape
     o, cg, kh, kw = w.code.shape
     g = a["groups"]
-    from ..ops import _pair
-    stride, pad, dil = (_pair(node.name, k, a[k]) for k in ("stride", "padding", "dilation"))
+    from ..ops import pair
+    stride, pad, dil = (pair(node.name, k, a[k]) for k in ("stride", "padding", "dilation"))
     oh, ow = node.shape[1], node.shape[2]
     # im2col on the codes as float64 (exact: codes fit 53 bits)
     cols = F.unfold(x.code.to(torch.float64), (kh, kw), dilation=dil, padding=pad, stride=stride)
@@ -628,8 +628,8 @@ def _conv2d(node, xs, state, ctx):
 
 
 def _pool_geometry(node):
-    from ..ops import _Pool2d
-    return _Pool2d.geometry(node)
+    from ..ops import Pool2d
+    return Pool2d.geometry(node)
 
 
 @_named

@@ -262,8 +262,8 @@ def cuba_parameters(node: Node, decay_rounding: str = "nearest") -> dict:
 
 def pool_as_conv(node: Node, channels: int) -> tuple[np.ndarray, dict]:
     """A Sum/AvgPool2d as a depthwise conv: weight ``[C, 1, kH, kW]`` of 1 (or ``1/(kH·kW)``)."""
-    from ..ops import _Pool2d
-    k, s, p = _Pool2d.geometry(node)
+    from ..ops import Pool2d
+    k, s, p = Pool2d.geometry(node)
     value = 1.0 if node.op == "SumPool2d" else 1.0 / (k[0] * k[1])
     w = np.full((channels, 1, k[0], k[1]), value)
     return w, {"stride": s, "padding": p, "dilation": (1, 1), "groups": channels}
@@ -275,9 +275,9 @@ def pool_then_conv(pool: Node, conv: Node, in_shape) -> tuple[np.ndarray, dict] 
     input row/column either pooled or beyond the last window (``H_pool·s ≥ H``): kernel
     ``K[o, c, u·d·s + du, v·d·s + dv] = W[o, c, u, v]`` (times ``1/(kH·kW)`` for average pooling),
     stride ``s·stride``, padding ``s·padding``, dilation 1, the conv's groups."""
-    from ..ops import _Pool2d, _pair
-    k, s, p = _Pool2d.geometry(pool)
-    stride, padding, dilation = (_pair(conv.name, key, conv.attrs[key]) for key in ("stride", "padding", "dilation"))
+    from ..ops import Pool2d, pair
+    k, s, p = Pool2d.geometry(pool)
+    stride, padding, dilation = (pair(conv.name, key, conv.attrs[key]) for key in ("stride", "padding", "dilation"))
     h_pool = [(in_shape[1 + i] + 2 * p[i] - k[i]) // s[i] + 1 for i in range(2)]
     if any(p) or any(k[i] > s[i] or h_pool[i] * s[i] < in_shape[1 + i] for i in range(2)):
         return None

@@ -207,8 +207,8 @@ def _p16(node, ctx) -> dict:
 
 
 def _geometry(node):
-    from ..ops import _Pool2d
-    return _Pool2d.geometry(node)
+    from ..ops import Pool2d
+    return Pool2d.geometry(node)
 
 
 def _k_linear(node, xs, state, ctx):

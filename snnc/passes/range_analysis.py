@@ -36,7 +36,7 @@ import torch.nn.functional as F
 
 from snnc.ir import Graph, GraphError
 from snnc.ir.interpreter import window_of
-from snnc.ir.ops import _Pool2d
+from snnc.ir.ops import Pool2d
 from snnc.ir.quantize import Fixed, format_of, real_params
 
 Interval = tuple[np.ndarray, np.ndarray]
@@ -139,7 +139,7 @@ def _linear_like(node, iv: Interval, p: dict) -> Interval:
 
 
 def _pool(node, iv: Interval) -> Interval:
-    k, s, pad = _Pool2d.geometry(node)
+    k, s, pad = Pool2d.geometry(node)
     if node.op == "MaxPool2d":
         f = lambda x: _n(F.max_pool2d(_t(x), k, s, pad))  # noqa: E731
     else:

@@ -180,11 +180,11 @@ class _Lowering:
         self._emit(node, code, [buf], info=self._mac_info(node, w.size, w.size, reuse))
 
     def _conv2d(self, node):
-        from ...ir.ops import _pair
+        from ...ir.ops import pair
         fn = self.ids[node.name]
         w = node.params["weight"]
         a = node.attrs
-        (sh, sw), (ph, pw), (dh, dw) = (_pair(node.name, k, a[k]) for k in ("stride", "padding", "dilation"))
+        (sh, sw), (ph, pw), (dh, dw) = (pair(node.name, k, a[k]) for k in ("stride", "padding", "dilation"))
         c_in, h_in, w_in = self.graph[node.inputs[0]].shape
         c_out, h_out, w_out = node.shape
         self.weights.append(_const(f"{fn}_weight", self.t(node, "weight"), w))
@@ -210,9 +210,9 @@ class _Lowering:
                 "weight_bits": bits, "state_bits": 0, "binary_input": src.op == "Neuron"}
 
     def _pool(self, node):
-        from ...ir.ops import _Pool2d
+        from ...ir.ops import Pool2d
         fn = self.ids[node.name]
-        (kh, kw), (sh, sw), (ph, pw) = _Pool2d.geometry(node)
+        (kh, kw), (sh, sw), (ph, pw) = Pool2d.geometry(node)
         c, h_in, w_in = self.graph[node.inputs[0]].shape
         _, h_out, w_out = node.shape
         buf, in_t = self._in(node)

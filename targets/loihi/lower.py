@@ -64,9 +64,9 @@ def plan(graph: Graph) -> tuple[list[dict], dict]:
                      "neuron_name": neuron.name, "shape": list(neuron.shape),
                      "weight": np.asarray(node.params["weight"], np.float32), "quant": neuron.quant}
             if node.op == "Conv2d":
-                from ...ir.ops import _pair
+                from ...ir.ops import pair
                 for key in ("stride", "padding", "dilation"):
-                    entry[key] = list(_pair(node.name, key, node.attrs[key]))
+                    entry[key] = list(pair(node.name, key, node.attrs[key]))
                 entry["groups"] = node.attrs["groups"]
             layers.append(entry)
         elif node.op == "Neuron":

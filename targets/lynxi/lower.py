@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ...ir import Graph
-from ...ir.ops import _Pool2d, _pair
+from ...ir.ops import Pool2d, pair
 from ..common import pack_tensors, sha256_hex, window_of
 
 FORMAT = "snnc-lynxi"
@@ -31,11 +31,11 @@ def _attrs(node) -> dict:
     if node.op == "Input":
         return {}
     if node.op == "Conv2d":
-        return {"stride": list(_pair(node.name, "stride", a["stride"])),
-                "padding": list(_pair(node.name, "padding", a["padding"])),
-                "dilation": list(_pair(node.name, "dilation", a["dilation"])), "groups": a["groups"]}
+        return {"stride": list(pair(node.name, "stride", a["stride"])),
+                "padding": list(pair(node.name, "padding", a["padding"])),
+                "dilation": list(pair(node.name, "dilation", a["dilation"])), "groups": a["groups"]}
     if node.op in ("AvgPool2d", "SumPool2d", "MaxPool2d"):
-        k, s, p = _Pool2d.geometry(node)
+        k, s, p = Pool2d.geometry(node)
         return {"kernel": list(k), "stride": list(s), "padding": list(p)}
     if node.op == "Neuron":
         return {key: a[key] for key in ("charge", "decay_input", "compare", "reset", "reset_timing")}

@@ -138,8 +138,8 @@ def to_nir(graph: Graph, dt: float = DEFAULT_DT):
                                           groups=a["groups"], bias=bias,
                                           metadata={META + "bias": int("bias" in p)})
         elif op in ("AvgPool2d", "SumPool2d"):
-            from ...ir.ops import _Pool2d
-            k, s, pad = _Pool2d.geometry(node)
+            from ...ir.ops import Pool2d
+            k, s, pad = Pool2d.geometry(node)
             cls = nir.AvgPool2d if op == "AvgPool2d" else nir.SumPool2d
             nodes[node.name] = cls(kernel_size=np.array(k), stride=np.array(s), padding=np.array(pad))
         elif op == "Flatten":

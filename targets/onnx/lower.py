@@ -18,7 +18,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from ...ir import Graph
-from ...ir.ops import _Pool2d, _pair
+from ...ir.ops import Pool2d, pair
 from ..common import window_of
 
 FORMAT = "snnc-onnx-step"
@@ -83,14 +83,14 @@ def _linear(b, node, xs, graph):
 
 def _conv2d(b, node, xs, graph):
     a = node.attrs
-    (sh, sw), (ph, pw), (dh, dw) = (_pair(node.name, k, a[k]) for k in ("stride", "padding", "dilation"))
+    (sh, sw), (ph, pw), (dh, dw) = (pair(node.name, k, a[k]) for k in ("stride", "padding", "dilation"))
     inputs = [xs[0], _param(b, node, "weight")] + ([_param(b, node, "bias")] if "bias" in node.params else [])
     return b.op("Conv", inputs, node.name, strides=[sh, sw], pads=[ph, pw, ph, pw], dilations=[dh, dw],
                 group=a["groups"], kernel_shape=list(node.params["weight"].shape[2:]))
 
 
 def _pool_attrs(node):
-    (kh, kw), (sh, sw), (ph, pw) = _Pool2d.geometry(node)
+    (kh, kw), (sh, sw), (ph, pw) = Pool2d.geometry(node)
     return {"kernel_shape": [kh, kw], "strides": [sh, sw], "pads": [ph, pw, ph, pw]}
 
 
