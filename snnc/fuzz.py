@@ -22,6 +22,7 @@ a seed on every machine and Hypothesis version: the regression corpus of ``tests
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,14 +36,14 @@ REGIMES = ("typical", "threshold", "overflow")
 CHARGES = ("if", "lif", "plif", "beta", "cuba")
 
 
-class Choices:
+class Choices(ABC):
     """What a builder picks next: ``one`` of a sequence, an ``integer`` in ``[lo, hi]``, a ``boolean``."""
 
-    def one(self, options):
-        raise NotImplementedError
+    @abstractmethod
+    def one(self, options): ...
 
-    def integer(self, lo: int, hi: int) -> int:
-        raise NotImplementedError
+    @abstractmethod
+    def integer(self, lo: int, hi: int) -> int: ...
 
     def boolean(self) -> bool:
         return bool(self.one((False, True)))
