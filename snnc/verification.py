@@ -116,8 +116,7 @@ class Report:
     suspects: list = field(default_factory=list)  # nodes whose parameters sit in changed artifact bytes
     notes: list = field(default_factory=list)
     # kept for plots; not serialized
-    _traces: dict = field(default_factory=dict, repr=False)  # node -> (reference, target) [T, N, ...]
-    _kinds: dict = field(default_factory=dict, repr=False)  # node -> spikes | decisions | values
+    _traces: dict = field(default_factory=dict, repr=False)  # node -> (reference, target, kind)
 
     @property
     def outputs(self) -> list:
@@ -255,10 +254,10 @@ class Report:
         matplotlib.use("Agg")
 
         figures = {}
-        for node, (ref, tgt) in self._traces.items():
+        for node, (ref, tgt, kind) in self._traces.items():
             if ref.shape == tgt.shape:
-                draw = _decision_figure if self._kinds.get(node) == "decisions" else _raster_figure
-                figures[f"raster_{_safe(node)}.png"] = draw(node, self.target, ref, tgt, self._kinds.get(node))
+                draw = _decision_figure if kind == "decisions" else _raster_figure
+                figures[f"raster_{_safe(node)}.png"] = draw(node, self.target, ref, tgt, kind)
         if self._traces:
             figures["divergence_map.png"] = self._divergence_figure()
         return figures
@@ -267,10 +266,10 @@ class Report:
         import matplotlib.pyplot as plt
 
         names = list(self._traces)
-        steps = max(v[0].shape[0] for v in self._traces.values())
+        steps = max(ref.shape[0] for ref, _, _ in self._traces.values())
         grid = np.zeros((len(names), steps))
         for i, node in enumerate(names):
-            ref, tgt = self._traces[node]
+            ref, tgt, _ = self._traces[node]
             if ref.shape == tgt.shape:
                 grid[i, :ref.shape[0]] = (ref != tgt).reshape(ref.shape[0], -1).sum(dim=1).numpy()
         fig, ax = plt.subplots(figsize=(10, 1 + 0.4 * len(names)))
@@ -779,8 +778,7 @@ def _run(report: Report, target, float_graph: Graph, prepared: Graph, art_dir: P
         ref = cat([p[i] for p in parts["ref_out"]])
         tgt = cat([p[i] for p in parts["tgt_out"]])
         report.layers.append(_compare(node.name, node.op, "output", ref, tgt))
-        report._traces[node.name] = (ref, torch.as_tensor(tgt).detach().cpu())
-        report._kinds[node.name] = prepared.value_kind(node.name)
+        report._traces[node.name] = (ref, torch.as_tensor(tgt).detach().cpu(), prepared.value_kind(node.name))
     exposed = [k for k in parts["tgt"][0] if k not in {o.name for o in outputs}]
     for name in sorted(exposed, key=lambda k: order.get(k, len(order))):
         if name not in ref_trace:
@@ -788,8 +786,7 @@ def _run(report: Report, target, float_graph: Graph, prepared: Graph, art_dir: P
             continue
         tgt = cat([p[name] for p in parts["tgt"]])
         report.layers.append(_compare(name, prepared[name].op, "layer", ref_trace[name], tgt))
-        report._traces[name] = (ref_trace[name], torch.as_tensor(tgt).detach().cpu())
-        report._kinds[name] = prepared.value_kind(name)
+        report._traces[name] = (ref_trace[name], torch.as_tensor(tgt).detach().cpu(), prepared.value_kind(name))
     if not exposed:
         report.notes.append(f"target '{target.name}' exposes no per-layer state; outputs compared")
     report.first_divergence = _first_divergence(report.layers, order)

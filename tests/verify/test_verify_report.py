@@ -58,7 +58,7 @@ def test_tampered_artifact_fails_naming_the_node(graph, tmp_path, expose, node, 
     if expose:
         assert report.first_divergence.node == node
         d = report.first_divergence
-        ref, tgt = report._traces[node]
+        ref, tgt, _ = report._traces[node]
         assert ref[d.step, d.batch][d.index] == d.reference != d.target == tgt[d.step, d.batch][d.index]
         # nothing earlier differs
         assert all(l.mismatches == 0 for l in report.layers if l.node in ("fc1",))
@@ -157,7 +157,7 @@ def test_report_json_junit_and_plots(graph, tmp_path):
     assert set(figures) == names
     decisions = figures["raster_y.png"].axes  # the readout: its class per step, not a raster
     assert [ax.get_ylabel() for ax in decisions] == [f"class (sample {s})" for s in range(4)]
-    ref, tgt = report._traces["y"]
+    ref, tgt, _ = report._traces["y"]
     lines = {line.get_label(): line.get_ydata() for line in decisions[0].get_lines()}
     assert np.array_equal(lines["reference"], ref[:, 0, 0].double().numpy())
     assert np.array_equal(lines["target toy"], tgt[:, 0, 0].double().numpy())
