@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import dynamics
+from . import neuron
 from .errors import GraphError, SnncError
 from .graph import Graph, Node
 from .numerics import Profile, get_profile
@@ -30,7 +30,7 @@ from .numerics import Profile, get_profile
 @dataclass
 class Context:
     """What a kernel may use besides its inputs and state: the profile and the node's parameters as
-    tensors on the input's device (0-d parameters as Python floats, see ``dynamics.py``)."""
+    tensors on the input's device (0-d parameters as Python floats)."""
 
     profile: Profile
     device: torch.device
@@ -116,56 +116,12 @@ def _batchnorm(node, xs, state, ctx):
     return (xs[0] - as_t(p["mean"])) * inv * as_t(p["weight"]) + as_t(p["bias"])
 
 
-def _initial(value, like: torch.Tensor) -> torch.Tensor:
-    if value is None:
-        return torch.zeros_like(like)
-    return torch.zeros_like(like) + value
-
-
 def neuron_step(node: Node, x: torch.Tensor, state: dict, p: dict) -> torch.Tensor:
-    """One step of the float ``Neuron`` op (see its docstring); updates ``state`` in place."""
-    a = node.attrs
+    """One step of the ``Neuron`` op in ``x``'s dtype (:func:`snnc.ir.neuron.step`); updates ``state``."""
+    ar = neuron.TensorArithmetic(p, x)
     if "v" not in state:
-        state["v"] = _initial(p.get("v_init", p.get("v_reset") if a["reset"] == "hard" else None), x)
-        state["i"] = _initial(p.get("i_init"), x)
-        state["s"] = torch.zeros_like(x)
-    v, th = state["v"], p["v_threshold"]
-    timing = a["reset_timing"]
-    if timing != "immediate":
-        r = state["s"] if timing == "delayed" else dynamics.fire(v, th, a["compare"])
-        h = _delayed_charge(a["charge"], a["reset"], v, x, r, state, p, th)
-    elif a["charge"] == "cuba":
-        state["i"], h = dynamics.charge_cuba(state["i"], v, x, p["alpha"], p["beta"])
-    else:
-        h = dynamics.charge(a["charge"], v, x, decay_input=a["decay_input"], tau=p.get("tau"),
-                            k=p.get("k"), beta=p.get("beta"), v_leak=p.get("v_leak", 0.0))
-    s = dynamics.fire(h, th, a["compare"])
-    state["h"] = h  # the potential before the reset: what a fixed-point state must hold (range checks)
-    state["s"] = s
-    if timing == "immediate":
-        state["v"] = dynamics.reset(h, s, a["reset"], th, p.get("v_reset"))
-    elif timing == "delayed" or a["reset"] == "none":
-        state["v"] = h
-    else:  # compensated (snnTorch reset_delay=False): undo/complete the reset taken from R
-        d = s - r
-        state["v"] = h - d * th if a["reset"] == "subtract" else h - d * h
-    return s
-
-
-def _delayed_charge(charge, mode, v, x, r, state, p, th):
-    """snnTorch's reset inside the charge (``delayed``/``compensated`` timing), see the ``Neuron``
-    docstring; ``r`` is the reset signal of this step."""
-    if charge == "cuba":
-        state["i"], m = dynamics.charge_cuba(state["i"], v, x, p["alpha"], p["beta"])
-        if mode == "subtract":
-            return m - r * th
-        return m - m * r if mode == "hard" else m
-    beta = p["beta"]
-    if mode == "subtract":
-        return beta * v + x - r * th
-    if mode == "hard":
-        return beta * v * (1.0 - r) + x
-    return beta * v + x
+        state.update(neuron.initial_state(ar, node.attrs))
+    return neuron.step(ar, node.attrs, x, state)
 
 
 def _neuron(node, xs, state, ctx):

@@ -27,7 +27,7 @@ State: an exported program is **one time step from the reset state**. ``v``, ``i
 meaning "the initial state" (``v_init``, else ``v_reset`` for a hard reset, else 0; ``i_init`` or
 0; no previous spike). The outputs ``v`` and ``i`` are the next step's state, so a caller can run
 a sequence by feeding them back (``spike`` feeds the next ``spike`` argument). The numbers are
-computed by :func:`snnc.ir.interpreter.neuron_step` (``snnc.ir.dynamics``), bit-identical to the
+computed by :func:`snnc.ir.interpreter.neuron_step` (``snnc.ir.neuron``), bit-identical to the
 reference interpreter and to the snnc.nn modules. The readout op computes the first step of a
 window (its decision for one step from the reset state).
 """
@@ -69,10 +69,10 @@ def neuron_step(x: torch.Tensor, v: Optional[torch.Tensor], i: Optional[torch.Te
     state = {}
     if v is not None:
         state = {"v": v, "i": torch.zeros_like(x) if i is None else i,
-                 "s": torch.zeros_like(x) if spike is None else spike}
+                 "s": torch.zeros_like(x, dtype=torch.bool) if spike is None else spike != 0}
     s = _neuron_step(node, x, state, p)
     # outputs of a custom op must not alias its inputs
-    return s, state["v"].clone(), state["i"].expand_as(x).clone()
+    return s, state["v"].clone(), state.get("i", torch.zeros_like(x)).expand_as(x).clone()
 
 
 @neuron_step.register_fake

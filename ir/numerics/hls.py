@@ -69,6 +69,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import GraphError, SnncError, UnsupportedError
+from ..neuron import Arithmetic, initial_state, step
 from ..quantize import Fixed, calibrate, choose_fixed
 from . import Profile, register
 
@@ -692,68 +693,69 @@ def _full(c: FX, like: torch.Tensor) -> FX:
     return FX(torch.broadcast_to(c.code, like.shape).clone(), c.width, c.int_bits)
 
 
+class FixedArithmetic(Arithmetic):
+    """:func:`snnc.ir.neuron.step` in exact fixed point: :class:`FX` values combine by the ``ap_fixed``
+    rules; :meth:`store` rounds and overflows into the node's ``v``/``i`` format; a spike is the
+    ``<2, 2>`` number 0 or 1."""
+
+    def __init__(self, node, params: dict[str, FX], like: torch.Tensor):
+        self.fm, self.params, self.like = formats(node), params, like
+
+    def has(self, key):
+        return key in self.params
+
+    def param(self, key):
+        return self.params[key]
+
+    def add(self, a, b):
+        return a + b
+
+    def sub(self, a, b):
+        return a - b
+
+    def mul(self, a, b):
+        return a * b
+
+    def div(self, a, b):
+        raise AssertionError("the hls profile has no division (lif becomes plif at quantization)")
+
+    def compare(self, op, a, b):
+        return a.ge(b) if op == "ge" else a.gt(b)
+
+    def select(self, cond, a, b):
+        return FX.where(cond, a, b)
+
+    def spike(self, cond):
+        return FX(cond.to(torch.int64), 2, 2)
+
+    def output(self, cond):
+        return cond.to(torch.float64)
+
+    def store(self, value, tensor_class):
+        return value.cast(self.fm[tensor_class])
+
+    def zero(self, tensor_class):
+        return _zero(self.fm[tensor_class], self.like)
+
+    def initial(self, key, var):
+        if var == "s":
+            return torch.zeros(self.like.shape, dtype=torch.bool, device=self.like.device)
+        if key is None:
+            return self.zero(var)
+        return _full(self.params[key].cast(self.fm[var]), self.like)
+
+
 @_named
 def _neuron(node, xs, state, ctx):
     (fin,) = _input_formats(node, ctx)
-    a, fm, p = node.attrs, formats(node), _consts(node, ctx)
-    vf = fm["v"]
-    x = _read(xs[0], fin)
-    if "v" not in state:
-        init = p.get("v_init", p.get("v_reset") if a["reset"] == "hard" else None)
-        state["v"] = _zero(vf, x.code) if init is None else _full(init.cast(vf), x.code)
-        if a["charge"] == "cuba":
-            i_init = p.get("i_init")
-            state["i"] = _zero(fm["i"], x.code) if i_init is None else _full(i_init.cast(fm["i"]), x.code)
-        state["s"] = torch.zeros(x.code.shape, dtype=torch.bool, device=x.code.device)
-    v, th, timing, reset = state["v"], p["v_threshold"], a["reset_timing"], a["reset"]
-
-    def fire(h):
-        return h.ge(th) if a["compare"] == "ge" else h.gt(th)
-
-    charge = a["charge"]
-    if charge == "cuba":
-        state["i"] = (state["i"] * p["alpha"] + x).cast(fm["i"])
-        m = v * p["beta"] + state["i"]
-    elif charge == "beta":
-        m = p["beta"] * v + x
-    elif charge == "if":
-        m = v + x
-    elif charge == "plif":
-        leak = p["v_leak"] if "v_leak" in p else FX(torch.zeros((), dtype=torch.int64), vf.width, vf.int_bits)
-        if a["decay_input"]:
-            m = v + (x - (v - leak)) * p["k"]
-        else:
-            m = v - (v - leak) * p["k"] + x
-    else:
+    charge = node.attrs["charge"]
+    if charge not in ("if", "plif", "beta", "cuba"):
         raise UnsupportedError(node.name, f"charge '{charge}' is not supported by the hls profile", target="hls")
-
-    if timing == "immediate":
-        h = m.cast(vf)
-        s = fire(h)
-        if reset == "hard":
-            state["v"] = FX.where(s, _full(p["v_reset"], h.code), h)
-        elif reset == "subtract":
-            state["v"] = FX.where(s, (h - th).cast(vf), h)
-        else:
-            state["v"] = h
-    else:
-        r = state["s"] if timing == "delayed" else fire(v)
-        if reset == "subtract":
-            h = FX.where(r, (m - th).cast(vf), m.cast(vf))
-        elif reset == "hard":
-            h = FX.where(r, _zero(vf, x.code), m.cast(vf)) if charge == "cuba" else \
-                FX.where(r, x.cast(vf), m.cast(vf))
-        else:
-            h = m.cast(vf)
-        s = fire(h)
-        if timing == "delayed" or reset == "none":
-            state["v"] = h
-        elif reset == "subtract":  # V = H - (S - R)·th
-            state["v"] = FX.where(s & ~r, (h - th).cast(vf), FX.where(r & ~s, (h + th).cast(vf), h))
-        else:  # hard: V = H - (S - R)·H
-            state["v"] = FX.where(s & ~r, _zero(vf, h.code), FX.where(r & ~s, (h + h).cast(vf), h))
-    state["s"] = s
-    return s.to(torch.float64)
+    x = _read(xs[0], fin)
+    ar = FixedArithmetic(node, _consts(node, ctx), x.code)
+    if "v" not in state:
+        state.update(initial_state(ar, node.attrs))
+    return step(ar, node.attrs, x, state)
 
 
 @_named

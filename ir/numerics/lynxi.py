@@ -14,10 +14,10 @@ and neuron state. Arithmetic, defined exactly so that the interpreter and the si
 - **AvgPool2d / SumPool2d**: the window sum is taken in the same accumulator, divided by ``kH·kW``
   (average) in float64, rounded to float32 then to float16. **MaxPool2d** is exact.
 - **Add, Scale** and every neuron/readout update: binary16 arithmetic, one rounding per operation
-  (``a + b``, ``a * b``, ``a / b`` are correctly rounded float16), in the order written in
-  :class:`snnc.ir.ops.Neuron`'s docstring. Overflow gives ``±inf`` (no saturation). Hard resets are
-  selects (``V = v_reset where S else H``; ``0 where R else M``), so an overflowed potential still
-  resets instead of turning into NaN.
+  (``a + b``, ``a * b``, ``a / b`` are correctly rounded float16), the neuron in the order of
+  :mod:`snnc.ir.neuron` (every backend's one program). Overflow gives ``±inf`` (no saturation).
+  Hard resets are selects (``V = v_reset where S else H``; ``0 where R else M``), so an overflowed
+  potential still resets instead of turning into NaN.
 - **Readout**: spike counts and the ``first`` class are int32; membrane ``mem = beta·mem + x`` is
   float16 (``mem`` starts at 0); decisions are emitted as float16 (exact for class indices and count
   differences up to 2048).
@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import GraphError
+from ..neuron import TensorArithmetic, initial_state, step
 from . import Profile, register
 
 F16 = torch.float16
@@ -87,81 +88,13 @@ def scale(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
     return x * factor
 
 
-def neuron_init(attrs: dict, p: dict, like: torch.Tensor) -> dict:
-    """Initial state ``{"v", "i", "s"}`` (float16, shaped like ``like``): ``v = v_init``, else
-    ``v_reset`` for a hard reset, else 0; ``i = i_init`` or 0; ``s`` (the previous spike) = 0."""
-    v0 = p.get("v_init", p.get("v_reset") if attrs["reset"] == "hard" else None)
-    zeros = torch.zeros_like(like, dtype=F16)
-    return {"v": zeros if v0 is None else zeros + v0,
-            "i": zeros if p.get("i_init") is None else zeros + p["i_init"],
-            "s": zeros.clone()}
-
-
-def _fire(h: torch.Tensor, th: torch.Tensor, compare: str) -> torch.Tensor:
-    return h >= th if compare == "ge" else h > th
-
-
 def neuron_step(attrs: dict, p: dict, x: torch.Tensor, state: dict) -> torch.Tensor:
-    """One float16 step of the ``Neuron`` op; ``p`` holds float16 tensors; updates ``state``.
-
-    The equations of the op's docstring, one float16 rounding per operation, in the written order;
-    every reset that multiplies by a 0/1 spike to clear a value is a select instead (same value for
-    finite operands, and an overflowed ±inf potential still resets instead of becoming NaN)."""
-    v, th = state["v"], p["v_threshold"]
-    charge, mode, timing = attrs["charge"], attrs["reset"], attrs["reset_timing"]
-    leak = p.get("v_leak")
-    zero = torch.zeros_like(v)
-    r = None
-    if timing != "immediate":  # delayed (R = previous spike) or compensated (R from the stored V)
-        r = state["s"] if timing == "delayed" else _fire(v, th, attrs["compare"]).to(F16)
-        if charge == "cuba":
-            i = state["i"] * p["alpha"] + x
-            state["i"] = i
-            m = v * p["beta"] + i
-            h = m - r * th if mode == "subtract" else (torch.where(r != 0, zero, m) if mode == "hard" else m)
-        else:  # beta
-            bv = p["beta"] * v
-            if mode == "subtract":
-                h = (bv + x) - r * th
-            elif mode == "hard":
-                h = torch.where(r != 0, zero, bv) + x
-            else:
-                h = bv + x
-    elif charge == "cuba":
-        i = state["i"] * p["alpha"] + x
-        state["i"] = i
-        h = v * p["beta"] + i
-    elif charge == "if":
-        h = v + x
-    elif charge in ("lif", "plif"):
-        d = v if leak is None else v - leak
-        if charge == "lif":
-            h = v + (x - d) / p["tau"] if attrs["decay_input"] else (v - d / p["tau"]) + x
-        else:
-            h = v + (x - d) * p["k"] if attrs["decay_input"] else (v - d * p["k"]) + x
-    elif charge == "beta":
-        h = p["beta"] * v + x
-    else:
-        raise ValueError(f"unknown charge {charge!r}")
-    fired = _fire(h, th, attrs["compare"])
-    s = fired.to(F16)
-    state["s"] = s
-    if timing == "immediate":
-        if mode == "hard":
-            state["v"] = torch.where(fired, p["v_reset"], h)
-        elif mode == "subtract":
-            state["v"] = h - th * s
-        else:
-            state["v"] = h
-    elif timing == "delayed" or mode == "none":
-        state["v"] = h
-    else:  # compensated: complete (S - R = 1) or undo (S - R = -1) the reset taken from R
-        d = s - r
-        if mode == "subtract":
-            state["v"] = h - d * th
-        else:
-            state["v"] = torch.where(d > 0, zero, torch.where(d < 0, h + h, h))
-    return s
+    """One float16 step of the ``Neuron`` op (:func:`snnc.ir.neuron.step`: one float16 rounding per
+    operation, in the written order); ``p`` holds float16 tensors; updates ``state``."""
+    ar = TensorArithmetic(p, x)
+    if not state:
+        state.update(initial_state(ar, attrs))
+    return step(ar, attrs, x, state)
 
 
 def readout_init(n: int, classes: int) -> dict:
@@ -246,10 +179,7 @@ def _k_batchnorm(node, xs, state, ctx):
 
 
 def _k_neuron(node, xs, state, ctx):
-    p = _p16(node, ctx)
-    if not state:
-        state.update(neuron_init(node.attrs, p, xs[0]))
-    return neuron_step(node.attrs, p, xs[0], state)
+    return neuron_step(node.attrs, _p16(node, ctx), xs[0], state)
 
 
 def _k_readout(node, xs, state, ctx):
@@ -321,4 +251,4 @@ PROFILE = register(LynxiProfile("lynxi", F16, KERNELS, description=(
     "through float32 to float16; elementwise float16 arithmetic, one rounding per operation")))
 
 __all__ = ["PROFILE", "f16", "dense", "conv2d", "avgpool2d", "sumpool2d", "maxpool2d", "add", "scale",
-           "neuron_init", "neuron_step", "readout_init", "readout_step", "to_float16"]
+           "neuron_step", "readout_init", "readout_step", "to_float16"]

@@ -2,9 +2,10 @@
 
 One program owns ``BLOCK`` neurons and loops over the ``T`` steps of the sequence ``[T, N]``.
 
-forward, per step (the order of operations is that of ``snnc.ir.dynamics``, so float32 results are
-bit-identical to the PyTorch loop; in float16/bfloat16 every operation is rounded to the storage
-dtype, as the PyTorch loop does)::
+forward, per step (the order of operations is that of ``snnc.ir.neuron.step``, the program every
+backend runs, so float32 results are bit-identical to the PyTorch loop; in float16/bfloat16 every
+operation is rounded to the storage dtype, as the PyTorch loop does; the hard reset is the blend the
+autograd form computes, equal to the program's select for finite ``H``)::
 
     H = charge(V, I, X)
     S = (H - v_threshold) >= 0

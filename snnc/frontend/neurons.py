@@ -43,28 +43,14 @@ def _value(v) -> np.ndarray:
 
 # snnc.nn ------------------------------------------------------------------------------------------
 def snnc_neuron(m, path: str) -> NeuronSpec:
-    from ..nn.neuron import CubaLIF, IF, LIF, PLIF
+    """A snnc.nn neuron describes itself (:meth:`snnc.nn.neuron.BaseNode.ir_neuron`)."""
+    from ..ir.ops import CHARGES
 
-    attrs = {"charge": m.charge_kind, "compare": "ge", "reset": m.reset_mode,
-             "window_size": int(getattr(m, "window_size", 0))}
-    params = {"v_threshold": _value(m.v_threshold)}
-    if m.v_reset is not None:
-        params["v_reset"] = _value(m.v_reset)
-    if m.v_leak != 0.0 and isinstance(m, (LIF, PLIF)):
-        params["v_leak"] = _value(m.v_leak)
-    if isinstance(m, LIF):
-        params["tau"] = _value(m.tau)
-        attrs["decay_input"] = bool(m.decay_input)
-    elif isinstance(m, PLIF):
-        with torch.no_grad():
-            params["k"] = _value(m.k)
-        attrs["decay_input"] = bool(m.decay_input)
-    elif isinstance(m, CubaLIF):
-        params["alpha"] = _value(m.alpha)
-        params["beta"] = _value(m.beta)
-    elif not isinstance(m, IF):
-        raise UnsupportedError(path, f"snnc neuron {type(m).__name__} has no importer")
-    return NeuronSpec(attrs, params)
+    if getattr(m, "charge_kind", None) not in CHARGES:
+        raise UnsupportedError(path, f"snnc neuron {type(m).__name__} has no importer (its charge_kind "
+                                     f"{getattr(m, 'charge_kind', None)!r} is none of {CHARGES})")
+    attrs, params = m.ir_neuron()
+    return NeuronSpec(attrs, {key: _value(value) for key, value in params.items()})
 
 
 # snnTorch -----------------------------------------------------------------------------------------

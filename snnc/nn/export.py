@@ -36,30 +36,6 @@ def _split(params: dict) -> tuple[dict, list[str], list[torch.Tensor]]:
     return scalars, names, tensors
 
 
-def neuron_params(m) -> tuple[dict, dict]:
-    """``(attrs, params)`` of the IR ``Neuron`` node for the snnc.nn neuron ``m`` (params as Python
-    floats or tensors, exactly the values the module computes with)."""
-    from .neuron import CubaLIF, IF, LIF, PLIF
-
-    attrs = {"charge": m.charge_kind, "compare": "ge", "reset": m.reset_mode, "reset_timing": "immediate",
-             "decay_input": bool(getattr(m, "decay_input", True)), "window_size": int(m.window_size)}
-    params = {"v_threshold": m.v_threshold}
-    if m.v_reset is not None:
-        params["v_reset"] = m.v_reset
-    if isinstance(m, LIF):
-        params["tau"] = m.tau
-    elif isinstance(m, PLIF):
-        params["k"] = m.k
-    elif isinstance(m, CubaLIF):
-        params["alpha"] = m.alpha
-        params["beta"] = m.beta
-    elif not isinstance(m, IF):
-        raise TypeError(f"{type(m).__name__}: no torch.export form (supported: IF, LIF, PLIF, CubaLIF)")
-    if isinstance(m, (LIF, PLIF)) and m.v_leak != 0.0:
-        params["v_leak"] = m.v_leak
-    return attrs, params
-
-
 def _check_reset(m) -> None:
     for name in m._memories:
         value = getattr(m, name)
@@ -72,7 +48,7 @@ def _check_reset(m) -> None:
 def neuron_step(m, x: torch.Tensor) -> torch.Tensor:
     """The exported form of ``m.single_step_forward(x)``: one ``snnc::neuron_step`` call."""
     _check_reset(m)
-    attrs, params = neuron_params(m)
+    attrs, params = m.ir_neuron()
     scalars, names, tensors = _split(params)
     spike, _v, _i = torch.ops.snnc.neuron_step(x, None, None, None, tensors, tensor_params=",".join(names),
                                                **attrs, **scalars)
@@ -92,4 +68,4 @@ def refuse_multi_step(m) -> None:
                        "snnc.nn.set_step_mode(model, 's') and export with one step x[0] ([N, *input_shape])")
 
 
-__all__ = ["neuron_step", "readout_step", "neuron_params", "refuse_multi_step"]
+__all__ = ["neuron_step", "readout_step", "refuse_multi_step"]

@@ -12,7 +12,11 @@ the surrogate function defines ``dS/dH`` in backward. ``v_threshold`` (and ``tau
 number or a per-neuron tensor broadcastable to the per-step shape. In step mode ``'m'`` a backend other
 than ``'torch'`` runs the whole sequence in one fused kernel (``snnc.runtime``).
 
-The numeric core is ``snnc.ir.dynamics``, shared with the reference interpreter.
+Each step is :func:`snnc.ir.neuron.step`, the program every target runs, over the autograd
+arithmetic below (the surrogate spike for the comparison, the hard reset as the blend
+``H·(1 - S) + V_reset·S``, which carries the gradient through ``S``). Each neuron describes itself as
+the IR ``Neuron`` node it is (:meth:`BaseNode.ir_neuron`), the one description the step, the importer
+and ``torch.export`` use.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import math
 import torch
 from torch import nn
 
-from ..ir import dynamics
+from ..ir import neuron
 from .base import MemoryModule
 from .memory import record_spikes, recording
 from .surrogate import Sigmoid, SurrogateFunction
@@ -39,10 +43,46 @@ def _hyper(value, name: str):
     return float(value)
 
 
+def _leak(m) -> dict:
+    """``v_leak`` when it is not 0 (``D = V - v_leak``; without it the step uses ``V`` itself)."""
+    return {"v_leak": m.v_leak} if m.v_leak != 0.0 else {}
+
+
+class _SurrogateArithmetic(neuron.TensorArithmetic):
+    """The step for training: fire is the surrogate spike of ``H - V_th``; a reset uses it detached
+    when ``detach_reset``; a select is the blend ``b·(1 - S) + a·S`` (equal to the select for a 0/1
+    spike with finite operands, and differentiable in ``S``)."""
+
+    def __init__(self, module, params: dict, like: torch.Tensor):
+        super().__init__(params, like)
+        self.surrogate, self.detach_reset = module.surrogate_function, module.detach_reset
+        # snnc.nn.quantize_state's fake quantizers, when the module has them
+        self.quantizers = {"v": module._modules.get("state_quant"), "i": module._modules.get("current_quant")}
+
+    def store(self, value, tensor_class):
+        quantize = self.quantizers[tensor_class]
+        return value if quantize is None else quantize(value)
+
+    def compare(self, op, a, b):
+        return self.surrogate(a - b)
+
+    def spike(self, cond):
+        return cond.detach() if self.detach_reset else cond
+
+    def output(self, cond):
+        return cond
+
+    def select(self, cond, a, b):
+        s = self.spike(cond)
+        return b * (1.0 - s) + a * s
+
+
 class BaseNode(MemoryModule):
     """Shared fire/reset machinery; subclasses define ``charge``."""
 
     charge_kind: str = ""
+    #: the state the step reads and writes (``snnc.ir.neuron.step``'s names)
+    state_names: tuple[str, ...] = ("v",)
 
     def __init__(self, v_threshold=1.0, v_reset: float | None = 0.0,
                  surrogate_function: SurrogateFunction | None = None, detach_reset: bool = False,
@@ -85,9 +125,21 @@ class BaseNode(MemoryModule):
     def reset_mode(self) -> str:
         return "subtract" if self.v_reset is None else "hard"
 
-    # dynamics -----------------------------------------------------------------------------------
-    def charge(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
+    # the IR node it is ---------------------------------------------------------------------------
+    def charge_params(self) -> dict:
+        """The charge's parameters by IR name (Python floats or tensors, the values computed with)."""
+        return {}
+
+    def ir_neuron(self) -> tuple[dict, dict]:
+        """``(attrs, params)`` of the IR ``Neuron`` node this module is (``snnc.ir.ops.Neuron``)."""
+        attrs = {"charge": self.charge_kind, "compare": "ge", "reset": self.reset_mode,
+                 "reset_timing": "immediate", "decay_input": bool(getattr(self, "decay_input", True)),
+                 "window_size": int(self.window_size)}
+        params = {"v_threshold": self.v_threshold}
+        if self.v_reset is not None:
+            params["v_reset"] = self.v_reset
+        params.update(self.charge_params())
+        return attrs, params
 
     def _check_state_shape(self, name: str, x: torch.Tensor) -> None:
         state = getattr(self, name)
@@ -103,10 +155,11 @@ class BaseNode(MemoryModule):
     def _step(self, x: torch.Tensor) -> torch.Tensor:
         """Charge, fire and reset for one step; leaves ``V[t]`` in ``self.v`` (no window bookkeeping)."""
         self._init_state(x)
-        h = self.charge(x)
-        spike = self.surrogate_function(h - self.v_threshold)
-        spike_r = spike.detach() if self.detach_reset else spike
-        self.v = dynamics.reset(h, spike_r, self.reset_mode, self.v_threshold, self.v_reset)
+        attrs, params = self.ir_neuron()
+        state = {name: getattr(self, name) for name in self.state_names}
+        spike = neuron.step(_SurrogateArithmetic(self, params, x), attrs, x, state)
+        for name in self.state_names:
+            setattr(self, name, state[name])
         return spike
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -164,8 +217,6 @@ class IF(BaseNode):
 
     charge_kind = "if"
 
-    def charge(self, x):
-        return dynamics.charge("if", self.v, x)
 
 
 class LIF(BaseNode):
@@ -186,8 +237,8 @@ class LIF(BaseNode):
             raise ValueError(f"LIF tau must be > 1, got {tau}")
         self.decay_input = decay_input
 
-    def charge(self, x):
-        return dynamics.charge("lif", self.v, x, decay_input=self.decay_input, tau=self.tau, v_leak=self.v_leak)
+    def charge_params(self):
+        return {"tau": self.tau, **_leak(self)}
 
     def extra_repr(self):
         return f"tau={self.tau}, decay_input={self.decay_input}, " + super().extra_repr()
@@ -216,8 +267,8 @@ class PLIF(BaseNode):
     def k(self) -> torch.Tensor:
         return self.w.sigmoid()
 
-    def charge(self, x):
-        return dynamics.charge("plif", self.v, x, decay_input=self.decay_input, k=self.k, v_leak=self.v_leak)
+    def charge_params(self):
+        return {"k": self.k, **_leak(self)}
 
     def extra_repr(self):
         return f"tau={1.0 / self.k.item():.4f}, decay_input={self.decay_input}, " + super().extra_repr()
@@ -229,6 +280,7 @@ class CubaLIF(BaseNode):
     is not reset by a spike (only by the window)."""
 
     charge_kind = "cuba"
+    state_names = ("v", "i")
 
     def __init__(self, current_decay=0.5, voltage_decay=0.5, v_threshold=1.0, v_reset: float | None = 0.0,
                  surrogate_function: SurrogateFunction | None = None, detach_reset: bool = False,
@@ -257,9 +309,8 @@ class CubaLIF(BaseNode):
             self.i = torch.full_like(x, self.i)
         self._check_state_shape("i", x)
 
-    def charge(self, x):
-        self.i, h = dynamics.charge_cuba(self.i, self.v, x, self.alpha, self.beta)
-        return h
+    def charge_params(self):
+        return {"alpha": self.alpha, "beta": self.beta}
 
     def extra_repr(self):
         return f"current_decay={self.current_decay}, voltage_decay={self.voltage_decay}, " + super().extra_repr()

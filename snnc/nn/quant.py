@@ -217,11 +217,11 @@ def quantize_model(model: nn.Module, profile: str | None = None, config: dict | 
 
 
 def quantize_state(model: nn.Module, spec, current_spec=None) -> nn.Module:
-    """Round every neuron's potential ``H`` after its charge (and a ``CubaLIF``'s current ``I`` when it
-    is updated) by a fake quantizer, straight-through in backward, in place: one rounding per stored
-    state value, as a fixed-point profile stores ``H := …`` and ``I := …`` (the reset then acts on the
-    rounded ``H``). ``current_spec`` defaults to ``spec``. Only the ``torch`` backend runs the charge
-    in Python, so fused backends are refused. Returns ``model``."""
+    """Round every value a neuron stores (``snnc.ir.neuron.step``'s ``store`` points: the potential
+    ``H`` after its charge, a subtracted reset, a ``CubaLIF``'s current ``I``) by a fake quantizer,
+    straight-through in backward, in place, as a fixed-point profile stores them (the reset then acts
+    on the rounded ``H``). ``current_spec`` defaults to ``spec``. Only the ``torch`` backend runs the
+    step in Python, so fused backends are refused. Returns ``model``."""
     from .neuron import BaseNode, CubaLIF
 
     for name, m in model.named_modules():
@@ -233,23 +233,7 @@ def quantize_state(model: nn.Module, spec, current_spec=None) -> nn.Module:
         m.state_quant = FakeQuant(spec)
         if isinstance(m, CubaLIF):
             m.current_quant = FakeQuant(current_spec if current_spec is not None else spec)
-            m.charge = _cuba_charge_quantized(m)
-        else:
-            m.charge = _charge_quantized(m, type(m).charge.__get__(m))
     return model
-
-
-def _charge_quantized(m, charge):
-    def run(x):
-        return m.state_quant(charge(x))
-    return run
-
-
-def _cuba_charge_quantized(m):
-    def run(x):  # I := I·alpha + X;  H := V·beta + I, each stored (rounded) once
-        m.i = m.current_quant(m.i * m.alpha + x)
-        return m.state_quant(m.v * m.beta + m.i)
-    return run
 
 
 def strip_quantization(model: nn.Module) -> nn.Module:
@@ -259,7 +243,6 @@ def strip_quantization(model: nn.Module) -> nn.Module:
         if "state_quant" in module._modules:
             del module.state_quant
             module._modules.pop("current_quant", None)
-            module.__dict__.pop("charge", None)
         if parametrize.is_parametrized(module):
             for tensor in list(module.parametrizations.keys()):
                 parametrize.remove_parametrizations(module, tensor, leave_parametrized=True)

@@ -6,14 +6,14 @@ the per-step shape, with parameters in real units (``node.quant["scales"]`` appl
 - Linear / Conv2d: ``lo = W⁺·x_lo + W⁻·x_hi + b``, ``hi = W⁺·x_hi + W⁻·x_lo + b`` (``W⁺ = max(W, 0)``,
   ``W⁻ = min(W, 0)``); pools and Flatten are monotone (applied to both ends); Scale and BatchNorm
   are affine with a per-element sign; Add adds the ends.
-- Neuron: the charge is affine in ``(V, I, X)``, so the state interval is iterated step by step from
-  the initial state for the window (``window_size``; without a window until it stops changing or
-  ``horizon`` steps). The reset takes the hull of the two branches: no spike (``H`` below the
-  threshold) and spike (``v_reset``, ``H - v_threshold`` or ``H``); for the snnTorch timings
-  (``delayed``, ``compensated``) the hull is also taken over the reset signal ``R ∈ {0, 1}`` inside
-  the charge and, for ``compensated``, over every ``(S, R)`` in the stored value. The potential's interval covers
-  ``H`` before and ``V`` after the reset. The output is within ``[0, 1]`` (``[0, 0]`` where the
-  threshold can never be reached).
+- Neuron: the step is the one program every backend runs (``snnc.ir.neuron.step``), evaluated over
+  intervals along every path: each comparison (``S``, and ``R`` for the snnTorch timings) takes both
+  outcomes where they can happen, and narrows the compared potential to its side of the threshold;
+  values are kept linear in the step's inputs ``(V, I, X)`` until they are stored, so the charge is
+  bounded as the affine map it is. The state interval is iterated step by step from the initial
+  state for the window (``window_size``; without a window until it stops changing or ``horizon``
+  steps), as the hull over the paths. The potential's interval covers ``H`` before and ``V`` after
+  the reset. The output is within ``[0, 1]`` (``[0, 0]`` where the threshold can never be reached).
 - Readout: spike counts are within ``[0, steps]``; the membrane ``mem = beta·mem + x`` is iterated
   like a neuron.
 
@@ -36,6 +36,7 @@ import torch.nn.functional as F
 
 from snnc.ir import Graph, GraphError
 from snnc.ir.interpreter import window_of
+from snnc.ir.neuron import Arithmetic, initial_keys, step
 from snnc.ir.ops import Pool2d
 from snnc.ir.quantize import Fixed, format_of, real_params
 
@@ -184,72 +185,167 @@ def _close(a: Interval, b: Interval) -> bool:
     return bool(np.all(np.abs(a[0] - b[0]) <= tol) and np.all(np.abs(a[1] - b[1]) <= tol))
 
 
+class _Linear:
+    """A value linear in the step's symbols: ``const + Σ coef_j · symbol_j`` (arrays over the neurons),
+    so that ``V`` and ``X`` entering an expression twice (``V + (X - V)·k``) are bounded exactly as
+    ``V·(1 - k) + X·k``. ``const`` is None when there is no constant term."""
+
+    __slots__ = ("terms", "const", "symbol")
+
+    def __init__(self, terms: dict, const=None, symbol: int | None = None):
+        self.terms, self.const = terms, const
+        self.symbol = symbol  # the index, when the value is a symbol itself
+
+
+def _combine(a, b, sign: float):
+    if a is None:
+        return None if b is None else sign * b
+    return a if b is None else (a + b if sign > 0 else a - b)
+
+
+class _IntervalArithmetic(Arithmetic):
+    """:func:`snnc.ir.neuron.step` over intervals, along one path: every comparison (and the previous
+    spike of a delayed reset) takes the outcome the path gives it (the first time: False, and the
+    path with True is left to explore); a comparison narrows the compared value on the path's side of
+    the threshold; ``feasible`` is where the path can happen. Values are :class:`_Linear` in symbols
+    whose bounds :meth:`symbol` registers and :meth:`store` materializes (a stored value starts a new
+    symbol; the range analysis bounds the real values, so a store does not round)."""
+
+    def __init__(self, params: dict, shape, path: tuple):
+        self.params, self.shape, self.path = params, shape, path
+        self.taken: list[bool] = []
+        self.feasible = np.ones(shape, dtype=bool)
+        self.symbols: list[Interval] = []  # current (narrowed) bounds
+        self.created: list[Interval] = []  # bounds when the symbol was made
+
+    def symbol(self, iv: Interval) -> _Linear:
+        self.symbols.append(iv)
+        self.created.append(iv)
+        j = len(self.symbols) - 1
+        return _Linear({j: 1.0}, symbol=j)
+
+    def bounds(self, value: _Linear, narrowed: bool = True) -> Interval:
+        """``value``'s interval on this path (``narrowed=False``: before any comparison narrowed it)."""
+        symbols = self.symbols if narrowed else self.created
+        lo = hi = None
+        for j, coef in value.terms.items():
+            a, b = symbols[j][0] * coef, symbols[j][1] * coef
+            lo, hi = _combine(lo, np.minimum(a, b), 1.0), _combine(hi, np.maximum(a, b), 1.0)
+        if value.const is not None:
+            lo, hi = _combine(lo, value.const, 1.0), _combine(hi, value.const, 1.0)
+        return np.broadcast_to(lo, self.shape), np.broadcast_to(hi, self.shape)
+
+    def decide(self, if_true: np.ndarray, if_false: np.ndarray) -> bool:
+        """The outcome of the next choice on this path, where ``if_true``/``if_false`` say where each
+        outcome can happen."""
+        k = len(self.taken)
+        outcome = self.path[k] if k < len(self.path) else False
+        self.taken.append(outcome)
+        self.feasible = self.feasible & (if_true if outcome else if_false)
+        return outcome
+
+    def has(self, key):
+        return key in self.params
+
+    def param(self, key):
+        return _Linear({}, np.broadcast_to(np.asarray(self.params[key], np.float64), self.shape))
+
+    def add(self, a, b):
+        terms = dict(a.terms)
+        for j, coef in b.terms.items():
+            terms[j] = terms[j] + coef if j in terms else coef
+        return _Linear(terms, _combine(a.const, b.const, 1.0))
+
+    def sub(self, a, b):
+        terms = dict(a.terms)
+        for j, coef in b.terms.items():
+            terms[j] = terms[j] - coef if j in terms else -coef
+        return _Linear(terms, _combine(a.const, b.const, -1.0))
+
+    def _scaled(self, a, b, by):
+        if a.terms and b.terms:
+            raise AssertionError("the neuron step multiplies only by parameters and spikes")
+        value, factor = (a, b.const) if not b.terms else (b, a.const)
+        return _Linear({j: by(coef, factor) for j, coef in value.terms.items()},
+                       None if value.const is None else by(value.const, factor))
+
+    def mul(self, a, b):
+        return self._scaled(a, b, lambda u, f: u * f)
+
+    def div(self, a, b):
+        return self._scaled(a, b, lambda u, f: u / f)
+
+    def compare(self, op, a, b):
+        """A stored potential (or a constant) against the threshold ``b``."""
+        lo, hi = self.bounds(a)
+        th = b.const
+        outcome = self.decide(hi >= th if op == "ge" else hi > th, lo < th if op == "ge" else lo <= th)
+        if a.symbol is not None:  # a stored value: narrow it on this path
+            lo, hi = self.symbols[a.symbol]
+            self.symbols[a.symbol] = (np.maximum(lo, th), hi) if outcome else (lo, np.minimum(hi, th))
+        return outcome
+
+    def _outcome(self, cond) -> bool:
+        if isinstance(cond, np.ndarray):  # the previous spike: True where it can have been 1
+            return self.decide(cond, np.ones(self.shape, dtype=bool))
+        return cond
+
+    def select(self, cond, a, b):
+        return a if self._outcome(cond) else b
+
+    def spike(self, cond):
+        return _Linear({}, np.full(self.shape, 1.0 if self._outcome(cond) else 0.0))
+
+    def store(self, value, tensor_class):
+        return self.symbol(self.bounds(value))
+
+    def zero(self, tensor_class):
+        return _Linear({}, np.zeros(self.shape))
+
+
+def _step_paths(node, x: Interval, p: dict, v: Interval, i: Interval, fired: np.ndarray):
+    """One step along every path (:class:`_IntervalArithmetic`): the hulls of ``H``, the new ``V`` and
+    ``I``, and where ``S`` can be 1."""
+    shape = x[0].shape
+    h_all, v_all, i_all = _empty(shape), _empty(shape), _empty(shape)
+    can_fire = np.zeros(shape, dtype=bool)
+    pending = [()]
+    while pending:
+        path = pending.pop()
+        ar = _IntervalArithmetic(p, shape, path)
+        state = {"v": ar.symbol(v), "i": ar.symbol(i), "s": fired}
+        step(ar, node.attrs, ar.symbol(x), state)
+        pending += [tuple(ar.taken[:k]) + (True,) for k in range(len(path), len(ar.taken))]
+        ok = ar.feasible
+        h_all = _masked_hull(h_all, ar.bounds(state["h"], narrowed=False), ok)
+        v_all = _masked_hull(v_all, ar.bounds(state["v"]), ok)
+        i_all = _masked_hull(i_all, ar.bounds(state["i"]), ok)
+        if state["s"]:
+            can_fire |= ok
+    return h_all, v_all, i_all, can_fire
+
+
 def _neuron(node, x: Interval, p: dict, steps: int, converge: bool, chk: _Checker, report: RangeReport):
     a = node.attrs
     shape = x[0].shape
     full = lambda v: np.broadcast_to(np.asarray(v, dtype=np.float64), shape).astype(np.float64)  # noqa: E731
     th = full(p["v_threshold"])
-    v0 = p.get("v_init", p.get("v_reset") if a["reset"] == "hard" else None)
-    v = (full(0.0 if v0 is None else v0),) * 2
-    i = (full(p.get("i_init", 0.0)),) * 2
+    keys = initial_keys(a, p.__contains__)
+    v = (full(p[keys["v"]] if keys["v"] else 0.0),) * 2
+    i = (full(p[keys["i"]] if keys.get("i") else 0.0),) * 2
     v_hull, i_hull = v, i
     fired = np.zeros(shape, dtype=bool)  # can S' be 1 (delayed reset)?
-    charge, leak = a["charge"], full(p.get("v_leak", 0.0))
-    ge = a["compare"] == "ge"
+    cuba = a["charge"] == "cuba"
     settled = False
     for t in range(steps):
         v_prev, i_prev = v, i
-        if charge == "cuba":
-            i = _add(_affine(i, full(p["alpha"])), x)
-            h = _add(_affine(v, full(p["beta"])), i)
-        elif charge == "if":
-            h = _add(v, x)
-        elif charge in ("lif", "plif"):
-            k = 1.0 / full(p["tau"]) if charge == "lif" else full(p["k"])
-            xin = _affine(x, k) if a["decay_input"] else x
-            h = _add(_affine(v, 1.0 - k), xin)
-            h = (h[0] + leak * k, h[1] + leak * k)
-        else:  # beta
-            h = _add(_affine(v, full(p["beta"])), x)
-        timing, mode = a["reset_timing"], a["reset"]
-        if timing != "immediate" and mode != "none":
-            # the reset signal R inside the charge: the previous spike (delayed) or [V cmp th] of the
-            # stored V (compensated); R = 0 is always kept as possible
-            r_can = fired if timing == "delayed" else (v[1] >= th if ge else v[1] > th)
-            if mode == "subtract":
-                alt = (h[0] - th, h[1] - th)
-            elif charge == "cuba":
-                alt = (np.zeros(shape), np.zeros(shape))  # H = M - M·R
-            else:
-                alt = x  # H = beta·V·(1 - R) + X
-            h = _masked_hull(h, alt, r_can)
-        can_fire = h[1] >= th if ge else h[1] > th
-        can_rest = h[0] < th if ge else h[0] <= th
+        h, v, i, can_fire = _step_paths(node, x, p, v, i, fired)
         fired = fired | can_fire
-        rest = _masked((h[0], np.minimum(h[1], th)), can_rest)
-        spike = _masked((np.maximum(h[0], th), h[1]), can_fire)
-        if timing == "delayed" or mode == "none":
-            v_new = h
-        elif timing == "immediate":
-            after = (full(p["v_reset"]),) * 2 if mode == "hard" else (spike[0] - th, spike[1] - th)
-            v_new = _hull(rest, _masked(after, can_fire))
-        else:  # compensated: V = H - (S - R)·th (subtract) or H·(1 - S + R) (hard), over every S, R
-            r_can = v[1] >= th if ge else v[1] > th
-            v_new = _empty(shape)
-            branches = ((0, (h[0], np.minimum(h[1], th)), can_rest), (1, (np.maximum(h[0], th), h[1]), can_fire))
-            for s_val, hs, s_can in branches:
-                for r_val in (0, 1):
-                    if mode == "subtract":
-                        iv = (hs[0] - (s_val - r_val) * th, hs[1] - (s_val - r_val) * th)
-                    else:
-                        iv = _affine(hs, float(1 - s_val + r_val))
-                    v_new = _hull(v_new, _masked(iv, s_can & r_can if r_val else s_can))
-        v_hull = _hull(v_hull, _hull(h, v_new))
+        v_hull = _hull(v_hull, _hull(h, v))
         i_hull = _hull(i_hull, i)
         chk.check("v", v_hull, t)
-        if charge == "cuba":
+        if cuba:
             chk.check("i", i_hull, t)
-        v = v_new
         if converge and _close(v, v_prev) and _close(i, i_prev):
             settled = True
             break
@@ -257,10 +353,10 @@ def _neuron(node, x: Interval, p: dict, steps: int, converge: bool, chk: _Checke
         report.unbounded.append((node.name, "v"))
     chk.done("v", v_hull)
     states = {"v": v_hull}
-    if charge == "cuba":
+    if cuba:
         chk.done("i", i_hull)
         states["i"] = i_hull
-    can = v_hull[1] >= th if ge else v_hull[1] > th
+    can = v_hull[1] >= th if a["compare"] == "ge" else v_hull[1] > th
     return (np.zeros(shape), can.astype(np.float64)), states
 
 

@@ -2,8 +2,8 @@
 
 Each layer kind has one template in ``templates/`` that reads like the C++ it produces; this module
 fills them in: names (the IR node names made C identifiers), sizes, types (one ``typedef`` per tensor
-class and layer, from ``node.quant["formats"]``) and, for neurons, the lines of the charge and reset
-that the node's attributes select. Parameters go to ``firmware/weights.h`` as constant arrays whose
+class and layer, from ``node.quant["formats"]``) and, for neurons, the step of ``snnc.ir.neuron`` (the
+program every backend runs) written out as C++ lines. Parameters go to ``firmware/weights.h`` as constant arrays whose
 literals are exactly the quantized values.
 """
 
@@ -18,7 +18,8 @@ from string import Template
 
 import numpy as np
 
-from ...ir.numerics.hls import formats
+from ...ir.neuron import Arithmetic, initial_keys, step
+from ...ir.numerics.hls import PARAM_CLASS, formats
 from ...ir.quantize import Fixed
 from .constraints import check
 
@@ -101,6 +102,57 @@ def _const(name: str, ctype: str, values: np.ndarray) -> str:
     return f"static const {ctype} {name}{dims} = {_array(values)};"
 
 
+class _CppArithmetic(Arithmetic):
+    """:func:`snnc.ir.neuron.step` as the C++ body of a neuron's loop over ``k``: a value is a C++
+    expression in ``snnc::fixed`` arithmetic (the same result types as ``ir.numerics.hls.FX``); a
+    :meth:`store` is a ``const`` of the state's type (where the format rounds and saturates); a
+    condition is a ``const bool``; a spike inside arithmetic is the ``fixed<2, 2>`` number 0 or 1."""
+
+    def __init__(self, lowering: "_Lowering", node):
+        self.lowering, self.node, self.lines = lowering, node, []
+
+    def _define(self, ctype: str, expr: str, prefix: str) -> str:
+        name = f"{prefix}{len(self.lines)}"
+        self.lines.append(f"const {ctype} {name} = {expr};")
+        return name
+
+    def has(self, key):
+        return key in self.node.params
+
+    def param(self, key):
+        return self.lowering._param(self.node, key, PARAM_CLASS[key])
+
+    def add(self, a, b):
+        return f"({a} + {b})"
+
+    def sub(self, a, b):
+        return f"({a} - {b})"
+
+    def mul(self, a, b):
+        return f"({a} * {b})"
+
+    def div(self, a, b):
+        raise AssertionError("the hls profile has no division (lif becomes plif at quantization)")
+
+    def compare(self, op, a, b):
+        return self._define("bool", f"{a} {'>=' if op == 'ge' else '>'} {b}", "fires")
+
+    def select(self, cond, a, b):
+        return f"({cond} ? {a} : {b})"
+
+    def spike(self, cond):
+        return f"snnc::fixed<2, 2>({cond} ? 1 : 0)"
+
+    def output(self, cond):
+        return cond
+
+    def store(self, value, tensor_class):
+        return self._define(self.lowering.t(self.node, tensor_class), value, tensor_class)
+
+    def zero(self, tensor_class):
+        return f"{self.lowering.t(self.node, tensor_class)}(0)"
+
+
 class _Lowering:
     def __init__(self, graph, options: dict):
         self.graph = graph
@@ -108,6 +160,7 @@ class _Lowering:
         self.ids = c_identifiers(graph)
         self.typedefs: list[str] = []
         self.weights: list[str] = []
+        self.declared: set[str] = set()  # the parameter constants written to weights.h
         self.layers: list[str] = []
         self.calls: list[str] = []
         self.resets: list[str] = []
@@ -267,12 +320,12 @@ class _Lowering:
         """A neuron parameter as a constant (scalar) or an array over the neurons; its C expression."""
         fn = self.ids[node.name]
         value = np.asarray(node.params[key], dtype=np.float64)
-        if value.ndim == 0 or value.size == 1:
-            self.weights.append(_const(f"{fn}_{key}", self.t(node, cls), value.reshape(())))
-            return f"{fn}_{key}"
-        full = np.broadcast_to(value, node.shape).reshape(-1)
-        self.weights.append(_const(f"{fn}_{key}", self.t(node, cls), full))
-        return f"{fn}_{key}[k]"
+        scalar = value.ndim == 0 or value.size == 1
+        if f"{fn}_{key}" not in self.declared:
+            self.declared.add(f"{fn}_{key}")
+            self.weights.append(_const(f"{fn}_{key}", self.t(node, cls), value.reshape(()) if scalar else
+                                       np.broadcast_to(value, node.shape).reshape(-1)))
+        return f"{fn}_{key}" if scalar else f"{fn}_{key}[k]"
 
     def _neuron(self, node):
         fn = self.ids[node.name]
@@ -281,77 +334,30 @@ class _Lowering:
         buf, in_t = self._in(node)
         v_t = self.t(node, "v")
         charge, reset, timing = a["charge"], a["reset"], a["reset_timing"]
-        th = self._param(node, "v_threshold", "threshold")
-        p = {key: self._param(node, key, cls) for key, cls in
-             (("beta", "decay"), ("alpha", "decay"), ("k", "decay"), ("v_reset", "v"), ("v_leak", "v"),
-              ("v_init", "v"), ("i_init", "i")) if key in node.params}
-        V, X, I = f"{fn}_v[k]", "x[k]", f"{fn}_i[k]"
-        cmp = ">=" if a["compare"] == "ge" else ">"
-        body = []
-        if charge == "cuba":
-            body.append(f"{I} = {I} * {p['alpha']} + {X};")
-            m = f"{V} * {p['beta']} + {I}"
-        elif charge == "beta":
-            m = f"{p['beta']} * {V} + {X}"
-        elif charge == "if":
-            m = f"{V} + {X}"
-        else:  # plif (lif became plif with k = 1/tau at quantization)
-            leak = p.get("v_leak", f"{v_t}(0)")
-            m = (f"{V} + ({X} - ({V} - {leak})) * {p['k']}" if a["decay_input"]
-                 else f"{V} - ({V} - {leak}) * {p['k']} + {X}")
-        if timing == "immediate":
-            body.append(f"const {v_t} h = {m};")
-            body.append(f"const bool spike = h {cmp} {th};")
-            if reset == "hard":
-                body.append(f"{V} = spike ? {p['v_reset']} : h;")
-            elif reset == "subtract":
-                body.append(f"if (spike) {V} = h - {th};\nelse {V} = h;")
-            else:
-                body.append(f"{V} = h;")
-        else:
-            if reset == "none":  # no reset to delay: the plain charge
-                pass
-            elif timing == "delayed":
-                body.insert(0, f"const bool r = {fn}_s[k];  // the previous step's spike")
-            else:
-                body.insert(0, f"const bool r = {V} {cmp} {th};  // compensated: the stored V still fires")
-            body.append(f"{v_t} h;")
-            if reset == "subtract":
-                body.append(f"if (r) h = {m} - {th};\nelse h = {m};")
-            elif reset == "hard":
-                body.append(f"if (r) h = {v_t}(0);\nelse h = {m};" if charge == "cuba"
-                            else f"if (r) h = {X};\nelse h = {m};")
-            else:
-                body.append(f"h = {m};")
-            body.append(f"const bool spike = h {cmp} {th};")
-            if timing == "delayed" or reset == "none":
-                body.append(f"{V} = h;")
-            elif reset == "subtract":
-                body.append(f"if (spike && !r) {V} = h - {th};\nelse if (r && !spike) {V} = h + {th};\nelse {V} = h;")
-            else:
-                body.append(f"if (spike && !r) {V} = {v_t}(0);\nelse if (r && !spike) {V} = h + h;\nelse {V} = h;")
-            if timing == "delayed":
-                body.append(f"{fn}_s[k] = spike;")
-        init = p.get("v_init", p.get("v_reset") if reset == "hard" else None)
+        state = {"v": f"{fn}_v[k]", "i": f"{fn}_i[k]", "s": f"{fn}_s[k]"}
+        program = _CppArithmetic(self, node)
+        spike = step(program, a, "x[k]", state)
+        body = program.lines + [f"{fn}_{var}[k] = {state[var]};" for var in ("v", "i") if state[var] != f"{fn}_{var}[k]"]
+        if timing == "delayed":
+            body.append(f"{fn}_s[k] = {spike};  // R of the next step")
+        keys = initial_keys(a, node.params.__contains__)
+        init = {var: program.param(key) if key else f"{self.t(node, var)}(0)" for var, key in keys.items()}
         decls, resets = "", ""
         if charge == "cuba":
             decls += f"\nstatic {self.t(node, 'i')} {fn}_i[{n}];"
-            resets += f"\n    {fn}_i[k] = {p.get('i_init', self.t(node, 'i') + '(0)')};"
+            resets += f"\n    {fn}_i[k] = {init['i']};"
         if timing == "delayed":
             decls += f"\nstatic bool {fn}_s[{n}];"
             resets += f"\n    {fn}_s[k] = false;"
-        body_text = "\n".join("    " + line for chunk in body for line in chunk.split("\n"))
         code = template("neuron.cpp", name=node.name, fn=fn, n=n, charge=a["charge"] + (
             " (lif: k = 1/tau)" if node.quant.get("charge_from") == "lif" else ""),
-            cmp=cmp, reset=reset, timing=timing, v_t=v_t, in_t=in_t, out_t=self.t(node, "result"),
-            v_init=init if init is not None else f"{v_t}(0)", state_decls=decls, state_resets=resets,
-            body=body_text)
+            cmp=">=" if a["compare"] == "ge" else ">", reset=reset, timing=timing, v_t=v_t, in_t=in_t,
+            out_t=self.t(node, "result"), v_init=init["v"], state_decls=decls, state_resets=resets,
+            body="\n".join("    " + line for line in body), spike=spike)
         fm = formats(node)
         state_bits = n * fm["v"].width + (n * fm["i"].width if charge == "cuba" else 0) + (n if timing == "delayed" else 0)
         per_neuron = {"if": 0, "beta": 1, "plif": 1, "cuba": 2}[charge]
-        param_bits = sum(np.asarray(node.params[k]).size * fm[{"v_threshold": "threshold", "beta": "decay",
-                                                                "alpha": "decay", "k": "decay", "i_init": "i"}.get(k, "v")].width
-                         for k in node.params)
+        param_bits = sum(np.asarray(node.params[k]).size * fm[PARAM_CLASS[k]].width for k in node.params)
         self._emit(node, code, [buf], stateful=True,
                    info={"multipliers": per_neuron * n, "weight_bits": int(param_bits), "state_bits": state_bits})
 

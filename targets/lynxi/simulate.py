@@ -466,6 +466,8 @@ class StateRegion:
 
 
 def _run_neuron(layer, p, xs, st):
+    if "s" in st:  # the stored previous spike (float16 0/1) is the condition R of a delayed reset
+        st["s"] = st["s"] != 0
     return L.neuron_step(layer.attrs, p, xs[0], st)
 
 

@@ -18,6 +18,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from ...ir import Graph
+from ...ir.neuron import Arithmetic, initial_keys, step
 from ...ir.ops import Pool2d, pair
 from ..common import window_of
 
@@ -131,85 +132,75 @@ def _identity(b, node, xs, graph):
     return b.op("Identity", xs, node.name)
 
 
+class _OnnxArithmetic(Arithmetic):
+    """:func:`snnc.ir.neuron.step` as ONNX nodes: a value is the name of a float32 tensor, a condition
+    the name of a bool tensor; ``store`` emits nothing (float32 rounds every operation, as the
+    interpreter does)."""
+
+    def __init__(self, b: Builder, node):
+        self.b, self.node, self.spikes = b, node, {}
+
+    def _op(self, op_type: str, inputs: list[str], output: str | None = None, **attrs) -> str:
+        return self.b.op(op_type, inputs, output, base=self.node.name, **attrs)
+
+    def has(self, key):
+        return key in self.node.params
+
+    def param(self, key):
+        return _param(self.b, self.node, key)
+
+    def add(self, a, b):
+        return self._op("Add", [a, b])
+
+    def sub(self, a, b):
+        return self._op("Sub", [a, b])
+
+    def mul(self, a, b):
+        return self._op("Mul", [a, b])
+
+    def div(self, a, b):
+        return self._op("Div", [a, b])
+
+    def compare(self, op, a, b):
+        return self._op("GreaterOrEqual" if op == "ge" else "Greater", [a, b])
+
+    def select(self, cond, a, b):
+        return self._op("Where", [cond, a, b])
+
+    def spike(self, cond):
+        if cond not in self.spikes:
+            self.spikes[cond] = self._op("Cast", [cond], to=TensorProto.FLOAT)
+        return self.spikes[cond]
+
+    def output(self, cond):
+        return self._op("Identity", [self.spike(cond)], self.node.name)
+
+    def store(self, value, tensor_class):
+        return value
+
+    def zero(self, tensor_class):
+        name = f"{self.node.name}.zero"
+        return name if name in self.b.names() else self.b.const(name, 0.0)
+
+
 def _neuron(b, node, xs, graph):
-    """The float ``Neuron`` step as the interpreter computes it (``neuron_step``/``dynamics``)."""
+    """The ``Neuron`` step (:func:`snnc.ir.neuron.step`), its state declared in the state table."""
     a, p, n = node.attrs, node.params, node.name
-    shape = node.shape
-    x = xs[0]
-    op = lambda t, ins: b.op(t, ins, base=n)  # noqa: E731
-    par = lambda key: _param(b, node, key)  # noqa: E731
-    v0 = p.get("v_init", p.get("v_reset") if a["reset"] == "hard" else None)
-    zeros = np.zeros(shape, np.float32)
-    v, v_out = b.state(n, "v", np.float32, shape, _init(v0, zeros))
-    th = par("v_threshold")
-    cmp = "GreaterOrEqual" if a["compare"] == "ge" else "Greater"
-    one = lambda: f"{n}.one" if f"{n}.one" in b.names() else b.const(f"{n}.one", 1.0)  # noqa: E731
-    timing, mode = a["reset_timing"], a["reset"]
-    r = None
-    if timing != "immediate":  # the reset inside the charge (interpreter: _delayed_charge)
-        if timing == "delayed":
-            r, s_out = b.state(n, "s", np.float32, shape, zeros)
-        else:  # compensated: R fires from the stored V
-            r = b.op("Cast", [op(cmp, [v, th])], base=n, to=TensorProto.FLOAT)
-        if a["charge"] == "cuba":
-            i, i_out = b.state(n, "i", np.float32, shape, _init(p.get("i_init"), zeros))
-            i_new = b.op("Add", [op("Mul", [i, par("alpha")]), x], i_out)
-            m = op("Add", [op("Mul", [v, par("beta")]), i_new])
-            if mode == "subtract":
-                h = op("Sub", [m, op("Mul", [r, th])])
-            elif mode == "hard":
-                h = op("Sub", [m, op("Mul", [m, r])])
-            else:
-                h = m
-        else:
-            bv = op("Mul", [par("beta"), v])
-            if mode == "subtract":
-                h = op("Sub", [op("Add", [bv, x]), op("Mul", [r, th])])
-            elif mode == "hard":
-                h = op("Add", [op("Mul", [bv, op("Sub", [one(), r])]), x])
-            else:
-                h = op("Add", [bv, x])
-    elif a["charge"] == "cuba":
-        i, i_out = b.state(n, "i", np.float32, shape, _init(p.get("i_init"), zeros))
-        i_new = b.op("Add", [op("Mul", [i, par("alpha")]), x], i_out)
-        h = op("Add", [op("Mul", [v, par("beta")]), i_new])
-    else:
-        kind = a["charge"]
-        if kind == "if":
-            h = op("Add", [v, x])
-        elif kind in ("lif", "plif"):  # the interpreter subtracts v_leak, 0.0 when absent
-            leak = par("v_leak") if "v_leak" in p else b.const(f"{n}.zero", 0.0)
-            decay = "Div" if kind == "lif" else "Mul"
-            factor = par("tau" if kind == "lif" else "k")
-            d = op("Sub", [v, leak])
-            if a["decay_input"]:
-                h = op("Add", [v, op(decay, [op("Sub", [x, d]), factor])])
-            else:
-                h = op("Add", [op("Sub", [v, op(decay, [d, factor])]), x])
-        else:  # beta
-            h = op("Add", [op("Mul", [par("beta"), v]), x])
-    h = b.op("Identity", [h], f"{n}.h")
-    b.internal.append(h)
-    fired = op(cmp, [h, th])
-    s = b.op("Cast", [fired], n, to=TensorProto.FLOAT)
-    if timing == "delayed":
-        b.op("Identity", [s], s_out)
-        b.op("Identity", [h], v_out)
-    elif timing == "compensated":  # interpreter: d = s - r; subtract h - d*th; hard h - d*h
-        d = op("Sub", [s, r])
-        if mode == "subtract":
-            b.op("Sub", [h, op("Mul", [d, th])], v_out)
-        elif mode == "hard":
-            b.op("Sub", [h, op("Mul", [d, h])], v_out)
-        else:
-            b.op("Identity", [h], v_out)
-    elif mode == "hard":
-        b.op("Add", [op("Mul", [h, op("Sub", [one(), s])]), op("Mul", [par("v_reset"), s])], v_out)
-    elif mode == "subtract":
-        b.op("Sub", [h, op("Mul", [th, s])], v_out)
-    else:
-        b.op("Identity", [h], v_out)
-    return s
+    zeros = np.zeros(node.shape, np.float32)
+    keys = initial_keys(a, p.__contains__)
+    v, v_out = b.state(n, "v", np.float32, node.shape, _init(p.get(keys["v"]), zeros))
+    state, outputs = {"v": v}, {"v": v_out}
+    if "i" in keys:
+        state["i"], outputs["i"] = b.state(n, "i", np.float32, node.shape, _init(p.get(keys["i"]), zeros))
+    if a["reset_timing"] == "delayed":  # the previous spike, stored as 0/1
+        s, outputs["s"] = b.state(n, "s", np.float32, node.shape, zeros)
+        state["s"] = b.op("Cast", [s], base=n, to=TensorProto.BOOL)
+    ar = _OnnxArithmetic(b, node)
+    spike = step(ar, a, xs[0], state)
+    b.internal.append(b.op("Identity", [state["h"]], f"{n}.h"))
+    for var, out in outputs.items():
+        b.op("Identity", [ar.spike(state[var]) if var == "s" else state[var]], out)
+    return spike
 
 
 def _readout(b, node, xs, graph):

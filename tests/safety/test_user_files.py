@@ -130,9 +130,9 @@ def test_sigterm_mid_compile_leaves_nothing(work):
     assert _leftovers(work) == [] and not (work / "art").exists()
 
 
-def _limit_file_size():  # in the child: writes past 64 KiB fail with EFBIG, like a full disk
+def _limit_file_size():  # in the child: writes past 16 KiB fail with EFBIG, like a full disk
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 10, 64 << 10))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (16 << 10, 16 << 10))
 
 
 def test_a_failing_write_is_bad_input_and_leaves_nothing(work):
