@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import neuron
+from . import neuron, readout
 from .errors import GraphError, SnncError
 from .graph import Graph, Node
 from .numerics import Profile, get_profile
@@ -129,40 +129,18 @@ def _neuron(node, xs, state, ctx):
 
 
 def readout_step(x: torch.Tensor, state: dict, output_mode: str, rule: str, class_threshold: int = 1,
-                 beta=1.0) -> torch.Tensor:
-    """One step of the ``Readout`` op (see its docstring), in ``x``'s dtype; returns ``[N, 1]``."""
-    n = x.shape[0]
-    if output_mode == "membrane":
-        mem = state.get("mem")
-        state["mem"] = x.clone() if mem is None else beta * mem + x
-        mem = state["mem"]
-        if rule == "binary_logit":
-            return (mem[:, 1] - mem[:, 0]).reshape(n, 1)
-        return mem.argmax(dim=1, keepdim=True).to(x.dtype)
-    count = state.get("count")
-    count = (x != 0).to(torch.int64) + (0 if count is None else count)
-    state["count"] = count
-    if rule == "binary_logit":
-        return (count[:, 1] - count[:, 0]).reshape(n, 1).to(x.dtype)
-    argmax = count.argmax(dim=1)
-    if rule == "argmax_spike_count":
-        return argmax.reshape(n, 1).to(x.dtype)
-    first = state.get("first")
-    if first is None:
-        first = torch.full((n,), -1, dtype=torch.int64, device=x.device)
-    reached = count >= class_threshold
-    lowest_reached = torch.where(reached.any(dim=1), reached.to(torch.int8).argmax(dim=1), -1)
-    first = torch.where(first >= 0, first, lowest_reached)
-    state["first"] = first
-    if rule == "first_to_threshold":
-        return first.reshape(n, 1).to(x.dtype)
-    return torch.where(first >= 0, first, argmax).reshape(n, 1).to(x.dtype)
+                 beta=None) -> torch.Tensor:
+    """One step of the ``Readout`` op in ``x``'s dtype (:func:`snnc.ir.readout.step`); returns ``[N, 1]``."""
+    ar = readout.TensorReadout(beta, x.dtype)
+    if not state:
+        state.update(ar.initial_state(x, output_mode))
+    attrs = {"output_mode": output_mode, "rule": rule, "class_threshold": class_threshold}
+    return readout.step(ar, attrs, x, state)
 
 
 def _readout(node, xs, state, ctx):
     a = node.attrs
-    return readout_step(xs[0], state, a["output_mode"], a["rule"], a["class_threshold"],
-                        ctx.params(node).get("beta", 1.0))
+    return readout_step(xs[0], state, a["output_mode"], a["rule"], a["class_threshold"], ctx.params(node).get("beta"))
 
 
 KERNELS: dict[str, Kernel] = {

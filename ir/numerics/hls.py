@@ -69,7 +69,9 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import GraphError, SnncError, UnsupportedError
+from .. import readout
 from ..neuron import Arithmetic, initial_state, step
+from ..readout import TensorReadout
 from ..quantize import Fixed, calibrate, choose_fixed
 from . import Profile, register
 
@@ -758,26 +760,40 @@ def _neuron(node, xs, state, ctx):
     return step(ar, node.attrs, x, state)
 
 
+class FixedReadout(TensorReadout):
+    """:func:`snnc.ir.readout.step` with the membrane in exact fixed point (``mem := beta·mem + x``
+    stored into the node's ``mem`` format); counts, classes and decisions as float64 tensors."""
+
+    def __init__(self, node, beta: FX | None):
+        super().__init__(beta, torch.float64)
+        self.mem_format = formats(node).get("mem")
+
+    def initial_state(self, x, output_mode):
+        if output_mode == "membrane":
+            return {"mem": _zero(self.mem_format, x.code)}
+        return super().initial_state(x, output_mode)
+
+    def accumulate(self, mem, x):
+        return super().accumulate(mem, x).cast(self.mem_format)
+
+    def argmax(self, values):
+        return super().argmax(values.code if isinstance(values, FX) else values)
+
+    def difference(self, values):
+        if isinstance(values, FX):
+            return (FX(values.code[:, 1], values.width, values.int_bits) -
+                    FX(values.code[:, 0], values.width, values.int_bits)).value()
+        return super().difference(values)
+
+
 @_named
 def _readout(node, xs, state, ctx):
     (fin,) = _input_formats(node, ctx)
-    a = node.attrs
-    n = xs[0].shape[0]
-    if a["output_mode"] == "spike":
-        from ..interpreter import readout_step
-        return readout_step(xs[0].to(torch.float64), state, "spike", a["rule"], a["class_threshold"])
-    fm = formats(node)
-    mf = fm["mem"]
-    x = _read(xs[0], fin)
-    if "mem" not in state:
-        state["mem"] = _zero(mf, x.code)
-    state["mem"] = (_consts(node, ctx)["beta"] * state["mem"] + x).cast(mf)
-    mem = state["mem"]
-    if a["rule"] == "binary_logit":
-        one = FX(mem.code[:, 1], mem.width, mem.int_bits)
-        zero = FX(mem.code[:, 0], mem.width, mem.int_bits)
-        return (one - zero).value().reshape(n, 1)
-    return mem.code.argmax(dim=1, keepdim=True).to(torch.float64)
+    x = _read(xs[0], fin) if node.attrs["output_mode"] == "membrane" else xs[0].to(torch.float64)
+    ar = FixedReadout(node, _consts(node, ctx).get("beta"))
+    if not state:
+        state.update(ar.initial_state(x, node.attrs["output_mode"]))
+    return readout.step(ar, node.attrs, x, state)
 
 
 def _refuse(node, xs, state, ctx):

@@ -33,7 +33,9 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import GraphError
+from .. import readout
 from ..neuron import TensorArithmetic, initial_state, step
+from ..readout import TensorReadout
 from . import Profile, register
 
 F16 = torch.float16
@@ -97,37 +99,13 @@ def neuron_step(attrs: dict, p: dict, x: torch.Tensor, state: dict) -> torch.Ten
     return step(ar, attrs, x, state)
 
 
-def readout_init(n: int, classes: int) -> dict:
-    return {"count": torch.zeros(n, classes, dtype=torch.int32),
-            "first": torch.full((n,), -1, dtype=torch.int32),
-            "mem": torch.zeros(n, classes, dtype=F16)}
-
-
 def readout_step(attrs: dict, beta: torch.Tensor | None, x: torch.Tensor, state: dict) -> torch.Tensor:
-    """One step of the ``Readout`` op; returns the float16 decision ``[N, 1]``; updates ``state``."""
-    n = x.shape[0]
-    rule = attrs["rule"]
-    if attrs["output_mode"] == "membrane":
-        mem = state["mem"] + x if beta is None else beta * state["mem"] + x
-        state["mem"] = mem
-        if rule == "binary_logit":
-            return (mem[:, 1:2] - mem[:, 0:1])
-        return mem.argmax(dim=1, keepdim=True).to(F16)
-    count = state["count"] + (x != 0).to(torch.int32)
-    state["count"] = count
-    if rule == "binary_logit":
-        return (count[:, 1:2] - count[:, 0:1]).to(F16)
-    argmax = count.argmax(dim=1)
-    if rule == "argmax_spike_count":
-        return argmax.reshape(n, 1).to(F16)
-    reached = count >= attrs["class_threshold"]
-    lowest = torch.where(reached.any(dim=1), reached.to(torch.int8).argmax(dim=1).to(torch.int32),
-                         torch.full_like(state["first"], -1))
-    first = torch.where(state["first"] >= 0, state["first"], lowest)
-    state["first"] = first
-    if rule == "first_to_threshold":
-        return first.reshape(n, 1).to(F16)
-    return torch.where(first >= 0, first.to(torch.int64), argmax).reshape(n, 1).to(F16)
+    """One step of the ``Readout`` op (:func:`snnc.ir.readout.step`): counts and classes int32, the
+    membrane and the decision float16; updates ``state``."""
+    ar = TensorReadout(beta, F16, torch.int32)
+    if not state:
+        state.update(ar.initial_state(x, attrs["output_mode"]))
+    return readout.step(ar, attrs, x, state)
 
 
 # --- interpreter kernels --------------------------------------------------------------------------
@@ -183,8 +161,6 @@ def _k_neuron(node, xs, state, ctx):
 
 
 def _k_readout(node, xs, state, ctx):
-    if not state:
-        state.update(readout_init(xs[0].shape[0], xs[0].shape[1]))
     return readout_step(node.attrs, _p16(node, ctx).get("beta"), xs[0], state)
 
 
@@ -251,4 +227,4 @@ PROFILE = register(LynxiProfile("lynxi", F16, KERNELS, description=(
     "through float32 to float16; elementwise float16 arithmetic, one rounding per operation")))
 
 __all__ = ["PROFILE", "f16", "dense", "conv2d", "avgpool2d", "sumpool2d", "maxpool2d", "add", "scale",
-           "neuron_step", "readout_init", "readout_step", "to_float16"]
+           "neuron_step", "readout_step", "to_float16"]

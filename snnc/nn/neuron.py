@@ -4,7 +4,7 @@ Every neuron runs, per step ``t`` with input ``X[t]`` (SpikingJelly's discrete-t
 
     H[t] = f(V[t-1], X[t])                   charge (per class, below)
     S[t] = Θ(H[t] - V_th)                    fire, Θ(0) = 1 (the comparison is ``>=``)
-    V[t] = H[t]·(1 - S[t]) + V_reset·S[t]    hard reset (``v_reset`` a number)
+    V[t] = V_reset if S[t] else H[t]         hard reset (``v_reset`` a number; gradient of H·(1-S) + V_reset·S)
     V[t] = H[t] - V_th·S[t]                  soft reset (``v_reset=None``)
 
 ``V[-1] = v_reset`` (hard) or 0 (soft). ``detach_reset`` cuts the gradient through ``S`` in the reset;
@@ -13,8 +13,8 @@ number or a per-neuron tensor broadcastable to the per-step shape. In step mode 
 than ``'torch'`` runs the whole sequence in one fused kernel (``snnc.runtime``).
 
 Each step is :func:`snnc.ir.neuron.step`, the program every target runs, over the autograd
-arithmetic below (the surrogate spike for the comparison, the hard reset as the blend
-``H·(1 - S) + V_reset·S``, which carries the gradient through ``S``). Each neuron describes itself as
+arithmetic below (the surrogate spike for the comparison; the hard reset a select whose gradient is
+that of the blend ``H·(1 - S) + V_reset·S``, so it carries the gradient through ``S``). Each neuron describes itself as
 the IR ``Neuron`` node it is (:meth:`BaseNode.ir_neuron`), the one description the step, the importer
 and ``torch.export`` use.
 """
@@ -48,10 +48,33 @@ def _leak(m) -> dict:
     return {"v_leak": m.v_leak} if m.v_leak != 0.0 else {}
 
 
+class _SpikeSelect(torch.autograd.Function):
+    """``a where S else b`` for a 0/1 spike ``S`` (a Python float ``a`` allowed), with the gradient of
+    the blend ``b·(1 - S) + a·S``: ``∂/∂S = a - b``, ``∂/∂b = 1 - S``, ``∂/∂a = S`` (the blend's
+    gradient to rounding: autograd adds the two terms of ``∂/∂S`` to the other gradients of ``S`` in
+    another order)."""
+
+    @staticmethod
+    def forward(ctx, s, a, b):
+        ctx.a_is_tensor = isinstance(a, torch.Tensor)
+        ctx.save_for_backward(s, a if ctx.a_is_tensor else None, b)
+        ctx.a = None if ctx.a_is_tensor else a
+        return torch.where(s != 0, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        s, a, b = ctx.saved_tensors
+        a = a if ctx.a_is_tensor else ctx.a
+        grad_s = grad * a - grad * b if ctx.needs_input_grad[0] else None
+        grad_a = grad * s if ctx.needs_input_grad[1] else None
+        grad_b = grad * (1.0 - s) if ctx.needs_input_grad[2] else None
+        return grad_s, grad_a, grad_b
+
+
 class _SurrogateArithmetic(neuron.TensorArithmetic):
     """The step for training: fire is the surrogate spike of ``H - V_th``; a reset uses it detached
-    when ``detach_reset``; a select is the blend ``b·(1 - S) + a·S`` (equal to the select for a 0/1
-    spike with finite operands, and differentiable in ``S``)."""
+    when ``detach_reset``; a select has the gradient of the blend ``b·(1 - S) + a·S`` (the blend
+    itself for a graded, non-spiking surrogate)."""
 
     def __init__(self, module, params: dict, like: torch.Tensor):
         super().__init__(params, like)
@@ -74,7 +97,9 @@ class _SurrogateArithmetic(neuron.TensorArithmetic):
 
     def select(self, cond, a, b):
         s = self.spike(cond)
-        return b * (1.0 - s) + a * s
+        if self.surrogate.spiking:
+            return _SpikeSelect.apply(s, a, b)
+        return b * (1.0 - s) + a * s  # a graded "spike" (spiking=False) blends
 
 
 class BaseNode(MemoryModule):

@@ -3,7 +3,8 @@
 Each layer kind has one template in ``templates/`` that reads like the C++ it produces; this module
 fills them in: names (the IR node names made C identifiers), sizes, types (one ``typedef`` per tensor
 class and layer, from ``node.quant["formats"]``) and, for neurons, the step of ``snnc.ir.neuron`` (the
-program every backend runs) written out as C++ lines. Parameters go to ``firmware/weights.h`` as constant arrays whose
+program every backend runs) written out as C++ lines; the readout templates write the loops of
+``snnc.ir.readout`` by hand. Parameters go to ``firmware/weights.h`` as constant arrays whose
 literals are exactly the quantized values.
 """
 

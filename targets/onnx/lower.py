@@ -3,8 +3,9 @@ inputs and outputs, standard ONNX ops only (see FORMAT.md).
 
 Every IR node's per-step value is an ONNX value of the same name, so a tool can look at any layer.
 Each op has one small emitter (a table from op to function, like the interpreter's kernel table);
-neuron and readout emitters write the same arithmetic, in the same order, as the reference
-interpreter's float kernels, so with identical inputs they give identical results.
+the neuron and readout emitters run the same programs as the reference interpreter
+(``snnc.ir.neuron.step``, ``snnc.ir.readout.step``) over an arithmetic that writes ONNX nodes, so
+with identical inputs they give identical results.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from ...ir import Graph
 from ...ir.neuron import Arithmetic, initial_keys, step
+from ...ir.readout import ReadoutArithmetic
+from ...ir.readout import step as readout_step
 from ...ir.ops import Pool2d, pair
 from ..common import window_of
 
@@ -203,44 +206,65 @@ def _neuron(b, node, xs, graph):
     return spike
 
 
+class _OnnxReadout(ReadoutArithmetic):
+    """:func:`snnc.ir.readout.step` as ONNX nodes: per-class values ``[N, C]``, classes ``[N, 1]``
+    int64; the decision is the node's value (float32)."""
+
+    def __init__(self, b: Builder, node):
+        self.b, self.node = b, node
+
+    def _op(self, op_type: str, inputs: list[str], output: str | None = None, **attrs) -> str:
+        return self.b.op(op_type, inputs, output, base=self.node.name, **attrs)
+
+    def _const(self, suffix: str, value, dtype) -> str:
+        name = f"{self.node.name}.{suffix}"
+        return name if name in self.b.names() else self.b.const(name, value, dtype)
+
+    def accumulate(self, mem, x):
+        if "beta" not in self.node.params:
+            return self._op("Add", [mem, x])
+        return self._op("Add", [self._op("Mul", [_param(self.b, self.node, "beta"), mem]), x])
+
+    def count(self, count, x):
+        nonzero = self._op("Not", [self._op("Equal", [x, self._const("zero", 0.0, np.float32)])])
+        return self._op("Add", [count, self._op("Cast", [nonzero], to=TensorProto.INT64)])
+
+    def argmax(self, values):
+        return self._op("ArgMax", [values], axis=1, keepdims=1, select_last_index=0)
+
+    def difference(self, values):
+        at = lambda c: self._op("Gather", [values, self._const(f"idx{c}", [c], np.int64)], axis=1)  # noqa: E731
+        return self._op("Sub", [at(1), at(0)])
+
+    def lowest_reached(self, count, threshold):
+        reached = self._op("Cast", [self._op("GreaterOrEqual", [count, self._const("threshold", threshold, np.int64)])],
+                           to=TensorProto.INT32)
+        any_reached = self._op("Greater", [self._op("ReduceMax", [reached], axes=[1], keepdims=1),
+                                           self._const("zero_i", 0, np.int32)])
+        return self._op("Where", [any_reached, self.argmax(reached), self._const("minus_one", -1, np.int64)])
+
+    def keep_first(self, first, other):
+        return self._op("Where", [self._op("GreaterOrEqual", [first, self._const("zero64", 0, np.int64)]), first, other])
+
+    def decision(self, value):
+        return self._op("Cast", [value], self.node.name, to=TensorProto.FLOAT)
+
+
 def _readout(b, node, xs, graph):
-    """The ``Readout`` step as the interpreter computes it (``readout_step``)."""
+    """The ``Readout`` step (:func:`snnc.ir.readout.step`), its state declared in the state table."""
     a, n = node.attrs, node.name
     (classes,) = graph[node.inputs[0]].shape
-    x = xs[0]
-    op = lambda t, ins, **kw: b.op(t, ins, base=n, **kw)  # noqa: E731
-    to_float = lambda v: b.op("Cast", [v], n, to=TensorProto.FLOAT)  # noqa: E731
-    def logit(values):
-        i0, i1 = b.const(f"{n}.idx0", [0], np.int64), b.const(f"{n}.idx1", [1], np.int64)
-        return op("Sub", [op("Gather", [values, i1], axis=1), op("Gather", [values, i0], axis=1)])
-
     if a["output_mode"] == "membrane":
-        mem, mem_out = b.state(n, "mem", np.float32, (classes,), np.zeros(classes, np.float32))
-        beta = node.params["beta"].astype(np.float32) if "beta" in node.params else np.float32(1.0)
-        mem_new = b.op("Add", [op("Mul", [b.const(f"{n}.beta", beta), mem]), x], mem_out)
-        if a["rule"] == "binary_logit":
-            return b.op("Identity", [logit(mem_new)], n)
-        return to_float(op("ArgMax", [mem_new], axis=1, keepdims=1, select_last_index=0))
-    count, count_out = b.state(n, "count", np.int64, (classes,), np.zeros(classes, np.int64))
-    nonzero = op("Not", [op("Equal", [x, b.const(f"{n}.zero", 0.0)])])
-    count_new = b.op("Add", [count, op("Cast", [nonzero], to=TensorProto.INT64)], count_out)
-    if a["rule"] == "binary_logit":
-        return to_float(logit(count_new))
-    argmax = op("ArgMax", [count_new], axis=1, keepdims=1, select_last_index=0)
-    if a["rule"] == "argmax_spike_count":
-        return to_float(argmax)
-    first, first_out = b.state(n, "first", np.int64, (1,), np.full(1, -1, np.int64))
-    reached = op("Cast", [op("GreaterOrEqual", [count_new, b.const(f"{n}.threshold", a["class_threshold"], np.int64)])],
-                 to=TensorProto.INT32)
-    any_reached = op("Greater", [op("ReduceMax", [reached], axes=[1], keepdims=1), b.const(f"{n}.zero_i", 0, np.int32)])
-    minus_one = b.const(f"{n}.minus_one", -1, np.int64)
-    lowest = op("Where", [any_reached, op("ArgMax", [reached], axis=1, keepdims=1, select_last_index=0), minus_one])
-    zero64 = b.const(f"{n}.zero64", 0, np.int64)
-    has_first = op("GreaterOrEqual", [first, zero64])
-    first_new = b.op("Where", [has_first, first, lowest], first_out)
-    if a["rule"] == "first_to_threshold":
-        return to_float(first_new)
-    return to_float(op("Where", [op("GreaterOrEqual", [first_new, zero64]), first_new, argmax]))
+        names = {"mem": b.state(n, "mem", np.float32, (classes,), np.zeros(classes, np.float32))}
+    else:
+        names = {"count": b.state(n, "count", np.int64, (classes,), np.zeros(classes, np.int64))}
+        if a["rule"] in ("first_to_threshold", "threshold_then_argmax"):
+            names["first"] = b.state(n, "first", np.int64, (1,), np.full(1, -1, np.int64))
+    state = {var: current for var, (current, _) in names.items()}
+    decision = readout_step(_OnnxReadout(b, node), a, xs[0], state)
+    for var, (_, out) in names.items():
+        b.op("Identity", [state[var]], out)
+    return decision
 
 
 EMIT = {"Linear": _linear, "Conv2d": _conv2d, "AvgPool2d": _avgpool, "SumPool2d": _sumpool,

@@ -248,3 +248,48 @@ def test_a_new_batch_size_without_reset_is_refused():
         n(torch.rand(3, 5, 4))
     snn.reset_net(n)
     assert n(torch.rand(3, 5, 4)).shape == (3, 5, 4)
+
+
+@pytest.mark.parametrize("detach_reset", [False, True])
+def test_hard_reset_is_a_select_with_the_gradient_of_the_blend(detach_reset):
+    """The hard reset's value is ``v_reset where S else H``; its gradient is the blend
+    ``H·(1 - S) + v_reset·S``'s (plain autograd on the blend here), to the rounding of the order in
+    which autograd adds the contributions through ``S``."""
+    g = torch.Generator().manual_seed(3)
+    x = (torch.randn(7, 3, 5, generator=g, dtype=torch.float64) + 0.6).requires_grad_(True)
+    w = torch.randn(x.shape, generator=g, dtype=torch.float64)
+    n = snn.LIF(tau=1.7, v_reset=-0.2, detach_reset=detach_reset, step_mode="m", store_v_seq=True).double()
+    ours, = torch.autograd.grad((n(x) * w).sum() + (n.v_seq * w).sum(), x)
+
+    sg = surrogate.Sigmoid()
+    xb = x.detach().clone().requires_grad_(True)
+    v, spikes, vs = torch.full_like(xb[0], -0.2), [], []
+    for xt in xb:
+        h = v + (xt - (v - -0.2)) / 1.7
+        s = sg(h - 1.0)
+        r = s.detach() if detach_reset else s
+        v = h * (1.0 - r) + -0.2 * r
+        spikes.append(s)
+        vs.append(v)
+    blend, = torch.autograd.grad((torch.stack(spikes) * w).sum() + (torch.stack(vs) * w).sum(), xb)
+    torch.testing.assert_close(ours, blend, rtol=1e-12, atol=1e-14)
+    assert torch.equal(n.v_seq.detach(), torch.stack(vs).detach())
+
+
+def test_an_infinite_potential_is_reset_not_nan():
+    """``V = v_reset where S``: a charge that overflows float32 still resets the potential (the blend
+    ``H·(1 - S) + v_reset·S`` would make it NaN and silence the neuron), in snnc.nn and in the
+    reference interpreter of the traced graph."""
+    import snnc
+    from snnc.ir import interpret
+
+    fc = torch.nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        fc.weight.copy_(torch.tensor([[3e38, 1.0]]))
+    model = torch.nn.Sequential(fc, snn.IF(v_reset=0.0))
+    x = torch.tensor([[[2.0, 0.0]], [[0.0, 0.5]], [[0.0, 0.6]]])  # H = inf, then 0.5, then 1.1
+    with torch.no_grad():
+        expected = torch.stack([model(xt) for xt in x])
+    assert expected.flatten().tolist() == [1.0, 0.0, 1.0]
+    snn.reset_net(model)
+    assert torch.equal(interpret(snnc.trace(model, x), x), expected)
