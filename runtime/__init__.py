@@ -1,15 +1,17 @@
 """snnc.runtime — fused multi-step neuron kernels for the GPU (Triton, and CUDA generated through CuPy).
 
-``runtime`` imports nothing of snnc: the neurons call :func:`neuron_forward` with themselves, and it
-reads their hyperparameters and state by attribute name, turns them into plain values
-(:class:`NeuronProblem`) and runs one fused kernel over the whole ``[T, N, ...]`` sequence:
+``runtime`` imports nothing of snnc. A neuron is described as the IR ``Neuron`` node it is
+(``attrs``/``params``: ``snnc.nn`` neurons give theirs with ``ir_neuron()``, the gpu target passes the
+graph's node), plus what training adds (surrogate, ``detach_reset``, ``store_v_seq``) and where in
+its window the sequence starts; :func:`problem` turns that into plain values (:class:`NeuronProblem`)
+and :func:`multistep` runs one fused kernel over the whole ``[T, N, ...]`` sequence:
 
 - ``backend='triton'``: ``snnc.runtime.triton`` (``torch.library.triton_op``, works under
   ``torch.compile``; on CPU tensors only with ``TRITON_INTERPRET=1``);
 - ``backend='cupy'``: ``snnc.runtime.cuda`` (CUDA source generated as strings, compiled by CuPy).
 
-Semantics are those of the IR's ``Neuron`` op and of the PyTorch loop in ``snnc.nn`` (see
-``triton/kernels.py`` for the equations and the operation order).
+Semantics are those of the IR's ``Neuron`` op (``snnc.ir.neuron.step``) and of the PyTorch loop in
+``snnc.nn`` (see ``triton/kernels.py`` for the equations and the operation order).
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ CHARGES = {"if": 0, "lif": 1, "plif": 2, "cuba": 3}
 class NeuronProblem:
     """Everything a fused kernel needs, as plain values.
 
-    Parameters ``v_threshold``, ``p1`` (lif: tau; plif: k; cuba: alpha) and ``p2`` (cuba: beta) are
-    Python floats or tensors: ``[N]`` per neuron, or one element (plif ``k``, learnable)."""
+    ``v_threshold`` and the charge's parameters (``tau``: lif; ``k``: plif; ``alpha``, ``beta``: cuba)
+    are Python floats or tensors: ``[N]`` per neuron, or one element (plif ``k``, learnable)."""
 
     charge: str
     hard: bool
@@ -42,12 +44,19 @@ class NeuronProblem:
     surrogate: str
     surrogate_params: tuple
     v_threshold: float | torch.Tensor
-    p1: float | torch.Tensor = 0.0
-    p2: float | torch.Tensor = 0.0
+    tau: float | torch.Tensor = 0.0
+    k: float | torch.Tensor = 0.0
+    alpha: float | torch.Tensor = 0.0
+    beta: float | torch.Tensor = 0.0
     window: int = 0
     steps0: int = 0
     store_v_seq: bool = False
     key: tuple | None = None
+
+    @property
+    def decay(self) -> float | torch.Tensor:
+        """The kernels' first charge parameter: ``tau`` (lif), ``k`` (plif) or ``alpha`` (cuba)."""
+        return {"lif": self.tau, "plif": self.k, "cuba": self.alpha}.get(self.charge, 0.0)
 
 
 def _per_neuron(value, shape, dtype):
@@ -57,69 +66,49 @@ def _per_neuron(value, shape, dtype):
     return float(value)
 
 
-def _problem_key(module, x_seq: torch.Tensor):
-    """A cheap key of everything :func:`problem_of` reads, or None when a hyperparameter is a tensor
-    (per-neuron; re-read every call). PLIF's ``k`` is read every call anyway."""
-    kind = module.charge_kind
-    values = [kind, type(module.surrogate_function), module.surrogate_function.kernel_params(), module.v_reset,
-              module.v_threshold, bool(module.detach_reset), bool(getattr(module, "decay_input", True)),
-              int(module.window_size), bool(module.store_v_seq), x_seq.dtype, x_seq.shape[1:]]
-    if kind == "lif":
-        values.append(module.tau)
-    elif kind == "cuba":
-        values += [module.current_decay, module.voltage_decay]
-    for value in values[3:]:
-        if isinstance(value, torch.Tensor):
-            return None
-    return tuple(values)
-
-
 _PROBLEMS: dict = {}
+_LEARNED = ("k",)  # read again every call (PLIF's sigmoid(w) changes with every optimizer step)
 
 
-def problem_of(module, x_seq: torch.Tensor) -> NeuronProblem:
-    """Read a snnc neuron's hyperparameters (by attribute name) into a :class:`NeuronProblem` (cached
-    while they are numbers: the host work per call is what limits short sequences)."""
-    key = _problem_key(module, x_seq) if module.charge_kind in CHARGES else None
+def problem(attrs: dict, params: dict, x_seq: torch.Tensor, *, surrogate: str = "sigmoid",
+            surrogate_params: tuple = (4.0,), detach_reset: bool = True, store_v_seq: bool = False,
+            window: int = 0, steps0: int = 0) -> NeuronProblem:
+    """The :class:`NeuronProblem` of a ``Neuron`` node (``attrs``, and ``params`` as Python floats or
+    tensors) on ``x_seq``, starting ``steps0`` steps into a ``window`` (0: none). Cached while every
+    parameter but PLIF's ``k`` is a number: the host work per call is what limits short sequences."""
+    charge = attrs["charge"]
+    if charge not in CHARGES:
+        raise ValueError(f"charge {charge!r} has no fused kernel; expected one of {', '.join(CHARGES)}")
+    fixed = {key: value for key, value in params.items() if key not in _LEARNED}
+    key = None
+    if not any(isinstance(value, torch.Tensor) for value in fixed.values()):
+        key = (tuple(sorted(attrs.items())), tuple(sorted(fixed.items())), surrogate, tuple(surrogate_params),
+               bool(detach_reset), bool(store_v_seq), int(window), x_seq.dtype, x_seq.shape[1:])
     cached = _PROBLEMS.get(key) if key is not None else None
     if cached is None:
-        cached = _build_problem(module, x_seq)
+        cached = _build(attrs, params, x_seq, surrogate, surrogate_params, detach_reset, store_v_seq, window)
         cached.key = key
         if key is not None:
             _PROBLEMS[key] = cached
-    if cached.charge == "plif" or module.window_size:
-        cached = copy.copy(cached)
-        if cached.charge == "plif":
-            cached.p1 = module.k.reshape(1)
-        cached.steps0 = int(module._steps) if module.window_size else 0
+    cached = copy.copy(cached)
+    if charge == "plif":
+        cached.k = params["k"].reshape(1)
+    cached.steps0 = int(steps0) if window else 0
     return cached
 
 
-def _build_problem(module, x_seq: torch.Tensor) -> NeuronProblem:
-    kind = module.charge_kind
-    if kind not in CHARGES:
-        raise ValueError(f"{type(module).__name__}: charge {kind!r} has no fused kernel; expected one of "
-                         f"{', '.join(CHARGES)}")
+def _build(attrs, params, x_seq, surrogate, surrogate_params, detach_reset, store_v_seq, window) -> NeuronProblem:
+    surrogate_code(surrogate, surrogate_params)  # checks the name and the parameter count now
     shape, dtype = x_seq.shape[1:], x_seq.dtype
-    surrogate = module.surrogate_function
-    name = getattr(surrogate, "kernel_name", "")
-    surrogate_code(name, surrogate.kernel_params())  # checks the name and the parameter count now
-    hard = module.v_reset is not None
-    p1 = p2 = 0.0
-    if kind == "lif":
-        p1 = _per_neuron(module.tau, shape, dtype)
-    elif kind == "plif":
-        p1 = module.k.reshape(1)
-    elif kind == "cuba":
-        p1, p2 = _per_neuron(module.alpha, shape, dtype), _per_neuron(module.beta, shape, dtype)
+    hard = attrs["reset"] == "hard"
+    v_init = params.get("v_init", params.get("v_reset") if hard else None)
+    charge_params = {key: _per_neuron(params[key], shape, dtype) for key in ("tau", "alpha", "beta") if key in params}
     return NeuronProblem(
-        charge=kind, hard=hard, v_reset=float(module.v_reset) if hard else 0.0, v_leak=float(module.v_leak),
-        v_init=float(module.v_reset) if hard else 0.0, detach_reset=bool(module.detach_reset),
-        decay_input=bool(getattr(module, "decay_input", True)), surrogate=name,
-        surrogate_params=tuple(surrogate.kernel_params()),
-        v_threshold=_per_neuron(module.v_threshold, shape, dtype), p1=p1, p2=p2,
-        window=int(module.window_size), steps0=int(module._steps) if module.window_size else 0,
-        store_v_seq=bool(module.store_v_seq))
+        charge=attrs["charge"], hard=hard, v_reset=float(params["v_reset"]) if hard else 0.0,
+        v_leak=float(params.get("v_leak", 0.0)), v_init=0.0 if v_init is None else float(v_init),
+        detach_reset=bool(detach_reset), decay_input=bool(attrs.get("decay_input", True)), surrogate=surrogate,
+        surrogate_params=tuple(surrogate_params), v_threshold=_per_neuron(params["v_threshold"], shape, dtype),
+        window=int(window), store_v_seq=bool(store_v_seq), **charge_params)
 
 
 def _state(value, shape, dtype):
@@ -144,30 +133,6 @@ def multistep(backend: str, problem: NeuronProblem, x_seq: torch.Tensor, v, i=0.
     raise ValueError(f"unknown runtime backend {backend!r}; expected 'triton' or 'cupy'")
 
 
-def neuron_forward(module, x_seq: torch.Tensor, spike_bytes: bool = False):
-    """The fused multi-step forward of a snnc neuron module; updates its state like the loop does.
-    Returns the spikes and, when ``spike_bytes`` (see :func:`multistep`), their uint8 copy or None."""
-    if x_seq.dim() < 2:
-        raise ValueError(f"{type(module).__name__}: multi-step input must be [T, N, ...], got {list(x_seq.shape)}")
-    problem = problem_of(module, x_seq)
-    is_cuba = problem.charge == "cuba"
-    spikes, v_last, i_last, v_seq, as_bytes = multistep(module.backend, problem, x_seq, module.v,
-                                                        module.i if is_cuba else 0.0, spike_bytes)
-    steps = x_seq.shape[0]
-    window = problem.window
-    # the memories are plain attributes (MemoryModule sets them with object.__setattr__ too)
-    if window and (problem.steps0 + steps) % window == 0:
-        module.reset()
-    else:
-        object.__setattr__(module, "v", v_last)
-        if is_cuba:
-            object.__setattr__(module, "i", i_last)
-        object.__setattr__(module, "_steps", (problem.steps0 + steps) % window if window else module._steps + steps)
-    if problem.store_v_seq:
-        object.__setattr__(module, "v_seq", v_seq)
-    return spikes, as_bytes
-
-
 def kernel_scalars(problem: NeuronProblem, on_cuda: bool):
     """``(tau_recip, p1 scalar)`` for a scalar ``tau``, so the kernels divide exactly as PyTorch does on
     the device they run on.
@@ -177,9 +142,9 @@ def kernel_scalars(problem: NeuronProblem, on_cuda: bool):
     ``float32(1/1.7) = 0.5882353`` matches 2^20 of 2^20 quotients, ``1.0f / 1.7f = 0.58823526`` does not;
     for float16/bfloat16 the same float32 ``r`` is used and only the product is rounded). PyTorch on
     the CPU divides (float32): there the kernels (run by ``TRITON_INTERPRET=1``) divide too."""
-    if problem.charge == "lif" and not isinstance(problem.p1, torch.Tensor) and on_cuda:
-        return True, float(np.float32(1.0 / float(problem.p1)))
-    return False, problem.p1 if not isinstance(problem.p1, torch.Tensor) else 0.0
+    if problem.charge == "lif" and not isinstance(problem.tau, torch.Tensor) and on_cuda:
+        return True, float(np.float32(1.0 / float(problem.tau)))
+    return False, problem.decay if not isinstance(problem.decay, torch.Tensor) else 0.0
 
 
-__all__ = ["neuron_forward", "multistep", "problem_of", "NeuronProblem", "SURROGATES", "CHARGES"]
+__all__ = ["multistep", "problem", "NeuronProblem", "SURROGATES", "CHARGES"]

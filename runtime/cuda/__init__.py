@@ -44,7 +44,7 @@ def _grid(n: int):
     return ((n + THREADS - 1) // THREADS,), (THREADS,)
 
 
-_HYPER_FIELDS = {"v_th": "v_threshold", "tau": "p1", "alpha": "p1", "beta": "p2"}
+_HYPER_FIELDS = {"v_th": "v_threshold", "tau": "tau", "alpha": "alpha", "beta": "beta"}
 
 
 def _hypers(p: NeuronProblem) -> dict:
@@ -165,7 +165,7 @@ def multistep(problem: NeuronProblem, x_seq: torch.Tensor, v, i):
     v0 = v if isinstance(v, torch.Tensor) else torch.full_like(x_seq[0], float(v))
     cuba = p.charge == "cuba"
     i0 = (i if isinstance(i, torch.Tensor) else torch.full_like(x_seq[0], float(i))) if cuba else None
-    k = p.p1 if p.charge == "plif" else None
+    k = p.k if p.charge == "plif" else None
     grad = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x_seq, v0, i0, k))
     steps, start, spikes, v_seqs = x_seq.shape[0], 0, [], []
     i_last = None

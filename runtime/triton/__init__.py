@@ -44,7 +44,7 @@ def _plan(p: NeuronProblem, tensors: dict, v, i, store_ckpt: bool, store_bytes: 
     scalars = {
         "v0": 0.0 if tensors["v0"] is not None else float(v),
         "vth": 0.0 if tensors["vth"] is not None else p.v_threshold,
-        "p1": p1_scalar, "p2": p.p2 if tensors["p2"] is None else 0.0, "v_reset": p.v_reset,
+        "p1": p1_scalar, "p2": p.beta if tensors["p2"] is None else 0.0, "v_reset": p.v_reset,
         "v_leak": p.v_leak, "v_init": p.v_init, "sg_p0": sg0, "sg_p1": sg1,
     }
     # 16-bit kernels compute with these in the 16-bit dtype when each is a number of it (same results,
@@ -69,8 +69,8 @@ def multistep(problem: NeuronProblem, x_seq: torch.Tensor, v, i, spike_bytes: bo
         "v0": v if isinstance(v, torch.Tensor) else None,
         "i0": i if isinstance(i, torch.Tensor) and p.charge == "cuba" else None,
         "vth": p.v_threshold if isinstance(p.v_threshold, torch.Tensor) else None,
-        "p1": p.p1 if isinstance(p.p1, torch.Tensor) else None,
-        "p2": p.p2 if isinstance(p.p2, torch.Tensor) else None,
+        "p1": p.decay if isinstance(p.decay, torch.Tensor) else None,
+        "p2": p.beta if isinstance(p.beta, torch.Tensor) else None,
     }
     if p.charge == "cuba" and tensors["i0"] is None and float(i) != 0.0:
         tensors["i0"] = torch.full_like(x_seq[0], float(i))

@@ -4,12 +4,12 @@ One program owns ``BLOCK`` neurons and loops over the ``T`` steps of the sequenc
 
 forward, per step (the order of operations is that of ``snnc.ir.neuron.step``, the program every
 backend runs, so float32 results are bit-identical to the PyTorch loop; in float16/bfloat16 every
-operation is rounded to the storage dtype, as the PyTorch loop does; the hard reset is the blend the
-autograd form computes, equal to the program's select for finite ``H``)::
+operation is rounded to the storage dtype, as the PyTorch loop does; the hard reset is the program's
+select, its gradient that of the blend ``H·(1 - S) + v_reset·S``)::
 
     H = charge(V, I, X)
     S = (H - v_threshold) >= 0
-    V = H·(1 - S) + v_reset·S        (hard)    |    V = H - v_threshold·S   (soft)
+    V = v_reset where S else H       (hard)    |    V = H - v_threshold·S   (soft)
 
 backward (Fang et al., SpikingJelly, Science Advances 2023, Alg. 3; one kernel, reverse time), with ``gV`` the gradient reaching ``V[t]``::
 
@@ -184,8 +184,8 @@ def _charge(v, i, x, p1, p2, v_leak, CHARGE: tl.constexpr, DECAY_INPUT: tl.const
 
 @triton.jit
 def _reset(h, s, vth, v_reset, HARD: tl.constexpr, DT: tl.constexpr, LOWP: tl.constexpr):
-    if HARD:
-        v = _round(_round(h * (1.0 - s), DT, LOWP) + _round(v_reset * s, DT, LOWP), DT, LOWP)
+    if HARD:  # the select V = v_reset where S else H (v_reset rounded as PyTorch rounds v_reset·S)
+        v = tl.where(s > 0.0, _round(v_reset * s, DT, LOWP), h)
     else:
         v = _round(h - _round(vth * s, DT, LOWP), DT, LOWP)
     return v
@@ -285,8 +285,8 @@ def _step(v, i, x, fresh, vth, p1, p2, v_reset, v_leak, v_init, CHARGE: tl.const
                             DT)
         fire = _pop(h, vth, 1, VTH_NATIVE, DT).to(tl.float32) >= 0.0
         s = tl.where(fire, 1.0, 0.0).to(DT)
-        if HARD:  # H·(1 - S) + v_reset·S, each product rounded as PyTorch rounds it
-            v_next = _top(_top(h, tl.where(fire, 0.0, 1.0).to(DT), 2, DT), _pop(s, v_reset, 2, EXACT16, DT), 0, DT)
+        if HARD:  # the select V = v_reset where S else H, v_reset rounded as PyTorch rounds v_reset·S
+            v_next = tl.where(fire, _pop(s, v_reset, 2, EXACT16, DT), h)
         else:
             v_next = _top(h, _pop(s, vth, 2, VTH_NATIVE, DT), 1, DT)
     else:

@@ -61,10 +61,21 @@ class MemoryModule(nn.Module, StepModule):
             if isinstance(value, torch.Tensor):
                 object.__setattr__(self, name, value.detach())
 
-    def _advance_window(self) -> None:
-        self._steps += 1
+    @property
+    def steps_in_window(self) -> int:
+        """How many steps of the current window have run (of all steps without a window)."""
+        return self._steps
+
+    def advance_window(self, steps: int = 1) -> bool:
+        """Count ``steps`` more steps; at the end of a window reset every memory. Returns whether the
+        state carries on (False: it was just reset)."""
+        self._steps += steps
         if self.window_size and self._steps % self.window_size == 0:
             self.reset()
+            return False
+        if self.window_size:
+            self._steps %= self.window_size
+        return True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.step_mode == "s":

@@ -85,7 +85,7 @@ class LatencyEncoder(MemoryModule):
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
         out = (self.firing_time(x) == self.index).to(self._dtype(x))
         self.index = (self.index + 1) % self.T
-        self._advance_window()
+        self.advance_window()
         return out
 
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:

@@ -121,7 +121,7 @@ class Dropout(nn.Dropout, MemoryModule):
         if not self.training or self.p == 0.0:
             return x
         y = x * self._mask_for(x)
-        self._advance_window()
+        self.advance_window()
         return y
 
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
@@ -194,7 +194,7 @@ class ElementwiseRecurrentContainer(MemoryModule):
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
         y_prev = torch.zeros_like(x) if self.y is None else self.y
         self.y = self.sub_module(self.element_wise_function(y_prev, x))
-        self._advance_window()
+        self.advance_window()
         return self.y
 
     def extra_repr(self) -> str:

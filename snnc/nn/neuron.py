@@ -200,7 +200,7 @@ class BaseNode(MemoryModule):
             from .export import neuron_step
             return neuron_step(self, x)
         spike = self._step(x)
-        self._advance_window()
+        self.advance_window()
         return spike
 
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
@@ -216,7 +216,7 @@ class BaseNode(MemoryModule):
             spikes.append(self._step(x))
             if self.store_v_seq:
                 v_seq.append(self.v)
-            self._advance_window()
+            self.advance_window()
         if self.store_v_seq:
             self.v_seq = torch.stack(v_seq)
         return torch.stack(spikes)
@@ -224,10 +224,25 @@ class BaseNode(MemoryModule):
     def _fused_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         """The fused kernel; inside :func:`snnc.nn.compact_spikes` it also writes the spikes' uint8 copy,
         recorded here (the record :meth:`forward` adds after it is then a no-op)."""
-        from ..runtime import neuron_forward  # GPU runtime; imported lazily (triton/cupy optional)
+        from ..runtime import multistep, problem  # GPU runtime; imported lazily (triton/cupy optional)
 
-        compact = recording() and self.surrogate_function.spiking
-        spikes, as_bytes = neuron_forward(self, x_seq, spike_bytes=compact)
+        if x_seq.dim() < 2:
+            raise ValueError(f"{type(self).__name__}: multi-step input must be [T, N, ...], got {list(x_seq.shape)}")
+        attrs, params = self.ir_neuron()
+        sg = self.surrogate_function
+        fused = problem(attrs, params, x_seq, surrogate=getattr(sg, "kernel_name", ""),
+                        surrogate_params=tuple(sg.kernel_params()), detach_reset=self.detach_reset,
+                        store_v_seq=self.store_v_seq, window=self.window_size, steps0=self.steps_in_window)
+        compact = recording() and sg.spiking
+        cuba = "i" in self.state_names
+        spikes, v_last, i_last, v_seq, as_bytes = multistep(self.backend, fused, x_seq, self.v,
+                                                            self.i if cuba else 0.0, spike_bytes=compact)
+        if self.advance_window(x_seq.shape[0]):
+            self.v = v_last
+            if cuba:
+                self.i = i_last
+        if self.store_v_seq:
+            self.v_seq = v_seq
         if compact:
             record_spikes(spikes, as_bytes)
         return spikes

@@ -50,7 +50,7 @@ class Readout(MemoryModule):
             return exported_step(self, x)
         out = readout_step(x.detach(), self.state, self.output_mode, self.decision_rule,
                            self.class_threshold, self.beta)
-        self._advance_window()
+        self.advance_window()
         return out
 
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:

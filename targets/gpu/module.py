@@ -99,29 +99,11 @@ class GraphModule(nn.Module):
     def _neuron(self, node, x, ctx):
         if not (self.fuse and x.is_cuda and fusable(node)):
             return self._per_step(node, x, ctx, self._neuron_step)
-        from ...runtime import NeuronProblem, multistep
+        from ...runtime import multistep, problem
 
         p = ctx.params(node)
-        a = node.attrs
-        shape = x.shape[1:]
-
-        def per_neuron(value):
-            if isinstance(value, torch.Tensor):
-                return value.to(x.dtype).expand(shape).contiguous().reshape(-1)
-            return float(value)
-
-        hard = a["reset"] == "hard"
-        v_init = p.get("v_init", p.get("v_reset") if hard else None)
-        charge = a["charge"]
-        p1 = {"lif": p.get("tau"), "plif": p.get("k"), "cuba": p.get("alpha")}.get(charge, 0.0)
-        problem = NeuronProblem(
-            charge=charge, hard=hard, v_reset=float(p["v_reset"]) if hard else 0.0,
-            v_leak=float(p.get("v_leak", 0.0)), v_init=0.0 if v_init is None else float(v_init), detach_reset=True, decay_input=a["decay_input"],
-            surrogate="sigmoid", surrogate_params=(4.0,), v_threshold=per_neuron(p["v_threshold"]),
-            p1=per_neuron(p1), p2=per_neuron(p.get("beta", 0.0)) if charge == "cuba" else 0.0,
-            window=self.window, steps0=0)
+        fused = problem(node.attrs, p, x, window=self.window)  # no training: detach_reset, any surrogate
         i0 = float(p.get("i_init", 0.0))
-        if problem.window and charge == "cuba" and i0 != 0.0:
+        if fused.window and fused.charge == "cuba" and i0 != 0.0:
             return self._per_step(node, x, ctx, self._neuron_step)  # the kernels reset I to 0
-        spikes = multistep("triton", problem, x.contiguous(), problem.v_init, i0)[0]
-        return spikes
+        return multistep("triton", fused, x.contiguous(), fused.v_init, i0)[0]
