@@ -82,8 +82,10 @@ def problem(attrs: dict, params: dict, x_seq: torch.Tensor, *, surrogate: str = 
     fixed = {key: value for key, value in params.items() if key not in _LEARNED}
     key = None
     if not any(isinstance(value, torch.Tensor) for value in fixed.values()):
+        # (a problem of numbers depends on neither the shape nor the dtype: nothing symbolic in the key
+        # under torch.compile's dynamic shapes)
         key = (tuple(sorted(attrs.items())), tuple(sorted(fixed.items())), surrogate, tuple(surrogate_params),
-               bool(detach_reset), bool(store_v_seq), int(window), x_seq.dtype, x_seq.shape[1:])
+               bool(detach_reset), bool(store_v_seq), int(window))
     cached = _PROBLEMS.get(key) if key is not None else None
     if cached is None:
         cached = _build(attrs, params, x_seq, surrogate, surrogate_params, detach_reset, store_v_seq, window)
@@ -92,7 +94,8 @@ def problem(attrs: dict, params: dict, x_seq: torch.Tensor, *, surrogate: str = 
             _PROBLEMS[key] = cached
     cached = copy.copy(cached)
     if charge == "plif":
-        cached.k = params["k"].reshape(1)
+        k = params["k"]
+        cached.k = k.reshape(1) if isinstance(k, torch.Tensor) else float(k)
     cached.steps0 = int(steps0) if window else 0
     return cached
 

@@ -578,5 +578,5 @@ def neuron_backward_kernel(
         tl.store(gv0_ptr + offs, gv.to(gv0_ptr.dtype.element_ty), mask=mask)
     if STORE_GI0:
         tl.store(gi0_ptr + offs, gi.to(gi0_ptr.dtype.element_ty), mask=mask)
-    if CHARGE == 2:
-        tl.store(gk_ptr + tl.program_id(0), tl.sum(gk, axis=0))
+    if CHARGE == 2:  # each neuron's sum over the steps; the host sums over the neurons
+        tl.store(gk_ptr + offs, gk, mask=mask)

@@ -173,9 +173,22 @@ _CONSTEXPRS: dict = {}
 _KW_IDS = itertools.count()
 
 
+def _blocks(n, block: int):
+    """``ceil(n / block)`` programs (``n`` may be symbolic under dynamic shapes)."""
+    return (n + block - 1) // block
+
+
+def _steps(x: Tensor) -> int:
+    """``T`` as a number: the kernels are specialized on it. Under ``torch.compile`` with dynamic shapes
+    this makes the sequence length a specialization (a guard: one compiled graph per ``T``) while the
+    batch and neuron dimensions stay symbolic (they only size the grid and the loop bounds)."""
+    return int(x.shape[0])
+
+
 def _checkpoints(x: Tensor) -> tuple[int, ...]:
     """Shape of the forward's state checkpoints: one per span boundary, ``[ceil(T / span) - 1, N...]``."""
-    return (max(-(-x.shape[0] // _span(x.dtype, x.shape[0])) - 1, 0), *x.shape[1:])
+    steps = _steps(x)
+    return (max(-(-steps // _span(x.dtype, steps)) - 1, 0), *x.shape[1:])
 
 
 def _layout(x: Tensor, *per_neuron: Optional[Tensor]) -> tuple[Tensor, ...]:
@@ -200,7 +213,7 @@ def _forward_impl(x: Tensor, v0: Optional[Tensor], i0: Optional[Tensor], vth: Op
     layout (see :func:`_layout`)."""
     c, f = config, scalars
     x, v0, i0, vth, p1, p2 = _layout(x, v0, i0, vth, p1, p2)
-    steps = x.shape[0]
+    steps = _steps(x)
     n = x.numel() // steps if steps else 0
     kw, kid = _constexprs(c, x.dtype, steps, False, x.is_cuda)
     direct = getattr(_DIRECT, "on", False)
@@ -213,7 +226,7 @@ def _forward_impl(x: Tensor, v0: Optional[Tensor], i0: Optional[Tensor], vth: Op
     v_last = _per_step(x)
     i_last = _per_step(x) if cuba else x.new_empty(0)
     spare = s if direct else _spare(s)
-    _launch(K.neuron_forward_kernel, -(-n // kw["BLOCK"]), (
+    _launch(K.neuron_forward_kernel, _blocks(n, kw["BLOCK"]), (
         x, s, sb if kw["STORE_SB"] else spare, vseq if kw["STORE_V"] else spare,
         ckv if ckv.numel() else spare, cki if cki.numel() else spare,
         x if v0 is None else v0, x if i0 is None else i0, v_last,
@@ -242,18 +255,18 @@ def _backward_impl(gs: Optional[Tensor], gvseq: Optional[Tensor], gv_last: Optio
                    gi_last: Optional[Tensor], x: Tensor, ckv: Tensor, cki: Tensor, v0: Optional[Tensor],
                    i0: Optional[Tensor], vth: Optional[Tensor], p1: Optional[Tensor], p2: Optional[Tensor],
                    scalars: list[float], config: list[int], need: list[int]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """``(grad X, grad V0, grad I0, per-block grad k)``; ``need`` = [grad of v0 wanted, grad of i0 wanted]."""
+    """``(grad X, grad V0, grad I0, per-neuron grad k)``; ``need`` = [grad of v0 wanted, grad of i0 wanted]."""
     c, f = config, scalars
     x, v0, i0, vth, p1, p2 = _layout(x, v0, i0, vth, p1, p2)
-    steps = x.shape[0]
+    steps = _steps(x)
     n = x.numel() // steps if steps else 0
     kw, kid = _constexprs(c, x.dtype, steps, True, x.is_cuda)
     gx = torch.empty_like(x)
     gv0 = _per_step(x) if need[0] else x.new_empty(0)
     gi0 = _per_step(x) if need[1] else x.new_empty(0)
-    blocks = -(-n // kw["BLOCK"])
+    blocks = _blocks(n, kw["BLOCK"])
     plif = kw["CHARGE"] == K.PLIF
-    gk = x.new_empty(blocks if plif else 0, dtype=torch.float32)
+    gk = x.new_empty(n if plif else 0, dtype=torch.float32)
     gs, gvseq = like(gs, x), like(gvseq, x)
     if steps:
         gv_last, gi_last = like(gv_last, x[0]), like(gi_last, x[0])
@@ -282,10 +295,9 @@ def _fake_forward(x, v0, i0, vth, p1, p2, scalars, config):
 
 def _fake_backward(gs, gvseq, gv_last, gi_last, x, ckv, cki, v0, i0, vth, p1, p2, scalars, config, need):
     x = _layout(x, v0, i0, vth, p1, p2)[0]
-    blocks = -(-x[0].numel() // LAUNCH[x.dtype, "backward"][0])
     return (torch.empty_like(x), _per_step(x) if need[0] else x.new_empty(0),
             _per_step(x) if need[1] else x.new_empty(0),
-            x.new_empty(blocks if config[_C["charge"]] == K.PLIF else 0, dtype=torch.float32))
+            x.new_empty(x[0].numel() if config[_C["charge"]] == K.PLIF else 0, dtype=torch.float32))
 
 
 if _HAS_TRITON_OP:

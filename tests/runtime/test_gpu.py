@@ -110,6 +110,54 @@ def test_torch_compile(mode):
         net.zero_grad()
 
 
+NEURONS = {"if": lambda b: neuron.IF(step_mode="m", backend=b),
+           "lif": lambda b: neuron.LIF(tau=1.7, v_reset=None, step_mode="m", backend=b),
+           "plif": lambda b: neuron.PLIF(step_mode="m", backend=b),
+           "cuba": lambda b: neuron.CubaLIF(current_decay=0.3, voltage_decay=0.2, step_mode="m", backend=b)}
+
+
+def _pair_net(kind):
+    net = torch.nn.Sequential(NEURONS[kind]("triton")).cuda()
+    ref = torch.nn.Sequential(NEURONS[kind]("torch")).cuda()
+    ref.load_state_dict(net.state_dict())
+    return net, ref
+
+
+def _check_batches(compiled, net, ref, batches, grad: bool):
+    """The compiled fused neuron against the torch backend: spikes equal; the gradients of a rate-coded
+    loss (``mean`` over T) with respect to the input (and PLIF's ``w``) to float rounding."""
+    for batch in batches:
+        x = _x((6, batch, 24), seed=batch)
+        reset_net(net)
+        reset_net(ref)
+        xa, xb = x.clone().requires_grad_(grad), x.clone().requires_grad_(grad)
+        with torch.set_grad_enabled(grad):
+            out = compiled(xa)
+            expect = ref(xb)
+        assert torch.equal(out, expect), f"batch {batch}"
+        if grad:
+            out.mean(0).sum().backward()
+            expect.mean(0).sum().backward()
+            torch.testing.assert_close(xa.grad, xb.grad, rtol=1e-4, atol=1e-6)
+            for p, e in zip(net.parameters(), ref.parameters()):
+                torch.testing.assert_close(p.grad, e.grad, rtol=1e-4, atol=1e-5)
+            net.zero_grad()
+            ref.zero_grad()
+
+
+@pytest.mark.parametrize("mode", ["default", "reduce-overhead", "max-autotune-no-cudagraphs"])
+@pytest.mark.parametrize("kind", list(NEURONS))
+def test_torch_compile_with_changing_batch_sizes(mode, kind):
+    """A second batch size (a last partial batch, an eval batch) makes dynamo recompile with the batch
+    dimension dynamic (automatic dynamic shapes): outputs equal to the torch backend, with and without
+    gradient, in every mode."""
+    torch._dynamo.reset()
+    net, ref = _pair_net(kind)
+    compiled = torch.compile(net, mode=mode)
+    _check_batches(compiled, net, ref, (8, 5, 12), grad=True)
+    _check_batches(compiled, net, ref, (3, 9), grad=False)
+
+
 @pytest.mark.parametrize("name", ["lif-hard", "plif-soft-nodecay", "cuba-hard"])
 def test_fast_launch_equals_ordinary_launch(name):
     """Eager launches that skip Triton's argument binding give what the ordinary launch gives (several
