@@ -1,6 +1,7 @@
 """Multi-step LIF layer: forward and forward+backward time, snnc's fused kernels vs peers.
 
     python benchmarks/neuron_kernels.py [--steps 4 8 16 32 64] [--neurons 4194304] [--dtypes float32 float16]
+                                        [--gradient dense|rate]
 
 Prints markdown tables (milliseconds, median of ``--repeat`` CUDA-event timings after warm-up). Each
 timed call is queued behind a GPU sleep, so the tables hold device time, the same way for every row
@@ -107,13 +108,15 @@ CONTENDERS = {
 SPIKINGJELLY = ("SpikingJelly 2.0 LIFNode", "SpikingJelly 2.0 lif_multi_step (fp32 state)")
 
 
-def call(make, dtype, steps, neurons, backward):
-    """A function running one forward (no grad) or forward+backward of the contender."""
+def call(make, dtype, steps, neurons, backward, gradient="dense"):
+    """A function running one forward (no grad) or forward+backward of the contender; ``gradient``
+    ``"rate"`` is the gradient of a rate-coded loss (``y.mean(0)``), the same at every step (stride 0
+    over T), ``"dense"`` one per step."""
     x = torch.randn(steps, neurons, device="cuda").to(dtype)
     run = make(dtype)
     if backward:
         x.requires_grad_(True)
-        grad = torch.randn_like(x)
+        grad = torch.randn_like(x[0]).expand_as(x) if gradient == "rate" else torch.randn_like(x)
 
         def fn():
             x.grad = None
@@ -146,6 +149,9 @@ def main(argv=None):
     parser.add_argument("--neurons", type=int, default=1 << 22)
     parser.add_argument("--dtypes", nargs="+", default=["float32", "float16"])
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--gradient", choices=("dense", "rate"), default="dense",
+                        help="the spikes' gradient in forward+backward: one per step, or a rate loss's "
+                             "(the same at every step, stride 0 over T)")
     parser.add_argument("--only", nargs="*", default=None, help="contenders to run (names as in the table)")
     parser.add_argument("--host-neurons", type=int, default=4096,
                         help="neurons per step of the host-time table (0: no table)")
@@ -168,7 +174,7 @@ def main(argv=None):
             copy[t] = cuda_time(lambda: y.copy_(x), args.repeat)
             del x, y
         for backward in (False, True):
-            title = "forward+backward" if backward else "forward (no grad)"
+            title = f"forward+backward ({args.gradient} gradient)" if backward else "forward (no grad)"
             print(f"### LIF {title}, {dtype_name}, ms\n")
             print("| implementation | " + " | ".join(f"T={t}" for t in args.steps) + " |")
             print("|---|" + "---|" * len(args.steps))
@@ -181,8 +187,8 @@ def main(argv=None):
                         cells.append("skipped")
                         continue
                     try:
-                        ms = timed[name, t] = cuda_time(call(CONTENDERS[name], dtype, t, args.neurons, backward),
-                                                        args.repeat)
+                        ms = timed[name, t] = cuda_time(call(CONTENDERS[name], dtype, t, args.neurons, backward,
+                                                             args.gradient), args.repeat)
                         cells.append(f"{ms:.3f}" + ("" if backward else f" ({copy[t] / ms:.0%})"))
                     except Exception as e:  # a peer missing or failing is reported, not fatal
                         cells.append(f"n/a ({type(e).__name__})")

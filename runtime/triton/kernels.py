@@ -426,10 +426,11 @@ def neuron_forward_kernel(
 
 @triton.jit
 def _backward_loads(gs_ptr, gvseq_ptr, x_ptr, ckv_ptr, cki_ptr, n, offs, mask, t0, v_start, i_start,
-                    CHARGE: tl.constexpr, HAS_GS: tl.constexpr, HAS_GVSEQ: tl.constexpr, CHUNK: tl.constexpr,
-                    NSTEPS: tl.constexpr):
+                    CHARGE: tl.constexpr, HAS_GS: tl.constexpr, GS_BROADCAST: tl.constexpr, HAS_GVSEQ: tl.constexpr,
+                    CHUNK: tl.constexpr, NSTEPS: tl.constexpr):
     """What the backward of steps ``t0 .. t0 + NSTEPS - 1`` reads: the state before them (the checkpoint,
-    or ``v_start``/``i_start`` at ``t0 = 0``), their inputs and the gradients reaching their outputs."""
+    or ``v_start``/``i_start`` at ``t0 = 0``), their inputs and the gradients reaching their outputs
+    (``GS_BROADCAST``: the spikes' gradient is one step's, the same at every step: read in place)."""
     v = v_start
     i = i_start
     if t0 > 0:
@@ -442,7 +443,10 @@ def _backward_loads(gs_ptr, gvseq_ptr, x_ptr, ckv_ptr, cki_ptr, n, offs, mask, t
     gss = ()
     gvs = ()
     if HAS_GS:
-        gss = _load_steps(gs_ptr, row, n, offs, mask, NSTEPS)
+        if GS_BROADCAST:
+            gss = _load_steps(gs_ptr, 0, 0, offs, mask, NSTEPS)
+        else:
+            gss = _load_steps(gs_ptr, row, n, offs, mask, NSTEPS)
     if HAS_GVSEQ:
         gvs = _load_steps(gvseq_ptr, row, n, offs, mask, NSTEPS)
     return v, i, xs, gss, gvs
@@ -532,7 +536,8 @@ def neuron_backward_kernel(
         CHARGE: tl.constexpr, DECAY_INPUT: tl.constexpr, TAU_RECIP: tl.constexpr, HARD: tl.constexpr,
         DETACH: tl.constexpr, SURROGATE: tl.constexpr,
         V0_MODE: tl.constexpr, I0_MODE: tl.constexpr, VTH_MODE: tl.constexpr, P1_MODE: tl.constexpr,
-        P2_MODE: tl.constexpr, HAS_GS: tl.constexpr, HAS_GVSEQ: tl.constexpr, HAS_GVT: tl.constexpr,
+        P2_MODE: tl.constexpr, HAS_GS: tl.constexpr, GS_BROADCAST: tl.constexpr, HAS_GVSEQ: tl.constexpr,
+        HAS_GVT: tl.constexpr,
         HAS_GIT: tl.constexpr, STORE_GV0: tl.constexpr, STORE_GI0: tl.constexpr, LOWP: tl.constexpr,
         ROUND_K: tl.constexpr, NATIVE16: tl.constexpr, EXACT16: tl.constexpr, WINDOW: tl.constexpr,
         FAST_DIV: tl.constexpr, T: tl.constexpr, CHUNK: tl.constexpr, BLOCK: tl.constexpr):
@@ -557,11 +562,12 @@ def neuron_backward_kernel(
     # T mod CHUNK leading steps
     if FULL > 0:
         loaded = _backward_loads(gs_ptr, gvseq_ptr, x_ptr, ckv_ptr, cki_ptr, n, offs, mask, T - CHUNK, v_start,
-                                 i_start, CHARGE, HAS_GS, HAS_GVSEQ, CHUNK, CHUNK)
+                                 i_start, CHARGE, HAS_GS, GS_BROADCAST, HAS_GVSEQ, CHUNK, CHUNK)
         for r in range(FULL):
             t0 = T - (r + 1) * CHUNK
             preceding = _backward_loads(gs_ptr, gvseq_ptr, x_ptr, ckv_ptr, cki_ptr, n, offs, mask & (r + 1 < FULL),
-                                        t0 - CHUNK, v_start, i_start, CHARGE, HAS_GS, HAS_GVSEQ, CHUNK, CHUNK)
+                                        t0 - CHUNK, v_start, i_start, CHARGE, HAS_GS, GS_BROADCAST, HAS_GVSEQ,
+                                        CHUNK, CHUNK)
             gv, gi, gk = _backward_chunk(loaded, gx_ptr, n, offs, mask, t0, gv, gi, gk, vth, p1, p2, v_reset, v_leak,
                                          v_init, sg_p0, sg_p1, window, steps0, CHARGE, DECAY_INPUT, TAU_RECIP, HARD,
                                          DETACH, SURROGATE, VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16, EXACT16,
@@ -569,7 +575,7 @@ def neuron_backward_kernel(
             loaded = preceding
     if LEAD > 0:
         loaded = _backward_loads(gs_ptr, gvseq_ptr, x_ptr, ckv_ptr, cki_ptr, n, offs, mask, 0, v_start, i_start,
-                                 CHARGE, HAS_GS, HAS_GVSEQ, CHUNK, LEAD)
+                                 CHARGE, HAS_GS, GS_BROADCAST, HAS_GVSEQ, CHUNK, LEAD)
         gv, gi, gk = _backward_chunk(loaded, gx_ptr, n, offs, mask, 0, gv, gi, gk, vth, p1, p2, v_reset, v_leak, v_init,
                                      sg_p0, sg_p1, window, steps0, CHARGE, DECAY_INPUT, TAU_RECIP, HARD, DETACH,
                                      SURROGATE, VTH_MODE, P1_MODE, P2_MODE, ROUND_K, NATIVE16, EXACT16, DT, LOWP,

@@ -267,10 +267,13 @@ def _backward_impl(gs: Optional[Tensor], gvseq: Optional[Tensor], gv_last: Optio
     blocks = _blocks(n, kw["BLOCK"])
     plif = kw["CHARGE"] == K.PLIF
     gk = x.new_empty(n if plif else 0, dtype=torch.float32)
-    gs, gvseq = like(gs, x), like(gvseq, x)
+    # a spikes' gradient the same at every step (a rate loss: y.mean(0), y.sum()) is read in place, one step
+    gs_broadcast = gs is not None and steps > 1 and gs.stride(0) == 0
+    gs = like(gs[0], x[0]) if gs_broadcast else like(gs, x)
+    gvseq = like(gvseq, x)
     if steps:
         gv_last, gi_last = like(gv_last, x[0]), like(gi_last, x[0])
-    has = dict(HAS_GS=gs is not None, HAS_GVSEQ=gvseq is not None, HAS_GVT=gv_last is not None,
+    has = dict(HAS_GS=gs is not None, GS_BROADCAST=gs_broadcast, HAS_GVSEQ=gvseq is not None, HAS_GVT=gv_last is not None,
                HAS_GIT=gi_last is not None, STORE_GV0=bool(need[0]), STORE_GI0=bool(need[1]))
     _launch(K.neuron_backward_kernel, blocks, (
         _or(gs, x), _or(gvseq, x), _or(gv_last, x), _or(gi_last, x), x, _or(ckv if ckv.numel() else None, x),

@@ -173,3 +173,25 @@ def test_channels_last_sequence(name):
     s = fused(xg)
     s.backward(torch.ones_like(s))
     assert s.stride() == x.stride() and fused.v.stride() == x[0].stride() and xg.grad.stride() == x.stride()
+
+
+@pytest.mark.parametrize("name", ["lif-hard", "plif-soft-nodecay", "cuba-hard", "if-soft"])
+@pytest.mark.parametrize("loss", ["mean over T", "sum"])
+def test_a_broadcast_spike_gradient_is_read_in_place(name, loss):
+    """A gradient that is the same at every step (``y.mean(0)``: stride 0 over T; ``y.sum()``: stride 0
+    everywhere) gives the gradients the same values as that gradient materialized, bit for bit."""
+    x = _x((37, 3, 7))
+    grads = []
+    for materialize in (False, True):
+        _, fused = make_pair(name, "triton")
+        fused = fused.to(DEVICE)
+        xg = x.clone().requires_grad_(True)
+        y = fused(xg)
+        if loss == "sum":
+            g = torch.ones((), device=DEVICE).expand_as(y)
+        else:
+            g = (_x((3, 7), seed=1) / y.shape[0]).expand_as(y)
+        y.backward(g.contiguous() if materialize else g)
+        grads.append([xg.grad] + [p.grad for p in fused.parameters()])
+    for a, b in zip(*grads):
+        assert torch.equal(a, b)
