@@ -30,18 +30,21 @@ from .numerics import Profile, get_profile
 @dataclass
 class Context:
     """What a kernel may use besides its inputs and state: the profile and the node's parameters as
-    tensors on the input's device (0-d parameters as Python floats)."""
+    tensors on the input's device (0-d parameters as Python floats), and a cache for what a profile
+    derives from them once per run (:meth:`cached`)."""
 
     profile: Profile
     device: torch.device
-    _params: dict = field(default_factory=dict)
+    _cache: dict = field(default_factory=dict)
+
+    def cached(self, key, make: Callable[[], object]):
+        """``make()``, computed once per run for ``key`` (e.g. ``("lynxi", node name)``)."""
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
 
     def params(self, node: Node) -> dict:
-        cached = self._params.get(node.name)
-        if cached is None:
-            cached = {k: self.convert(v) for k, v in node.params.items()}
-            self._params[node.name] = cached
-        return cached
+        return self.cached(("params", node.name), lambda: {k: self.convert(v) for k, v in node.params.items()})
 
     def convert(self, value: np.ndarray):
         if value.ndim == 0 and value.dtype.kind == "f":

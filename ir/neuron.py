@@ -170,13 +170,12 @@ def step(ar: Arithmetic, attrs: dict, x, state: dict):
     return ar.output(s)
 
 
-class TensorArithmetic(Arithmetic):
-    """Tensors in one value dtype (float32/float64 for the interpreter, float16 for the lynxi profile):
-    every operation rounds to that dtype, so :meth:`store` is the identity. ``params`` maps names to
-    Python floats or tensors in the value dtype; ``like`` gives the state's shape and dtype."""
+class OperatorArithmetic(Arithmetic):
+    """Values that combine with Python's operators (tensors, fixed-point numbers); ``params`` maps the
+    node's parameter names to values."""
 
-    def __init__(self, params: dict, like: torch.Tensor):
-        self.params, self.like = params, like
+    def __init__(self, params: dict):
+        self.params = params
 
     def has(self, key):
         return key in self.params
@@ -195,6 +194,16 @@ class TensorArithmetic(Arithmetic):
 
     def div(self, a, b):
         return a / b
+
+
+class TensorArithmetic(OperatorArithmetic):
+    """Tensors in one value dtype (float32/float64 for the interpreter, float16 for the lynxi profile):
+    every operation rounds to that dtype, so :meth:`store` is the identity. ``params`` maps names to
+    Python floats or tensors in the value dtype; ``like`` gives the state's shape and dtype."""
+
+    def __init__(self, params: dict, like: torch.Tensor):
+        super().__init__(params)
+        self.like = like
 
     def compare(self, op, a, b):
         return a >= b if op == "ge" else a > b
@@ -218,4 +227,4 @@ class TensorArithmetic(Arithmetic):
         return zeros if key is None else zeros + self.params[key]
 
 
-__all__ = ["Arithmetic", "TensorArithmetic", "initial_keys", "initial_state", "step"]
+__all__ = ["Arithmetic", "OperatorArithmetic", "TensorArithmetic", "initial_keys", "initial_state", "step"]

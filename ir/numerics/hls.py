@@ -70,7 +70,7 @@ import torch.nn.functional as F
 
 from ..errors import GraphError, SnncError, UnsupportedError
 from .. import readout
-from ..neuron import Arithmetic, initial_state, step
+from ..neuron import OperatorArithmetic, initial_state, step
 from ..readout import TensorReadout
 from ..quantize import Fixed, calibrate, choose_fixed
 from . import Profile, register
@@ -552,18 +552,12 @@ def _named(fn):
 
 
 def _consts(node, ctx) -> dict:
-    """The node's parameters as FX constants in their formats (cached per run)."""
-    cache = ctx.__dict__.setdefault("_hls_consts", {})
-    got = cache.get(node.name)
-    if got is None:
+    """The node's parameters as FX constants in their formats (once per run)."""
+    def make():
         fm = formats(node)
-        got = {}
-        for key, value in node.params.items():
-            cls = PARAM_CLASS[key]
-            fmt = fm.get(cls) or fm["v"]
-            got[key] = FX.of(torch.as_tensor(np.asarray(value, dtype=np.float64)).to(ctx.device), fmt)
-        cache[node.name] = got
-    return got
+        return {key: FX.of(torch.as_tensor(np.asarray(value, dtype=np.float64)).to(ctx.device),
+                           fm.get(PARAM_CLASS[key]) or fm["v"]) for key, value in node.params.items()}
+    return ctx.cached(("hls", node.name), make)
 
 
 def _input_formats(node, ctx) -> list[Fixed]:
@@ -695,31 +689,14 @@ def _full(c: FX, like: torch.Tensor) -> FX:
     return FX(torch.broadcast_to(c.code, like.shape).clone(), c.width, c.int_bits)
 
 
-class FixedArithmetic(Arithmetic):
+class FixedArithmetic(OperatorArithmetic):
     """:func:`snnc.ir.neuron.step` in exact fixed point: :class:`FX` values combine by the ``ap_fixed``
-    rules; :meth:`store` rounds and overflows into the node's ``v``/``i`` format; a spike is the
+    rules (no division: ``lif`` becomes ``plif`` at quantization); :meth:`store` rounds and overflows into the node's ``v``/``i`` format; a spike is the
     ``<2, 2>`` number 0 or 1."""
 
     def __init__(self, node, params: dict[str, FX], like: torch.Tensor):
-        self.fm, self.params, self.like = formats(node), params, like
-
-    def has(self, key):
-        return key in self.params
-
-    def param(self, key):
-        return self.params[key]
-
-    def add(self, a, b):
-        return a + b
-
-    def sub(self, a, b):
-        return a - b
-
-    def mul(self, a, b):
-        return a * b
-
-    def div(self, a, b):
-        raise AssertionError("the hls profile has no division (lif becomes plif at quantization)")
+        super().__init__(params)
+        self.fm, self.like = formats(node), like
 
     def compare(self, op, a, b):
         return a.ge(b) if op == "ge" else a.gt(b)

@@ -110,11 +110,7 @@ def readout_step(attrs: dict, beta: torch.Tensor | None, x: torch.Tensor, state:
 
 # --- interpreter kernels --------------------------------------------------------------------------
 def _p16(node, ctx) -> dict:
-    cached = ctx._params.get(("lynxi", node.name))
-    if cached is None:
-        cached = {k: f16(v) for k, v in ctx.params(node).items()}
-        ctx._params[("lynxi", node.name)] = cached
-    return cached
+    return ctx.cached(("lynxi", node.name), lambda: {k: f16(v) for k, v in ctx.params(node).items()})
 
 
 def _geometry(node):

@@ -5,7 +5,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 
-from netspec import build, inputs, run_model, specs
+from support.netspec import build, inputs, run_model, specs
 from snnc.ir import interpret
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]

@@ -7,7 +7,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, Phase, given, settings
 
-from netspec import build, inputs, run_model, specs
+from support.netspec import build, inputs, run_model, specs
 from snnc.ir import Graph, SnncError, interpret
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import snnc
-from netspec import build, inputs, specs
+from support.netspec import build, inputs, specs
 from snnc.ir import Graph, GraphError, SnncError, interpret, load
 
 

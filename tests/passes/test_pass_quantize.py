@@ -7,7 +7,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 
-from netspec import build, inputs, specs
+from support.netspec import build, inputs, specs
 from snnc.ir import Graph, interpret
 from snnc.ir.interpreter import KERNELS
 from snnc.ir.numerics import PROFILES, Profile, register

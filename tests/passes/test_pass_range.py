@@ -6,7 +6,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 
-from netspec import build, inputs, specs
+from support.netspec import build, inputs, specs
 from snnc.ir import Graph
 from snnc.ir.quantize import Fixed, calibrate, set_format
 from snnc.passes import analyze_ranges

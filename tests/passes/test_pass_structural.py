@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import snnc.nn as snn
-from netspec import build, inputs, run_model, specs
+from support.netspec import build, inputs, run_model, specs
 from snnc.ir import Graph, GraphError, interpret
 from snnc.passes import (eliminate_dead_nodes, fixed_window_readout, fold_batchnorm, infer_shapes,
                          standard_pipeline)

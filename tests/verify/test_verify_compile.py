@@ -10,7 +10,7 @@ import snnc
 from snnc.ir import SnncError, interpret, load
 from snnc.targets import Target
 
-import verify_toy_target as toy_target
+import support.verify_toy_target as toy_target
 
 
 def test_compile_writes_manifest_ir_and_files(graph, tmp_path):

@@ -12,8 +12,8 @@ from snnc.ir import SnncError
 from snnc.targets import Target
 from snnc.testing import DeploymentMismatch, assert_deploys
 
-import verify_toy_target as toy_target
-from verify_helpers import small_graph
+import support.verify_toy_target as toy_target
+from support.verify_helpers import small_graph
 
 X = (torch.rand(16, 4, 6, generator=torch.Generator().manual_seed(3)) < 0.5).float()
 

@@ -16,7 +16,7 @@ from support.cli import run_cli
 from snnc.fuzz import TARGET_HINTS, networks
 from snnc.ir import UnsupportedError
 
-from verify_helpers import small_graph, with_window
+from support.verify_helpers import small_graph, with_window
 from snnc.targets import NAMES
 
 X = (torch.rand(16, 4, 6, generator=torch.Generator().manual_seed(3)) < 0.5).float()

@@ -13,7 +13,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lynxi_graphs import draw_graph, draw_inputs
+from support.lynxi_graphs import draw_graph, draw_inputs
 from snnc.ir import Graph, interpret
 from snnc.ir.errors import GraphError, SnncError, UnsupportedError
 from snnc.targets.lynxi import TARGET

@@ -5,8 +5,6 @@ rounding elsewhere (see targets/onnx/FORMAT.md)."""
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import onnx
@@ -15,8 +13,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lynxi"))  # the shared random-graph maker
-from lynxi_graphs import draw_graph, draw_inputs  # noqa: E402
+from support.lynxi_graphs import draw_graph, draw_inputs
 
 from snnc.ir import Graph, interpret  # noqa: E402
 from snnc.ir.errors import SnncError, UnsupportedError  # noqa: E402
