@@ -3,8 +3,9 @@
 :func:`step` is the one implementation of the equations in :class:`snnc.ir.ops.Neuron`'s docstring.
 It calls only the operations of an :class:`Arithmetic`, which each backend supplies: tensors in the
 value dtype (the float interpreter, the float16 profile: :class:`TensorArithmetic`), ``snnc.nn``'s
-autograd form (surrogate spikes), exact fixed point (``ir.numerics.hls``), the ONNX and C++ emitters
-(``targets.onnx.lower``, ``targets.hls.lower``). The order of operations, the points where a profile
+autograd form (surrogate spikes), exact fixed point (``ir.numerics.hls``), intervals
+(``snnc.passes.range_analysis``), the ONNX and C++ emitters (``targets.onnx.lower``,
+``targets.hls.lower``). The order of operations, the points where a profile
 rounds into its state format (:meth:`Arithmetic.store`) and the resets as selects are therefore the
 same for every backend by construction.
 
