@@ -83,8 +83,8 @@ def problem(attrs: dict, params: dict, x_seq: torch.Tensor, *, surrogate: str = 
     key = None
     if not any(isinstance(value, torch.Tensor) for value in fixed.values()):
         # (a problem of numbers depends on neither the shape nor the dtype: nothing symbolic in the key
-        # under torch.compile's dynamic shapes)
-        key = (tuple(sorted(attrs.items())), tuple(sorted(fixed.items())), surrogate, tuple(surrogate_params),
+        # under torch.compile's dynamic shapes; no sorting either, which dynamo cannot trace)
+        key = (tuple(attrs.items()), tuple(fixed.items()), surrogate, tuple(surrogate_params),
                bool(detach_reset), bool(store_v_seq), int(window))
     cached = _PROBLEMS.get(key) if key is not None else None
     if cached is None:
