@@ -131,13 +131,13 @@ def atomic_output(path, directory: bool = True, overwrite: bool = False, owned: 
     parent = path.parent if str(path.parent) else Path(".")
     check_replaceable(path, directory, overwrite, owned, kind)
     _make_parent(parent)
-    try:
-        tmp = _temporary(parent, path.name, directory)
-    except PermissionError:
-        raise SnncError(f"{path}: cannot write here ({parent} is not writable)") from None
-    except OSError as e:
-        raise SnncError(f"{path}: cannot write here ({e.strerror})") from None
-    with _sigterm_raises():
+    with _sigterm_raises():  # before the temporary exists: a SIGTERM from then on removes it
+        try:
+            tmp = _temporary(parent, path.name, directory)
+        except PermissionError:
+            raise SnncError(f"{path}: cannot write here ({parent} is not writable)") from None
+        except OSError as e:
+            raise SnncError(f"{path}: cannot write here ({e.strerror})") from None
         try:
             yield tmp
             os.chmod(tmp, (0o777 if directory else 0o666) & ~_umask())
