@@ -103,7 +103,8 @@ class _SurrogateArithmetic(neuron.TensorArithmetic):
 
 
 class BaseNode(MemoryModule):
-    """Shared fire/reset machinery; subclasses define ``charge``."""
+    """Shared fire/reset machinery; a subclass names its charge (``charge_kind``, an IR charge) and
+    gives its parameters (:meth:`charge_params`)."""
 
     charge_kind: str = ""
     #: the state the step reads and writes (``snnc.ir.neuron.step``'s names)

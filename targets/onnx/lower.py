@@ -53,8 +53,11 @@ class Builder:
         self.nodes.append(helper.make_node(op_type, inputs, [output], name=f"{output}:{op_type}", **attrs))
         return output
 
-    def names(self) -> set[str]:
-        return {t.name for t in self.initializers}
+    def const_once(self, name: str, value, dtype=np.float32) -> str:
+        """The initializer ``name``, added the first time it is asked for."""
+        if name not in {t.name for t in self.initializers}:
+            self.const(name, value, dtype)
+        return name
 
     def const(self, name: str, value, dtype=np.float32) -> str:
         self.initializers.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
@@ -76,8 +79,7 @@ def _init(value, zeros: np.ndarray) -> np.ndarray:
 
 
 def _param(b: Builder, node, key: str) -> str:
-    name = f"{node.name}.{key}"
-    return name if name in b.names() else b.const(name, node.params[key].astype(np.float32))
+    return b.const_once(f"{node.name}.{key}", node.params[key].astype(np.float32))
 
 
 def _linear(b, node, xs, graph):
@@ -182,8 +184,7 @@ class _OnnxArithmetic(Arithmetic):
         return value
 
     def zero(self, tensor_class):
-        name = f"{self.node.name}.zero"
-        return name if name in self.b.names() else self.b.const(name, 0.0)
+        return self.b.const_once(f"{self.node.name}.zero", 0.0)
 
 
 def _neuron(b, node, xs, graph):
@@ -217,8 +218,7 @@ class _OnnxReadout(ReadoutArithmetic):
         return self.b.op(op_type, inputs, output, base=self.node.name, **attrs)
 
     def _const(self, suffix: str, value, dtype) -> str:
-        name = f"{self.node.name}.{suffix}"
-        return name if name in self.b.names() else self.b.const(name, value, dtype)
+        return self.b.const_once(f"{self.node.name}.{suffix}", value, dtype)
 
     def accumulate(self, mem, x):
         if "beta" not in self.node.params:
