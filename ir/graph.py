@@ -193,10 +193,14 @@ class Graph:
 
 
 def node_record(node: Node) -> dict:
-    """The JSON-able description of a node without its parameters (used by the hash and the file)."""
+    """The JSON-able description of a node without its parameters (used by the hash and the file); an
+    attribute that is not ``recorded_at_default`` is left out while it has its default."""
+    defined = OPS[node.op].attrs if node.op in OPS else {}
+    attrs = {key: value for key, value in node.attrs.items()
+             if key not in defined or defined[key].recorded_at_default or value != defined[key].default}
     try:
         return {"name": node.name, "op": node.op, "inputs": list(node.inputs),
-                "attrs": _jsonable(node.attrs), "quant": _jsonable(node.quant)}
+                "attrs": _jsonable(attrs), "quant": _jsonable(node.quant)}
     except GraphError as e:
         raise GraphError(node.name, str(e)) from None
 

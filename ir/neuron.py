@@ -11,6 +11,9 @@ same for every backend by construction.
 
 The written forms, per step with input ``X``, threshold ``th`` and ``fire(h) = h >= th`` (or ``>``)::
 
+    threshold  fixed      th = v_threshold
+               adaptive   th = v_threshold + adapt_scale*B
+
     charge   cuba       I = store(I*alpha + X, "i");  M = V*beta + I
              if         M = V + X
              lif        M = V + (X - D) / tau          or  (V - D / tau) + X      D = V - v_leak (V if absent)
@@ -26,6 +29,7 @@ The written forms, per step with input ``X``, threshold ``th`` and ``fire(h) = h
              delayed (or none)   V = H
              compensated         subtract: V = store(H - (S - R)*th, "v")
                                  hard: V = S ? (R ? H : 0) : (R ? store(H + H, "v") : H)
+    adapt    adaptive   B = store(B*adapt_decay + S, "b")
 
 A select gives the same value as the arithmetic form ``H·(1-S) + v_reset·S`` for finite ``H`` and keeps
 an overflowed (infinite) potential resettable instead of turning it into NaN.
@@ -81,7 +85,7 @@ class Arithmetic(ABC):
 
     @abstractmethod
     def store(self, value, tensor_class: str):
-        """``value`` rounded into the format of the state ``tensor_class`` (``"v"`` or ``"i"``); where a
+        """``value`` rounded into the format of the state ``tensor_class`` (``"v"``, ``"i"`` or ``"b"``); where a
         profile rounds and saturates (a no-op where every operation already rounds)."""
 
     @abstractmethod
@@ -91,11 +95,21 @@ class Arithmetic(ABC):
 
 def initial_keys(attrs: dict, has) -> dict:
     """The parameter each state starts from (None: 0): ``V = v_init``, else ``v_reset`` for a hard
-    reset, else 0; for ``cuba`` also ``I = i_init`` or 0. ``has(key)`` tells whether a parameter exists."""
+    reset, else 0; for ``cuba`` also ``I = i_init`` or 0; for an adaptive threshold ``B = 0``.
+    ``has(key)`` tells whether a parameter exists. The keys are the node's state variables, the
+    names :func:`step` reads and writes (besides the spike ``s`` and the potential ``h``)."""
     keys = {"v": "v_init" if has("v_init") else "v_reset" if attrs["reset"] == "hard" else None}
     if attrs["charge"] == "cuba":
         keys["i"] = "i_init" if has("i_init") else None
+    if attrs.get("threshold", "fixed") == "adaptive":
+        keys["b"] = None
     return keys
+
+
+def state_variables(attrs: dict) -> tuple[str, ...]:
+    """The state a node of ``attrs`` carries from step to step (``v``; ``i`` for cuba; ``b`` for an
+    adaptive threshold), in that order."""
+    return tuple(initial_keys(attrs, lambda key: False))
 
 
 def initial_state(ar: Arithmetic, attrs: dict) -> dict:
@@ -135,7 +149,10 @@ def step(ar: Arithmetic, attrs: dict, x, state: dict):
     """One step of the ``Neuron`` op; updates ``state`` (``v``, ``i``, the spike ``s`` and the un-reset
     potential ``h``) and returns the output spike."""
     reset, timing = attrs["reset"], attrs["reset_timing"]
+    adaptive = attrs.get("threshold", "fixed") == "adaptive"
     th = ar.param("v_threshold")
+    if adaptive:
+        th = ar.add(th, ar.mul(ar.param("adapt_scale"), state["b"]))
 
     def fire(h):
         return ar.compare(attrs["compare"], h, th)
@@ -168,6 +185,8 @@ def step(ar: Arithmetic, attrs: dict, x, state: dict):
     else:
         state["v"] = ar.select(s, ar.select(r, h, ar.zero("v")),
                                ar.select(r, ar.store(ar.add(h, h), "v"), h))
+    if adaptive:
+        state["b"] = ar.store(ar.add(ar.mul(state["b"], ar.param("adapt_decay")), ar.spike(s)), "b")
     return ar.output(s)
 
 
@@ -228,4 +247,5 @@ class TensorArithmetic(OperatorArithmetic):
         return zeros if key is None else zeros + self.params[key]
 
 
-__all__ = ["Arithmetic", "OperatorArithmetic", "TensorArithmetic", "initial_keys", "initial_state", "step"]
+__all__ = ["Arithmetic", "OperatorArithmetic", "TensorArithmetic", "initial_keys", "initial_state", "state_variables",
+           "step"]

@@ -26,11 +26,15 @@ Shape = tuple[int, ...]
 
 @dataclass(frozen=True)
 class Attr:
-    """An attribute: its Python type, its default (``REQUIRED`` if none), and allowed values."""
+    """An attribute: its Python type, its default (``REQUIRED`` if none), and allowed values.
+    ``recorded_at_default=False`` (an attribute added after version 1 of the graph format) leaves it
+    out of the file and the content hash while it has its default, so graphs saved before it existed
+    keep their hash."""
 
     type: type | tuple[type, ...]
     default: Any = None
     choices: tuple | None = None
+    recorded_at_default: bool = True
 
 
 REQUIRED = object()
@@ -341,9 +345,14 @@ CHARGES = ("if", "lif", "plif", "beta", "cuba")
 CHARGE_PARAMS = {"if": (), "lif": ("tau",), "plif": ("k",), "beta": ("beta",), "cuba": ("alpha", "beta")}
 
 
-#: the per-step decay each charge parameter defines, which must lie in [0, 1]
-DECAYS = {"tau": lambda tau: 1.0 / tau, "k": lambda k: k, "beta": lambda beta: beta, "alpha": lambda alpha: alpha}
-DECAY_RULES = {"tau": "1/tau: tau must be >= 1", "k": "k = 1/tau", "beta": "beta", "alpha": "alpha"}
+#: the parameters of an adaptive threshold (``threshold="adaptive"``)
+ADAPT_PARAMS = ("adapt_decay", "adapt_scale")
+
+#: the per-step decay each charge (or adaptation) parameter defines, which must lie in [0, 1]
+DECAYS = {"tau": lambda tau: 1.0 / tau, "k": lambda k: k, "beta": lambda beta: beta, "alpha": lambda alpha: alpha,
+          "adapt_decay": lambda rho: rho}
+DECAY_RULES = {"tau": "1/tau: tau must be >= 1", "k": "k = 1/tau", "beta": "beta", "alpha": "alpha",
+               "adapt_decay": "adapt_decay = 1 - 1/tau_adapt"}
 
 
 class Neuron(Op):
@@ -362,7 +371,17 @@ class Neuron(Op):
         beta  H = beta * V + X                          (snnTorch Leaky)
         cuba  I = I * alpha + X;  H = V * beta + I      (alpha = 1 - du, beta = 1 - dv; Loihi CUBA)
 
-    fire: ``S = H >= v_threshold`` (``compare="ge"``, SpikingJelly) or ``H > v_threshold`` (``"gt"``).
+    fire: ``S = H >= th`` (``compare="ge"``, SpikingJelly) or ``H > th`` (``"gt"``), where the threshold
+    ``th`` is ``v_threshold`` (``threshold="fixed"``) or, with ``threshold="adaptive"`` (an adaptive LIF:
+    Bellec et al., "Long short-term memory and learning-to-learn in networks of spiking neurons",
+    NeurIPS 2018), ``th = v_threshold + adapt_scale * B`` for a third state ``B`` (initialised to 0)
+    that is updated after the reset::
+
+        B = B * adapt_decay + S          (adapt_decay = 1 - 1/tau_adapt)
+
+    so the threshold of step ``t`` is ``v_threshold + adapt_scale * B[t-1]`` with
+    ``B[t-1] = adapt_decay * B[t-2] + S[t-1]``. The adaptive threshold is the one every rule below
+    calls ``v_threshold`` (the subtract reset removes it); it takes the immediate reset timing only.
 
     reset (``reset_timing="immediate"``)::
 
@@ -395,10 +414,11 @@ class Neuron(Op):
         "compare": Attr(str, "ge", ("ge", "gt")),
         "reset": Attr(str, "hard", ("hard", "subtract", "none")),
         "reset_timing": Attr(str, "immediate", ("immediate", "delayed", "compensated")),
+        "threshold": Attr(str, "fixed", ("fixed", "adaptive"), recorded_at_default=False),
         "window_size": Attr(int, 0),
     }
     params = ("v_threshold",)
-    optional_params = ("v_reset", "v_leak", "v_init", "i_init", "tau", "k", "beta", "alpha")
+    optional_params = ("v_reset", "v_leak", "v_init", "i_init", "tau", "k", "beta", "alpha") + ADAPT_PARAMS
     stateful = True
 
     @classmethod
@@ -413,8 +433,17 @@ class Neuron(Op):
         if node.attrs["reset_timing"] != "immediate" and charge not in ("beta", "cuba"):
             raise GraphError(node.name, f"{node.attrs['reset_timing']} reset is defined for the 'beta' "
                                         "and 'cuba' charges only")
+        adaptive = node.attrs["threshold"] == "adaptive"
+        if adaptive:
+            for key in ADAPT_PARAMS:
+                if key not in node.params:
+                    raise GraphError(node.name, f"Neuron with an adaptive threshold needs parameter '{key}'")
+            if node.attrs["reset_timing"] != "immediate":
+                raise GraphError(node.name, "an adaptive threshold takes the immediate reset timing only, got "
+                                            f"'{node.attrs['reset_timing']}'")
+        used = CHARGE_PARAMS[charge] + (ADAPT_PARAMS if adaptive else ())
         for key, decay in DECAYS.items():  # each a fraction of the state kept or lost per step
-            if key in node.params and key in CHARGE_PARAMS[charge]:
+            if key in node.params and key in used:
                 param = np.asarray(node.params[key], np.float64)
                 with np.errstate(divide="ignore"):
                     outside = (decay(param) < 0) | (decay(param) > 1)

@@ -30,7 +30,8 @@ overflow: ``wrap`` (two's complement modulo ``2^W``, ``AP_WRAP``), ``sat`` (clip
 - ``node.quant["formats"]``: ``{tensor_class: Fixed.to_dict()}`` with the tensor classes
   ``"weight"``, ``"bias"`` (parameters), ``"accum"`` (the sum a Linear/Conv2d/pool computes, bias
   included), ``"result"`` (the node's output as stored), ``"v"`` (a Neuron's membrane potential,
-  before and after its reset), ``"i"`` (a ``cuba`` Neuron's current), ``"threshold"``, ``"decay"``
+  before and after its reset), ``"i"`` (a ``cuba`` Neuron's current), ``"b"`` (an adaptive
+  threshold's spike trace), ``"threshold"``, ``"decay"``
   (Neuron parameters), ``"mem"`` (a membrane-mode Readout's accumulator). All formats are in the
   *real* units of the float graph (see ``scales``). A class that is absent is not fixed point.
 - ``node.quant["scales"]``: ``{param_key: s}`` when a parameter is stored as an integer mantissa:
@@ -53,7 +54,7 @@ from .errors import SnncError
 
 ROUNDING = ("trn", "trn_zero", "rnd", "rnd_zero", "rnd_inf", "rnd_min_inf", "rnd_conv")
 OVERFLOW = ("wrap", "sat", "sat_sym")
-TENSOR_CLASSES = ("weight", "bias", "accum", "result", "v", "i", "threshold", "decay", "mem")
+TENSOR_CLASSES = ("weight", "bias", "accum", "result", "v", "i", "b", "threshold", "decay", "mem")
 
 
 def _ns(x):
@@ -303,7 +304,7 @@ def calibrate(graph, data, numerics: str = "float32") -> Calibration:
         def run(node, xs, state, ctx):
             out = kernel(node, xs, state, ctx)
             rec = seen.setdefault(node.name, {})
-            for key, cls_ in (("h", "v"), ("v", "v"), ("i", "i"), ("mem", "mem")):
+            for key, cls_ in (("h", "v"), ("v", "v"), ("i", "i"), ("b", "b"), ("mem", "mem")):
                 if key in state and not (key == "i" and node.attrs.get("charge") != "cuba"):
                     rec.setdefault(cls_, []).append(state[key].detach().to(torch.float64).cpu().numpy().ravel())
             return out

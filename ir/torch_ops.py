@@ -6,13 +6,14 @@ snnc.nn neurons and the readout therefore call one operator per step that carrie
 semantics of the IR ``Neuron`` / ``Readout`` op in its arguments; the ``.pt2`` importer maps each
 call back to that IR node. Schemas::
 
-    snnc::neuron_step(Tensor x, Tensor? v, Tensor? i, Tensor? spike, Tensor[] tensors, *, str charge,
+    snnc::neuron_step(Tensor x, Tensor? v, Tensor? i, Tensor? spike, Tensor[] tensors, Tensor? b=None, *,
+                      str charge,
                       str compare="ge", str reset="hard", str reset_timing="immediate",
                       bool decay_input=True, int window_size=0,
                       float? v_threshold=None, float? v_reset=None, float? v_leak=None,
                       float? v_init=None, float? i_init=None, float? tau=None, float? k=None,
-                      float? beta=None, float? alpha=None,
-                      str tensor_params="") -> (Tensor spike, Tensor v, Tensor i)
+                      float? beta=None, float? alpha=None, str threshold="fixed",
+                      float? adapt_decay=None, float? adapt_scale=None, str tensor_params="") -> (Tensor spike, Tensor v, Tensor i, Tensor b)
 
     snnc::readout_step(Tensor x, *, str output_mode="spike", str rule="argmax_spike_count",
                        int class_threshold=1, float beta=1.0, int window_size=0) -> Tensor
@@ -22,11 +23,12 @@ either a ``float`` argument (a scalar, used as that Python number, as the refere
 uses a 0-d parameter) or, for per-neuron values, a tensor: ``tensor_params`` names them
 (comma-separated) in the order of ``tensors``.
 
-State: an exported program is **one time step from the reset state**. ``v``, ``i`` and ``spike``
-(the previous step's spike, for ``delayed`` reset timing) are ``None`` in an exported program,
-meaning "the initial state" (``v_init``, else ``v_reset`` for a hard reset, else 0; ``i_init`` or
-0; no previous spike). The outputs ``v`` and ``i`` are the next step's state, so a caller can run
-a sequence by feeding them back (``spike`` feeds the next ``spike`` argument). The numbers are
+State: an exported program is **one time step from the reset state**. ``v``, ``i``, ``b`` (an
+adaptive threshold's trace) and ``spike`` (the previous step's spike, for ``delayed`` reset timing)
+are ``None`` in an exported program, meaning "the initial state" (``v_init``, else ``v_reset`` for a
+hard reset, else 0; ``i_init`` or 0; ``b`` 0; no previous spike). The outputs ``v``, ``i`` and ``b``
+are the next step's state (0 where the node has no such state), so a caller can run a sequence by
+feeding them back (``spike`` feeds the next ``spike`` argument). The numbers are
 computed by :func:`snnc.ir.interpreter.neuron_step` (``snnc.ir.neuron``), bit-identical to the
 reference interpreter and to the snnc.nn modules. The readout op computes the first step of a
 window (its decision for one step from the reset state).
@@ -46,38 +48,43 @@ from .interpreter import neuron_step as _neuron_step
 from .interpreter import readout_step as _readout_step
 
 #: the Neuron node parameters, in schema order
-NEURON_PARAMS = ("v_threshold", "v_reset", "v_leak", "v_init", "i_init", "tau", "k", "beta", "alpha")
+NEURON_PARAMS = ("v_threshold", "v_reset", "v_leak", "v_init", "i_init", "tau", "k", "beta", "alpha", "adapt_decay",
+                 "adapt_scale")
 
 
 @torch.library.custom_op("snnc::neuron_step", mutates_args=())
 def neuron_step(x: torch.Tensor, v: Optional[torch.Tensor], i: Optional[torch.Tensor],
-                spike: Optional[torch.Tensor], tensors: list[torch.Tensor], *, charge: str, compare: str = "ge", reset: str = "hard",
+                spike: Optional[torch.Tensor], tensors: list[torch.Tensor], b: Optional[torch.Tensor] = None, *,
+                charge: str, compare: str = "ge", reset: str = "hard",
                 reset_timing: str = "immediate", decay_input: bool = True, window_size: int = 0,
                 v_threshold: Optional[float] = None, v_reset: Optional[float] = None,
                 v_leak: Optional[float] = None, v_init: Optional[float] = None, i_init: Optional[float] = None,
                 tau: Optional[float] = None, k: Optional[float] = None, beta: Optional[float] = None,
-                alpha: Optional[float] = None, tensor_params: str = "") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                alpha: Optional[float] = None, threshold: str = "fixed", adapt_decay: Optional[float] = None,
+                adapt_scale: Optional[float] = None, tensor_params: str = "") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """One step of the IR ``Neuron`` op (see the module docstring)."""
     scalars = dict(v_threshold=v_threshold, v_reset=v_reset, v_leak=v_leak, v_init=v_init, i_init=i_init,
-                   tau=tau, k=k, beta=beta, alpha=alpha)
+                   tau=tau, k=k, beta=beta, alpha=alpha, adapt_decay=adapt_decay, adapt_scale=adapt_scale)
     p = {key: value for key, value in scalars.items() if value is not None}
     # per-neuron values compute in the value dtype, as the reference interpreter casts them
     p.update((key, t.to(x.dtype) if t.is_floating_point() else t)
              for key, t in zip(tensor_param_names(tensor_params), tensors))
     node = SimpleNamespace(attrs={"charge": charge, "compare": compare, "reset": reset,
-                                  "reset_timing": reset_timing, "decay_input": decay_input})
+                                  "reset_timing": reset_timing, "decay_input": decay_input, "threshold": threshold})
     state = {}
     if v is not None:
-        state = {"v": v, "i": torch.zeros_like(x) if i is None else i,
+        zeros = torch.zeros_like(x)
+        state = {"v": v, "i": zeros if i is None else i, "b": zeros if b is None else b,
                  "s": torch.zeros_like(x, dtype=torch.bool) if spike is None else spike != 0}
     s = _neuron_step(node, x, state, p)
     # outputs of a custom op must not alias its inputs
-    return s, state["v"].clone(), state.get("i", torch.zeros_like(x)).expand_as(x).clone()
+    following = [state.get(var, torch.zeros_like(x)).expand_as(x).clone() for var in ("v", "i", "b")]
+    return s, *following
 
 
 @neuron_step.register_fake
-def _neuron_step_fake(x, v, i, spike, tensors, **kwargs):
-    return torch.empty_like(x), torch.empty_like(x), torch.empty_like(x)
+def _neuron_step_fake(x, v, i, spike, tensors, b=None, **kwargs):
+    return torch.empty_like(x), torch.empty_like(x), torch.empty_like(x), torch.empty_like(x)
 
 
 def tensor_param_names(tensor_params: str) -> list[str]:
@@ -159,10 +166,11 @@ class GraphStep(nn.Module):
             elif op == "Neuron":
                 names = [key for key in node.params if np.ndim(node.params[key]) > 0]
                 scalars = {key: float(v) for key, v in node.params.items() if np.ndim(v) == 0}
-                out, _v, _i = torch.ops.snnc.neuron_step(
+                out, *_state = torch.ops.snnc.neuron_step(
                     xs[0], None, None, None, [self._p(node, key) for key in names], tensor_params=",".join(names),
                     charge=a["charge"], compare=a["compare"], reset=a["reset"], reset_timing=a["reset_timing"],
-                    decay_input=bool(a["decay_input"]), window_size=int(a["window_size"]), **scalars)
+                    decay_input=bool(a["decay_input"]), window_size=int(a["window_size"]),
+                    threshold=a["threshold"], **scalars)
             elif op == "Readout":
                 out = torch.ops.snnc.readout_step(xs[0], output_mode=a["output_mode"], rule=a["rule"],
                                                   class_threshold=int(a["class_threshold"]),

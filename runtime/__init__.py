@@ -31,8 +31,9 @@ CHARGES = {"if": 0, "lif": 1, "plif": 2, "cuba": 3}
 class NeuronProblem:
     """Everything a fused kernel needs, as plain values.
 
-    ``v_threshold`` and the charge's parameters (``tau``: lif; ``k``: plif; ``alpha``, ``beta``: cuba)
-    are Python floats or tensors: ``[N]`` per neuron, or one element (plif ``k``, learnable)."""
+    ``v_threshold``, the charge's parameters (``tau``: lif; ``k``: plif; ``alpha``, ``beta``: cuba) and an
+    adaptive threshold's (``adapt_decay``, ``adapt_scale``; ``threshold="adaptive"``) are Python floats
+    or tensors: ``[N]`` per neuron, or one element (plif ``k``, learnable)."""
 
     charge: str
     hard: bool
@@ -48,6 +49,9 @@ class NeuronProblem:
     k: float | torch.Tensor = 0.0
     alpha: float | torch.Tensor = 0.0
     beta: float | torch.Tensor = 0.0
+    threshold: str = "fixed"
+    adapt_decay: float | torch.Tensor = 0.0
+    adapt_scale: float | torch.Tensor = 0.0
     window: int = 0
     steps0: int = 0
     store_v_seq: bool = False
@@ -105,13 +109,15 @@ def _build(attrs, params, x_seq, surrogate, surrogate_params, detach_reset, stor
     shape, dtype = x_seq.shape[1:], x_seq.dtype
     hard = attrs["reset"] == "hard"
     v_init = params.get("v_init", params.get("v_reset") if hard else None)
-    charge_params = {key: _per_neuron(params[key], shape, dtype) for key in ("tau", "alpha", "beta") if key in params}
+    charge_params = {key: _per_neuron(params[key], shape, dtype)
+                     for key in ("tau", "alpha", "beta", "adapt_decay", "adapt_scale") if key in params}
     return NeuronProblem(
         charge=attrs["charge"], hard=hard, v_reset=float(params["v_reset"]) if hard else 0.0,
         v_leak=float(params.get("v_leak", 0.0)), v_init=0.0 if v_init is None else float(v_init),
         detach_reset=bool(detach_reset), decay_input=bool(attrs.get("decay_input", True)), surrogate=surrogate,
         surrogate_params=tuple(surrogate_params), v_threshold=_per_neuron(params["v_threshold"], shape, dtype),
-        window=int(window), store_v_seq=bool(store_v_seq), **charge_params)
+        window=int(window), store_v_seq=bool(store_v_seq), threshold=attrs.get("threshold", "fixed"),
+        **charge_params)
 
 
 def _state(value, shape, dtype):
@@ -120,20 +126,29 @@ def _state(value, shape, dtype):
     return float(value)
 
 
-def multistep(backend: str, problem: NeuronProblem, x_seq: torch.Tensor, v, i=0.0, spike_bytes: bool = False):
-    """Run the fused kernel: returns ``(spikes, v_last, i_last, v_seq, spike_bytes)`` (``v_seq`` is None
-    unless ``problem.store_v_seq``; ``i_last`` None unless cuba; ``spike_bytes``, the spikes as uint8, None
-    unless asked for, a gradient will be wanted and the backend writes them: Triton). ``v``/``i`` are
-    floats or tensors."""
+def multistep(backend: str, problem: NeuronProblem, x_seq: torch.Tensor, state: dict, spike_bytes: bool = False):
+    """Run the fused kernel from ``state`` (``v``, and ``i`` (cuba) / ``b`` (adaptive threshold): floats or
+    tensors of the per-step shape; ``snnc.ir.neuron.state_variables`` names them). Returns ``(spikes,
+    last state, v_seq, spike_bytes)``: the state after the last step by the same names, ``v_seq`` None
+    unless ``problem.store_v_seq``, ``spike_bytes`` (the spikes as uint8) None unless asked for, a
+    gradient will be wanted and the backend writes them (Triton, fixed threshold)."""
+    if problem.threshold == "adaptive":
+        if backend != "triton":
+            raise ValueError(f"an adaptive threshold has a fused kernel for backend='triton' only, not {backend!r}")
+        from .triton.adaptive import multistep as run
+        return (*run(problem, x_seq, state), None)
     shape = x_seq.shape[1:]
-    v, i = _state(v, shape, x_seq.dtype), _state(i, shape, x_seq.dtype)
+    v, i = _state(state["v"], shape, x_seq.dtype), _state(state.get("i", 0.0), shape, x_seq.dtype)
     if backend == "triton":
         from .triton import multistep as run
-        return run(problem, x_seq, v, i, spike_bytes)
-    if backend == "cupy":
+        s, v_last, i_last, v_seq, as_bytes = run(problem, x_seq, v, i, spike_bytes)
+    elif backend == "cupy":
         from .cuda import multistep as run
-        return (*run(problem, x_seq, v, i), None)
-    raise ValueError(f"unknown runtime backend {backend!r}; expected 'triton' or 'cupy'")
+        (s, v_last, i_last, v_seq), as_bytes = run(problem, x_seq, v, i), None
+    else:
+        raise ValueError(f"unknown runtime backend {backend!r}; expected 'triton' or 'cupy'")
+    last = {"v": v_last} if problem.charge != "cuba" else {"v": v_last, "i": i_last}
+    return s, last, v_seq, as_bytes
 
 
 def kernel_scalars(problem: NeuronProblem, on_cuda: bool):

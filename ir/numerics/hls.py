@@ -6,9 +6,10 @@ included), ``F = W - I`` fraction bits; the stored integer ``q`` means ``q · 2^
 records its formats in ``node.quant["formats"]`` under the shared tensor classes: ``weight``, ``bias``
 (parameters of Linear/Conv2d; ``weight`` is also a Scale's factor and an AvgPool2d's reciprocal
 ``1/(kH·kW)``), ``accum`` (the exact sum of a Linear/Conv2d/pool, derived, never rounded), ``result``
-(what the node outputs; a Neuron's is 0/1 spikes, a Readout's its decision), ``v`` and ``i`` (neuron
-potential and ``cuba`` current), ``threshold``, ``decay`` (``beta``, ``alpha``, ``k``), ``mem``
-(membrane-mode readout).
+(what the node outputs; a Neuron's is 0/1 spikes, a Readout's its decision), ``v``, ``i`` and ``b``
+(neuron potential, ``cuba`` current, adaptive threshold's trace), ``threshold`` (also
+``adapt_scale``), ``decay`` (``beta``, ``alpha``, ``k``, ``adapt_decay``), ``mem`` (membrane-mode
+readout).
 
 **Arithmetic.** Every equation of an op (``ops.py``) is evaluated *exactly* on the integer codes
 (products have ``W1+W2`` bits and ``I1+I2`` integer bits, sums ``max(F)`` fraction and ``max(I)+1``
@@ -39,7 +40,8 @@ Per op, what is stored (``:=`` is a rounding store into the named class's format
   (``i`` format), ``H := V·beta + I``. ``S = H >= th`` (or ``>``), exact. Reset: hard ``V = v_reset``
   (stored in ``v``'s format), subtract ``V := H - th``, none ``V = H``. Delayed / compensated timing:
   the docstring's expressions, each branch of ``S' ∈ {0, 1}`` stored once. ``v_reset``, ``v_leak``,
-  ``v_init`` are in the ``v`` format, ``i_init`` in ``i``.
+  ``v_init`` are in the ``v`` format, ``i_init`` in ``i``. An adaptive threshold is
+  ``th = v_threshold + adapt_scale·B`` (exact), and after the reset ``B := B·adapt_decay + S``.
 - Readout: counts are integers; membrane mode ``mem := beta·mem + x`` (``mem`` starts at 0, ``beta``
   in ``decay``; ``beta = 1`` when absent); ``binary_logit`` emits ``mem[1] - mem[0]`` exactly.
 
@@ -55,7 +57,7 @@ A format is a dict (``width``, ``int``, ``rounding``, ``overflow``) or a string 
 below: layer ← class ← default ← built-in class ← built-in default (a config ``default`` overrides
 the built-in per-class formats). ``"int": "auto"`` picks the finest format that holds the
 values (:func:`snnc.ir.quantize.choose_fixed`): the parameters' for ``weight``/``bias``/
-``threshold``/``decay``, the calibration run's for ``result``/``v``/``i``/``mem``/``input`` (needs
+``threshold``/``decay``, the calibration run's for ``result``/``v``/``i``/``b``/``mem``/``input`` (needs
 ``calibration``, a ``[T, N, ...]`` input or a list of them).
 """
 
@@ -70,7 +72,7 @@ import torch.nn.functional as F
 
 from ..errors import GraphError, SnncError, UnsupportedError
 from .. import readout
-from ..neuron import OperatorArithmetic, initial_state, step
+from ..neuron import OperatorArithmetic, initial_state, state_variables, step
 from ..readout import TensorReadout
 from ..quantize import Fixed, calibrate, choose_fixed
 from . import Profile, register
@@ -97,7 +99,7 @@ BUILTIN = {
         "mem": {"width": 24, "int": 10},
     },
 }
-CONFIG_CLASSES = ("input", "weight", "bias", "result", "v", "i", "threshold", "decay", "mem")
+CONFIG_CLASSES = ("input", "weight", "bias", "result", "v", "i", "b", "threshold", "decay", "mem")
 _ALIASES = {"membrane": "v", "current": "i", "beta": "decay", "accumulator": "result"}
 
 
@@ -324,8 +326,9 @@ class Config:
 
     def spec(self, node: str, cls: str) -> dict:
         """The format spec of ``cls`` at ``node``: built-in default < built-in class < config default <
-        config class < config layer (the current ``i`` inherits the potential ``v``'s at each level)."""
-        chain = ("v", "i") if cls == "i" else (cls,)
+        config class < config layer (the current ``i`` and the adaptation ``b`` inherit the potential
+        ``v``'s at each level)."""
+        chain = ("v", cls) if cls in ("i", "b") else (cls,)
         out = dict(BUILTIN["default"])
         for c in chain:
             out.update(self.builtin.get(c, {}))
@@ -401,7 +404,7 @@ def _on_grid(values, fmt: Fixed) -> np.ndarray:
 # --- quantization --------------------------------------------------------------------------------------
 PARAM_CLASS = {"weight": "weight", "bias": "bias", "scale": "weight", "v_threshold": "threshold",
                "v_reset": "v", "v_leak": "v", "v_init": "v", "i_init": "i", "k": "decay", "beta": "decay",
-               "alpha": "decay"}
+               "alpha": "decay", "adapt_decay": "decay", "adapt_scale": "threshold"}
 SUPPORTED = ("Input", "Output", "Linear", "Conv2d", "AvgPool2d", "SumPool2d", "MaxPool2d", "Flatten",
              "Add", "Scale", "Neuron", "Readout")
 
@@ -422,7 +425,7 @@ def quantize(graph, calibration=None, config: dict | None = None):
                                               f"(supported: {', '.join(SUPPORTED)}); fold BatchNorm first",
                                    target="hls")
     needs_cal = any(cfg.spec(n.name, c).get("int") == "auto" for n in graph.nodes
-                    for c in ("result", "v", "i", "mem", "input"))
+                    for c in ("result", "v", "i", "b", "mem", "input"))
     cal = calibrate(graph, calibration, numerics="float64") if calibration is not None and needs_cal else None
 
     def observed(node, cls):
@@ -522,11 +525,15 @@ def _quantize_neuron(node, cfg: Config, param, observed) -> None:
         node.quant["charge_from"] = "lif"
     vf = make_format(node.name, "v", cfg.spec(node.name, "v"), observed(node, "v"))
     _set(node, "v", vf)
-    if a["charge"] == "cuba":
-        i_f = make_format(node.name, "i", cfg.spec(node.name, "i"), observed(node, "i"))
-        _set(node, "i", i_f)
-    param("v_threshold")
-    decay_keys = [k for k in ("k", "beta", "alpha") if k in node.params]
+    for cls in state_variables(a)[1:]:  # i (cuba), b (adaptive threshold)
+        _set(node, cls, make_format(node.name, cls, cfg.spec(node.name, cls), observed(node, cls)))
+    threshold_keys = [k for k in ("v_threshold", "adapt_scale") if k in node.params]
+    values = np.concatenate([np.asarray(node.params[k], dtype=np.float64).ravel() for k in threshold_keys])
+    tf = make_format(node.name, "threshold", cfg.spec(node.name, "threshold"), values)
+    _set(node, "threshold", tf)  # one threshold format for the threshold and the adaptation's scale
+    for key in threshold_keys:
+        param(key, fmt=tf)
+    decay_keys = [k for k in ("k", "beta", "alpha", "adapt_decay") if k in node.params]
     if decay_keys:  # one decay format for the node, chosen over all its decay parameters
         values = np.concatenate([np.asarray(node.params[k], dtype=np.float64).ravel() for k in decay_keys])
         df = make_format(node.name, "decay", cfg.spec(node.name, "decay"), values)

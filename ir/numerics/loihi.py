@@ -235,6 +235,9 @@ def cuba_parameters(node: Node, decay_rounding: str = "nearest") -> dict:
                                           "v to 0 after a spike (use a hard reset to 0)", target=TARGET)
     if a["reset_timing"] != "immediate":
         raise UnsupportedError(node.name, "delayed reset is not expressible on Loihi", target=TARGET)
+    if a["threshold"] == "adaptive":
+        raise UnsupportedError(node.name, "an adaptive threshold is not expressible: Lava's CUBA neuron (netx "
+                                          "'CUBA') has a fixed threshold", target=TARGET)
     if _scalar(node, "v_reset", 0.0) != 0.0:
         raise UnsupportedError(node.name, "v_reset must be 0: Lava's CUBA neuron resets v to 0", target=TARGET)
     for key in ("v_init", "i_init", "v_leak"):

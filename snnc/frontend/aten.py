@@ -32,7 +32,7 @@ aten = torch.ops.aten
 
 
 class _StateOutput:
-    """The ``v``/``i`` outputs of ``snnc::neuron_step``: the next step's state, not an IR value."""
+    """The ``v``/``i``/``b`` outputs of ``snnc::neuron_step``: the next step's state, not an IR value."""
 
     def __init__(self, where: str):
         self.where = where
@@ -96,7 +96,7 @@ def import_exported(ep, source: str = "program", input_shape=None) -> Graph:
     def t(a):
         v = env.get(a) if isinstance(a, torch.fx.Node) else a
         if isinstance(v, _StateOutput):
-            raise UnsupportedError(v.where, f"{source}: the state output (v/i) of snnc::neuron_step is used as "
+            raise UnsupportedError(v.where, f"{source}: the state output (v/i/b) of snnc::neuron_step is used as "
                                             "a value; only the spikes (output 0) are values of the IR")
         return v
 
@@ -220,19 +220,19 @@ def _name(node) -> str:
 
 
 def _neuron(b: Builder, node, t, arr, source: str):
-    """``snnc::neuron_step`` → a ``Neuron`` node; returns ``(spikes, state, state)``."""
+    """``snnc::neuron_step`` → a ``Neuron`` node; returns ``(spikes, state, state, state)``."""
     a = _bind(node)
     where = _where(node)
     x = t(a["x"])
     if not isinstance(x, str):
         raise UnsupportedError(node.name, f"{source}: {where}: the neuron's input is not computed from the "
                                           "program input")
-    for key in ("v", "i", "spike"):
+    for key in ("v", "i", "b", "spike"):
         if a[key] is not None:
             raise UnsupportedError(node.name, f"{source}: {where}: the neuron starts from a given state "
                                               f"'{key}'; export one step from the reset state "
                                               "(snnc.nn.reset_net(model) before torch.export)")
-    attrs = {key: a[key] for key in ("charge", "compare", "reset", "reset_timing", "decay_input")}
+    attrs = {key: a[key] for key in ("charge", "compare", "reset", "reset_timing", "decay_input", "threshold")}
     attrs["decay_input"] = bool(attrs["decay_input"])
     attrs["window_size"] = int(a["window_size"])
     params = {key: np.asarray(float(a[key]), np.float64) for key in torch_ops.NEURON_PARAMS if a[key] is not None}
@@ -249,7 +249,7 @@ def _neuron(b: Builder, node, t, arr, source: str):
             raise UnsupportedError(node.name, f"{source}: {where}: parameter '{key}' given twice")
         params[key] = arr(value)
     out = b.add("Neuron", _name(node), [x], params, **attrs)
-    return out, _StateOutput(node.name), _StateOutput(node.name)
+    return out, _StateOutput(node.name), _StateOutput(node.name), _StateOutput(node.name)
 
 
 def _readout(b: Builder, node, t, source: str) -> str:

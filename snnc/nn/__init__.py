@@ -8,10 +8,10 @@ from .functional import (detach_net, multi_step_forward, reset_net, seq_to_ann_f
 from .layer import (AvgPool2d, BatchNorm2d, Conv2d, Dropout, ElementwiseRecurrentContainer, Flatten, Linear,
                     MaxPool2d, MultiStepContainer, SeqToANNContainer, StepModeMixin)
 from .memory import compact_spikes
-from .neuron import IF, LIF, PLIF, BaseNode, CubaLIF
+from .neuron import ALIF, IF, LIF, PLIF, BaseNode, CubaLIF
 from .readout import Readout
 
-__all__ = ["surrogate", "MemoryModule", "StepModule", "IF", "LIF", "PLIF", "CubaLIF", "BaseNode",
+__all__ = ["surrogate", "MemoryModule", "StepModule", "IF", "LIF", "PLIF", "CubaLIF", "ALIF", "BaseNode",
            "Readout", "reset_net", "detach_net", "set_step_mode", "set_backend", "set_window_size",
            "multi_step_forward", "seq_to_ann_forward",
            "StepModeMixin", "Linear", "Conv2d", "BatchNorm2d", "AvgPool2d", "MaxPool2d", "Flatten", "Dropout",

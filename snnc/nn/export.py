@@ -50,7 +50,7 @@ def neuron_step(m, x: torch.Tensor) -> torch.Tensor:
     _check_reset(m)
     attrs, params = m.ir_neuron()
     scalars, names, tensors = _split(params)
-    spike, _v, _i = torch.ops.snnc.neuron_step(x, None, None, None, tensors, tensor_params=",".join(names),
+    spike, *_state = torch.ops.snnc.neuron_step(x, None, None, None, tensors, tensor_params=",".join(names),
                                                **attrs, **scalars)
     return spike
 

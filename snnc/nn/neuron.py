@@ -83,7 +83,7 @@ class _SurrogateArithmetic(neuron.TensorArithmetic):
         self.quantizers = {"v": module._modules.get("state_quant"), "i": module._modules.get("current_quant")}
 
     def store(self, value, tensor_class):
-        quantize = self.quantizers[tensor_class]
+        quantize = self.quantizers.get(tensor_class)
         return value if quantize is None else quantize(value)
 
     def compare(self, op, a, b):
@@ -174,9 +174,10 @@ class BaseNode(MemoryModule):
                              f"{tuple(state.shape)}; call snnc.nn.reset_net(model) between sequences")
 
     def _init_state(self, x: torch.Tensor) -> None:
-        if not isinstance(self.v, torch.Tensor):
-            self.v = torch.full_like(x, self.v)
-        self._check_state_shape("v", x)
+        for name in self.state_names:
+            if not isinstance(getattr(self, name), torch.Tensor):
+                setattr(self, name, torch.full_like(x, getattr(self, name)))
+            self._check_state_shape(name, x)
 
     def _step(self, x: torch.Tensor) -> torch.Tensor:
         """Charge, fire and reset for one step; leaves ``V[t]`` in ``self.v`` (no window bookkeeping)."""
@@ -235,13 +236,11 @@ class BaseNode(MemoryModule):
                         surrogate_params=tuple(sg.kernel_params()), detach_reset=self.detach_reset,
                         store_v_seq=self.store_v_seq, window=self.window_size, steps0=self.steps_in_window)
         compact = recording() and sg.spiking
-        cuba = "i" in self.state_names
-        spikes, v_last, i_last, v_seq, as_bytes = multistep(self.backend, fused, x_seq, self.v,
-                                                            self.i if cuba else 0.0, spike_bytes=compact)
+        state = {name: getattr(self, name) for name in self.state_names}
+        spikes, last, v_seq, as_bytes = multistep(self.backend, fused, x_seq, state, spike_bytes=compact)
         if self.advance_window(x_seq.shape[0]):
-            self.v = v_last
-            if cuba:
-                self.i = i_last
+            for name in self.state_names:
+                setattr(self, name, last[name])
         if self.store_v_seq:
             self.v_seq = v_seq
         if compact:
@@ -344,12 +343,6 @@ class CubaLIF(BaseNode):
         """Voltage decay multiplier ``1 - dv``."""
         return 1.0 - self.voltage_decay
 
-    def _init_state(self, x):
-        super()._init_state(x)
-        if not isinstance(self.i, torch.Tensor):
-            self.i = torch.full_like(x, self.i)
-        self._check_state_shape("i", x)
-
     def charge_params(self):
         return {"alpha": self.alpha, "beta": self.beta}
 
@@ -357,4 +350,51 @@ class CubaLIF(BaseNode):
         return f"current_decay={self.current_decay}, voltage_decay={self.voltage_decay}, " + super().extra_repr()
 
 
-__all__ = ["BaseNode", "IF", "LIF", "PLIF", "CubaLIF", "BACKENDS"]
+class ALIF(LIF):
+    """Adaptive LIF (Bellec et al., NeurIPS 2018): the :class:`LIF` charge with a threshold that rises by
+    ``beta_adapt`` per spike and relaxes with time constant ``tau_adapt >= 1``::
+
+        H[t]  = V[t-1] + (X[t] - (V[t-1] - V_reset)) / tau            (decay_input; as LIF)
+        th[t] = v_threshold + beta_adapt·b[t-1]
+        S[t]  = Θ(H[t] - th[t])
+        V[t]  = V_reset if S[t] else H[t]    |    H[t] - th[t]·S[t]    (hard | soft reset)
+        b[t]  = b[t-1]·(1 - 1/tau_adapt) + S[t]                         b[-1] = 0
+
+    (``1 - 1/tau_adapt`` is taken once, in double precision, as the IR's ``adapt_decay``). ``b``
+    starts at 0 and returns to 0 at every window reset; ``detach_reset`` also cuts the gradient through
+    the spike that feeds ``b``. The IR node is a ``lif`` ``Neuron`` with ``threshold="adaptive"``."""
+
+    state_names = ("v", "b")
+
+    def __init__(self, tau=20.0, tau_adapt=200.0, beta_adapt=1.8, decay_input: bool = True, v_threshold=1.0,
+                 v_reset: float | None = 0.0, surrogate_function: SurrogateFunction | None = None,
+                 detach_reset: bool = False, step_mode: str = "s", backend: str = "torch",
+                 store_v_seq: bool = False, window_size: int = 0):
+        super().__init__(tau, decay_input, v_threshold, v_reset, surrogate_function, detach_reset, step_mode,
+                         backend, store_v_seq, window_size)
+        self._set_hyper("tau_adapt", tau_adapt)
+        if (torch.as_tensor(self.tau_adapt) < 1).any():
+            raise ValueError(f"ALIF tau_adapt must be >= 1, got {tau_adapt}")
+        self._set_hyper("beta_adapt", beta_adapt)
+        self.register_memory("b", 0.0)
+
+    @property
+    def adapt_decay(self):
+        """``1 - 1/tau_adapt``, the fraction of ``b`` kept per step."""
+        if isinstance(self.tau_adapt, torch.Tensor):
+            return 1.0 - 1.0 / self.tau_adapt.double()
+        return 1.0 - 1.0 / self.tau_adapt
+
+    def ir_neuron(self):
+        attrs, params = super().ir_neuron()
+        attrs["threshold"] = "adaptive"
+        decay = self.adapt_decay
+        params.update(adapt_decay=decay.to(self.tau_adapt.dtype) if isinstance(decay, torch.Tensor) else decay,
+                      adapt_scale=self.beta_adapt)
+        return attrs, params
+
+    def extra_repr(self):
+        return f"tau_adapt={self.tau_adapt}, beta_adapt={self.beta_adapt}, " + super().extra_repr()
+
+
+__all__ = ["BaseNode", "IF", "LIF", "PLIF", "CubaLIF", "ALIF", "BACKENDS"]

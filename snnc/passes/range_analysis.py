@@ -19,7 +19,7 @@ the per-step shape, with parameters in real units (``node.quant["scales"]`` appl
 
 Every tensor class with a fixed-point format (``node.quant["formats"]``, or the ``formats`` argument
 for nodes that have none; see ``snnc.ir.quantize``) is checked: ``accum``/``result`` against the
-node's output interval, ``v``/``i`` against a neuron's potential/current, ``mem`` against a
+node's output interval, ``v``/``i``/``b`` against a neuron's potential/current/adaptation, ``mem`` against a
 readout's accumulator. An :class:`Overflow` names the node, the class, the first element and the
 first step at which the bound leaves the format. Input bounds are per step (spike inputs:
 ``(0, 1)``). The analysis is sound for the real-valued equations; rounding inside a profile's
@@ -276,7 +276,12 @@ class _IntervalArithmetic(Arithmetic):
         return self._scaled(a, b, lambda u, f: u / f)
 
     def compare(self, op, a, b):
-        """A stored potential (or a constant) against the threshold ``b``."""
+        """A stored potential (or a constant) against the threshold ``b``: a constant, or an adaptive
+        threshold (linear in the adaptation state), against which ``a - b`` is compared with 0 and
+        nothing is narrowed."""
+        if b.terms:
+            lo, hi = self.bounds(self.sub(a, b))
+            return self.decide(hi >= 0 if op == "ge" else hi > 0, lo < 0 if op == "ge" else lo <= 0)
         lo, hi = self.bounds(a)
         th = b.const
         outcome = self.decide(hi >= th if op == "ge" else hi > th, lo < th if op == "ge" else lo <= th)
@@ -303,61 +308,62 @@ class _IntervalArithmetic(Arithmetic):
         return _Linear({}, np.zeros(self.shape))
 
 
-def _step_paths(node, x: Interval, p: dict, v: Interval, i: Interval, fired: np.ndarray):
-    """One step along every path (:class:`_IntervalArithmetic`): the hulls of ``H``, the new ``V`` and
-    ``I``, and where ``S`` can be 1."""
+def _step_paths(node, x: Interval, p: dict, state: dict[str, Interval], fired: np.ndarray):
+    """One step along every path (:class:`_IntervalArithmetic`) from the state intervals ``state``
+    (``v``, and ``i``/``b`` where the node has them): the hull of ``H``, the hulls of the new state, and
+    where ``S`` can be 1."""
     shape = x[0].shape
-    h_all, v_all, i_all = _empty(shape), _empty(shape), _empty(shape)
+    h_all, new = _empty(shape), {var: _empty(shape) for var in state}
     can_fire = np.zeros(shape, dtype=bool)
     pending = [()]
     while pending:
         path = pending.pop()
         ar = _IntervalArithmetic(p, shape, path)
-        state = {"v": ar.symbol(v), "i": ar.symbol(i), "s": fired}
-        step(ar, node.attrs, ar.symbol(x), state)
+        values = {var: ar.symbol(iv) for var, iv in state.items()}
+        values["s"] = fired
+        step(ar, node.attrs, ar.symbol(x), values)
         pending += [tuple(ar.taken[:k]) + (True,) for k in range(len(path), len(ar.taken))]
         ok = ar.feasible
-        h_all = _masked_hull(h_all, ar.bounds(state["h"], narrowed=False), ok)
-        v_all = _masked_hull(v_all, ar.bounds(state["v"]), ok)
-        i_all = _masked_hull(i_all, ar.bounds(state["i"]), ok)
-        if state["s"]:
+        h_all = _masked_hull(h_all, ar.bounds(values["h"], narrowed=False), ok)
+        for var in state:
+            new[var] = _masked_hull(new[var], ar.bounds(values[var]), ok)
+        if values["s"]:
             can_fire |= ok
-    return h_all, v_all, i_all, can_fire
+    return h_all, new, can_fire
 
 
 def _neuron(node, x: Interval, p: dict, steps: int, converge: bool, chk: _Checker, report: RangeReport):
+    """The state's intervals from the initial state, step by step (the potential's covers ``H`` and the
+    reset ``V``); the output can be 1 where the potential can reach the lowest threshold."""
     a = node.attrs
     shape = x[0].shape
     full = lambda v: np.broadcast_to(np.asarray(v, dtype=np.float64), shape).astype(np.float64)  # noqa: E731
-    th = full(p["v_threshold"])
     keys = initial_keys(a, p.__contains__)
-    v = (full(p[keys["v"]] if keys["v"] else 0.0),) * 2
-    i = (full(p[keys["i"]] if keys.get("i") else 0.0),) * 2
-    v_hull, i_hull = v, i
+    state = {var: (full(p[key] if key else 0.0),) * 2 for var, key in keys.items()}
+    hulls = dict(state)
     fired = np.zeros(shape, dtype=bool)  # can S' be 1 (delayed reset)?
-    cuba = a["charge"] == "cuba"
     settled = False
     for t in range(steps):
-        v_prev, i_prev = v, i
-        h, v, i, can_fire = _step_paths(node, x, p, v, i, fired)
+        previous = state
+        h, state, can_fire = _step_paths(node, x, p, state, fired)
         fired = fired | can_fire
-        v_hull = _hull(v_hull, _hull(h, v))
-        i_hull = _hull(i_hull, i)
-        chk.check("v", v_hull, t)
-        if cuba:
-            chk.check("i", i_hull, t)
-        if converge and _close(v, v_prev) and _close(i, i_prev):
+        for var, iv in state.items():
+            hulls[var] = _hull(hulls[var], _hull(h, iv) if var == "v" else iv)
+            chk.check(var, hulls[var], t)
+        if converge and all(_close(state[var], previous[var]) for var in state):
             settled = True
             break
     if converge and not settled:
         report.unbounded.append((node.name, "v"))
-    chk.done("v", v_hull)
-    states = {"v": v_hull}
-    if cuba:
-        chk.done("i", i_hull)
-        states["i"] = i_hull
+    for var, hull in hulls.items():
+        chk.done(var, hull)
+    th = full(p["v_threshold"])
+    if "b" in hulls:  # the adaptive threshold's lowest value
+        scale = full(p["adapt_scale"])
+        th = th + np.minimum(scale * hulls["b"][0], scale * hulls["b"][1])
+    v_hull = hulls["v"]
     can = v_hull[1] >= th if a["compare"] == "ge" else v_hull[1] > th
-    return (np.zeros(shape), can.astype(np.float64)), states
+    return (np.zeros(shape), can.astype(np.float64)), hulls
 
 
 def _readout(node, x: Interval, p: dict, steps: int, converge: bool, chk: _Checker, report: RangeReport):

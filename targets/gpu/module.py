@@ -8,7 +8,8 @@
   call on ``[T·N, ...]``); on CPU the kernel runs step by step, as the interpreter calls it, so CPU
   results are bit-identical to it.
 - Neuron: on CUDA, one fused Triton kernel over the sequence when the node fits it (charge
-  if/lif/plif/cuba, ``compare="ge"``, immediate hard/subtract reset; ``snnc.runtime.multistep``);
+  if/lif/plif/cuba, or if/lif with an adaptive threshold; ``compare="ge"``, immediate hard/subtract
+  reset; ``snnc.runtime.multistep``);
   otherwise the interpreter's ``neuron_step`` step by step.
 - Readout: the interpreter's ``readout_step`` step by step (its state is tiny).
 
@@ -29,10 +30,13 @@ STATELESS = ("Linear", "Conv2d", "AvgPool2d", "SumPool2d", "MaxPool2d", "Flatten
 
 def fusable(node) -> bool:
     """Whether a Neuron node runs on the fused kernel (on CUDA)."""
+    if node.op != "Neuron":
+        return False
     a = node.attrs
     scalar_state = all(node.params[k].ndim == 0 for k in ("v_reset", "v_leak", "v_init", "i_init")
                        if k in node.params)
-    return (node.op == "Neuron" and a["charge"] in ("if", "lif", "plif", "cuba") and a["compare"] == "ge"
+    charges = ("if", "lif") if a["threshold"] == "adaptive" else ("if", "lif", "plif", "cuba")
+    return (a["charge"] in charges and a["compare"] == "ge"
             and a["reset"] in ("hard", "subtract") and a["reset_timing"] == "immediate" and scalar_state)
 
 
@@ -106,4 +110,4 @@ class GraphModule(nn.Module):
         i0 = float(p.get("i_init", 0.0))
         if fused.window and fused.charge == "cuba" and i0 != 0.0:
             return self._per_step(node, x, ctx, self._neuron_step)  # the kernels reset I to 0
-        return multistep("triton", fused, x.contiguous(), fused.v_init, i0)[0]
+        return multistep("triton", fused, x.contiguous(), {"v": fused.v_init, "i": i0, "b": 0.0})[0]

@@ -335,18 +335,18 @@ class _Lowering:
         buf, in_t = self._in(node)
         v_t = self.t(node, "v")
         charge, reset, timing = a["charge"], a["reset"], a["reset_timing"]
-        state = {"v": f"{fn}_v[k]", "i": f"{fn}_i[k]", "s": f"{fn}_s[k]"}
+        keys = initial_keys(a, node.params.__contains__)  # the state variables: v, then i / b
+        state = {var: f"{fn}_{var}[k]" for var in (*keys, "s")}
         program = _CppArithmetic(self, node)
         spike = step(program, a, "x[k]", state)
-        body = program.lines + [f"{fn}_{var}[k] = {state[var]};" for var in ("v", "i") if state[var] != f"{fn}_{var}[k]"]
+        body = program.lines + [f"{fn}_{var}[k] = {state[var]};" for var in keys if state[var] != f"{fn}_{var}[k]"]
         if timing == "delayed":
             body.append(f"{fn}_s[k] = {spike};  // R of the next step")
-        keys = initial_keys(a, node.params.__contains__)
         init = {var: program.param(key) if key else f"{self.t(node, var)}(0)" for var, key in keys.items()}
         decls, resets = "", ""
-        if charge == "cuba":
-            decls += f"\nstatic {self.t(node, 'i')} {fn}_i[{n}];"
-            resets += f"\n    {fn}_i[k] = {init['i']};"
+        for var in list(keys)[1:]:
+            decls += f"\nstatic {self.t(node, var)} {fn}_{var}[{n}];"
+            resets += f"\n    {fn}_{var}[k] = {init[var]};"
         if timing == "delayed":
             decls += f"\nstatic bool {fn}_s[{n}];"
             resets += f"\n    {fn}_s[k] = false;"
@@ -356,8 +356,8 @@ class _Lowering:
             out_t=self.t(node, "result"), v_init=init["v"], state_decls=decls, state_resets=resets,
             body="\n".join("    " + line for line in body), spike=spike)
         fm = formats(node)
-        state_bits = n * fm["v"].width + (n * fm["i"].width if charge == "cuba" else 0) + (n if timing == "delayed" else 0)
-        per_neuron = {"if": 0, "beta": 1, "plif": 1, "cuba": 2}[charge]
+        state_bits = sum(n * fm[var].width for var in keys) + (n if timing == "delayed" else 0)
+        per_neuron = {"if": 0, "beta": 1, "plif": 1, "cuba": 2}[charge] + (2 if "b" in keys else 0)
         param_bits = sum(np.asarray(node.params[k]).size * fm[PARAM_CLASS[k]].width for k in node.params)
         self._emit(node, code, [buf], stateful=True,
                    info={"multipliers": per_neuron * n, "weight_bits": int(param_bits), "state_bits": state_bits})

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ...ir import Graph
+from ...ir.neuron import initial_keys
 from ...ir.ops import Pool2d, pair
 from ..common import pack_tensors, sha256_hex, window_of
 
@@ -38,7 +39,7 @@ def _attrs(node) -> dict:
         k, s, p = Pool2d.geometry(node)
         return {"kernel": list(k), "stride": list(s), "padding": list(p)}
     if node.op == "Neuron":
-        return {key: a[key] for key in ("charge", "decay_input", "compare", "reset", "reset_timing")}
+        return {key: a[key] for key in ("charge", "decay_input", "compare", "reset", "reset_timing", "threshold")}
     if node.op == "Readout":
         return {key: a[key] for key in ("output_mode", "rule", "class_threshold")}
     return {}
@@ -48,11 +49,9 @@ def _state_entries(node, graph: Graph) -> list[tuple]:
     """The state variables of a layer: ``(var, dtype, shape, init)``."""
     shape = list(node.shape)
     if node.op == "Neuron":
-        a, p = node.attrs, node.params
-        v0 = "v_init" if "v_init" in p else ("v_reset" if a["reset"] == "hard" else None)
-        out = [("v", "float16", shape, {"param": v0} if v0 else {"fill": 0})]
-        if a["charge"] == "cuba":
-            out.append(("i", "float16", shape, {"param": "i_init"} if "i_init" in p else {"fill": 0}))
+        a = node.attrs
+        out = [(var, "float16", shape, {"param": key} if key else {"fill": 0})
+               for var, key in initial_keys(a, node.params.__contains__).items()]
         if a["reset_timing"] == "delayed":
             out.append(("s", "float16", shape, {"fill": 0}))
         return out

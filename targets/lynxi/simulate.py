@@ -39,12 +39,17 @@ LAYER_SPECS = {
     "flatten": (1, (), (), {}),
     "add": (None, (), (), {}),
     "scale": (1, ("scale",), (), {}),
-    "neuron": (1, ("v_threshold",), ("v_reset", "v_leak", "v_init", "i_init", "tau", "k", "beta", "alpha"),
-               {"charge": str, "decay_input": bool, "compare": str, "reset": str, "reset_timing": str}),
+    "neuron": (1, ("v_threshold",), ("v_reset", "v_leak", "v_init", "i_init", "tau", "k", "beta", "alpha",
+                                     "adapt_decay", "adapt_scale"),
+               {"charge": str, "decay_input": bool, "compare": str, "reset": str, "reset_timing": str,
+                "threshold": str}),
     "readout": (1, (), ("beta",), {"output_mode": str, "rule": str, "class_threshold": int}),
 }
+#: attributes a document may leave out (written by an earlier snnc), and the value they then have
+ATTR_DEFAULTS = {"neuron": {"threshold": "fixed"}}
 CHOICES = {"charge": ("if", "lif", "plif", "beta", "cuba"), "compare": ("ge", "gt"),
            "reset": ("hard", "subtract", "none"), "reset_timing": ("immediate", "delayed", "compensated"),
+           "threshold": ("fixed", "adaptive"),
            "output_mode": ("spike", "membrane"),
            "rule": ("argmax_spike_count", "first_to_threshold", "threshold_then_argmax", "binary_logit",
                     "argmax_membrane")}
@@ -278,6 +283,12 @@ def _infer(layer: Layer, in_shapes: list, where: str) -> tuple[int, ...]:
                 _fail(where, "a hard reset needs parameter 'v_reset'")
             if a["reset_timing"] != "immediate" and a["charge"] not in ("beta", "cuba"):
                 _fail(where, f"reset_timing {a['reset_timing']!r} needs charge 'beta' or 'cuba'")
+            if a["threshold"] == "adaptive":
+                for key in ("adapt_decay", "adapt_scale"):
+                    if key not in p:
+                        _fail(where, f"an adaptive threshold needs parameter '{key}'")
+                if a["reset_timing"] != "immediate":
+                    _fail(where, "an adaptive threshold needs reset_timing 'immediate'")
         return shape
     if t == "readout":
         if len(shape) != 1:
@@ -314,10 +325,11 @@ def _load_layers(doc, tensors) -> list[Layer]:
                 _fail(where, f"input {src!r} is not an earlier layer")
         attrs = _get(item, "attrs", dict, where)
         clean = {}
+        defaults = ATTR_DEFAULTS.get(kind, {})
         for key, kind_of in attr_spec.items():
-            if key not in attrs:
+            if key not in attrs and key not in defaults:
                 _fail(f"{where}.attrs", f"missing attribute '{key}'")
-            value = attrs[key]
+            value = attrs.get(key, defaults.get(key))
             if kind_of == PAIR:
                 value = _int_list(value, f"{where}.attrs.{key}", length=2)
             elif kind_of == "shape":
@@ -363,6 +375,8 @@ def _expected_state(layer: Layer, in_shape) -> dict[str, tuple[str, tuple]]:
             out["i"] = ("float16", layer.shape)
         if layer.attrs["reset_timing"] == "delayed":
             out["s"] = ("float16", layer.shape)
+        if layer.attrs["threshold"] == "adaptive":
+            out["b"] = ("float16", layer.shape)
         return out
     if layer.type == "readout":
         if layer.attrs["output_mode"] == "membrane":

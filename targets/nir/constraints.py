@@ -25,6 +25,8 @@ HINT = "; pass --allow-approximate to export the nearest NIR form"
 def _neuron_problem(node) -> str | None:
     """Why this Neuron is not exactly a NIR IF/LIF/CubaLIF (None if it is)."""
     a, p = node.attrs, node.params
+    if a["threshold"] == "adaptive":
+        return "has an adaptive threshold; NIR's IF/LIF/CubaLIF have a fixed one"
     if a["reset"] == "subtract":
         return "resets by subtraction; NIR neurons reset to v_reset"
     if a["reset"] == "none":

@@ -191,11 +191,9 @@ def _neuron(b, node, xs, graph):
     """The ``Neuron`` step (:func:`snnc.ir.neuron.step`), its state declared in the state table."""
     a, p, n = node.attrs, node.params, node.name
     zeros = np.zeros(node.shape, np.float32)
-    keys = initial_keys(a, p.__contains__)
-    v, v_out = b.state(n, "v", np.float32, node.shape, _init(p.get(keys["v"]), zeros))
-    state, outputs = {"v": v}, {"v": v_out}
-    if "i" in keys:
-        state["i"], outputs["i"] = b.state(n, "i", np.float32, node.shape, _init(p.get(keys["i"]), zeros))
+    state, outputs = {}, {}
+    for var, key in initial_keys(a, p.__contains__).items():
+        state[var], outputs[var] = b.state(n, var, np.float32, node.shape, _init(p.get(key), zeros))
     if a["reset_timing"] == "delayed":  # the previous spike, stored as 0/1
         s, outputs["s"] = b.state(n, "s", np.float32, node.shape, zeros)
         state["s"] = b.op("Cast", [s], base=n, to=TensorProto.BOOL)

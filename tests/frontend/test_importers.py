@@ -196,12 +196,16 @@ import snnc.nn as snnc_nn  # noqa: E402
 
 @pytest.mark.parametrize("v_reset", _split([None, 0.0, 0.1], lambda c: c != 0.1))
 def test_snnc_nn_exact(v_reset):
-    """snnc.nn IF, LIF (per-neuron threshold), PLIF (not decay_input) and CubaLIF in one chain."""
+    """snnc.nn IF, LIF (per-neuron threshold), PLIF (not decay_input), CubaLIF and ALIF (scalar and
+    per-neuron adaptation) in one chain."""
     torch.manual_seed(11)
     neurons = [snnc_nn.IF(v_threshold=0.9, v_reset=v_reset),
                snnc_nn.LIF(tau=2.5, v_threshold=torch.rand(10) + 0.4, v_reset=v_reset),
                snnc_nn.PLIF(init_tau=3.0, decay_input=False, v_reset=v_reset),
-               snnc_nn.CubaLIF(current_decay=0.3, voltage_decay=0.2, v_reset=v_reset)]
+               snnc_nn.CubaLIF(current_decay=0.3, voltage_decay=0.2, v_reset=v_reset),
+               snnc_nn.ALIF(tau=2.0, tau_adapt=6.0, beta_adapt=0.4, v_reset=v_reset),
+               snnc_nn.ALIF(tau=3.0, tau_adapt=torch.rand(10) * 8 + 1, beta_adapt=torch.rand(10), decay_input=False,
+                            v_reset=v_reset)]
     model = _chain(6, 10, neurons, lambda i, n: torch.rand(n) * 0.5 + 0.1)
     x = torch.randn(T, N, 6) * 1.5
     paths = [str(2 * i + 1) for i in range(len(neurons))]

@@ -37,7 +37,7 @@ def _eager(model, x):
 
 
 def _chain(reset, seed):
-    """IF, LIF (both decay_input), PLIF, CubaLIF in one model; per-neuron thresholds/tau/decays."""
+    """IF, LIF (both decay_input), PLIF, CubaLIF, ALIF in one model; per-neuron thresholds/tau/decays."""
     torch.manual_seed(seed)
     v_reset = None if reset == "subtract" else 0.0
     leak = None if v_reset is None else -0.25  # a non-zero v_reset: the leak target
@@ -50,6 +50,8 @@ def _chain(reset, seed):
         nn.Linear(6, 5), snn.CubaLIF(current_decay=torch.rand(5) * 0.8, voltage_decay=0.3,
                                      v_threshold=torch.rand(5) * 0.5 + 0.4, v_reset=v_reset),
         nn.Linear(5, 4), snn.CubaLIF(current_decay=0.25, voltage_decay=torch.rand(4) * 0.5, v_reset=v_reset),
+        nn.Linear(4, 4), snn.ALIF(tau=1.5, tau_adapt=torch.rand(4) * 6 + 1, beta_adapt=0.2, v_threshold=0.2,
+                                  v_reset=v_reset),
     )
     with torch.no_grad():  # strong enough weights that every layer both fires and stays silent
         for layer in model[::2]:
@@ -71,7 +73,8 @@ def test_round_trip_every_neuron_bit_exact(tmp_path, reset):
     _export(model, x, path)
     graph = snnc.load(path)
     neurons = [n for n in graph.nodes if n.op == "Neuron"]
-    assert [n.attrs["charge"] for n in neurons] == ["if", "lif", "lif", "plif", "plif", "cuba", "cuba"]
+    assert [n.attrs["charge"] for n in neurons] == ["if", "lif", "lif", "plif", "plif", "cuba", "cuba", "lif"]
+    assert [n.attrs["threshold"] for n in neurons].count("adaptive") == 1
     assert {n.attrs["reset"] for n in neurons} == {reset}
     ref = _eager(model, x)
     assert 0 < ref.sum() < ref.numel()  # the last layer both fires and stays silent

@@ -42,7 +42,14 @@ HAND = {
     # I = I/2 + X; H = 0.75 V + I
     "cuba": (lambda: snn.CubaLIF(current_decay=0.5, voltage_decay=0.25), [1.0, 0.0, 0.0, 1.0],
              [1, 0, 0, 1], [0.0, 0.5, 0.625, 0.0]),
+    # H = V + (X - V)/2; th = 1 + B/2; B = 3/4·B + S (tau_adapt = 4): the second 1.125 does not fire
+    # (th = 1.375), 1.3125 does (th = 1.28125)
+    "alif": (lambda: snn.ALIF(tau=2.0, tau_adapt=4.0, beta_adapt=0.5), [1.5, 1.5, 1.5, 1.5, 1.5, 0.0, 3.0],
+             [0, 1, 0, 0, 1, 0, 0], [0.75, 0.0, 0.75, 1.125, 0.0, 0.0, 1.5]),
 }
+
+#: ``B`` after each step of the "alif" case
+ALIF_B = [0.0, 1.0, 0.75, 0.5625, 1.421875, 1.06640625, 0.7998046875]
 
 
 @pytest.mark.parametrize("case", sorted(HAND))
@@ -51,6 +58,28 @@ def test_hand_computed_sequence(case):
     got_s, got_v = run(factory().double(), xs)
     assert got_s == spikes
     assert got_v == pytest.approx(vs, abs=1e-12)
+
+
+def test_alif_adaptation_trace():
+    n = snn.ALIF(tau=2.0, tau_adapt=4.0, beta_adapt=0.5).double()
+    trace = []
+    for x in HAND["alif"][1]:
+        n(torch.tensor([x], dtype=torch.float64))
+        trace.append(n.b.item())
+    assert trace == ALIF_B
+
+
+def test_alif_window_resets_the_adaptation():
+    """Without the window the fourth step does not fire (``th = 1.375``); every window of 2 starts again
+    from ``V = v_reset``, ``B = 0``, so the first two steps repeat."""
+    n = snn.ALIF(tau=2.0, tau_adapt=4.0, beta_adapt=0.5, window_size=2).double()
+    spikes = [n(torch.tensor([x], dtype=torch.float64)).item() for x in HAND["alif"][1][:4]]
+    assert spikes == [0, 1, 0, 1]
+
+
+def test_alif_rejects_a_growing_adaptation():
+    with pytest.raises(ValueError, match="tau_adapt must be >= 1"):
+        snn.ALIF(tau_adapt=0.5)
 
 
 def test_cuba_current_is_not_reset_by_a_spike():

@@ -18,6 +18,15 @@ CONFIGS = {
     "cuba-soft": (neuron.CubaLIF, {"current_decay": 0.1, "voltage_decay": 0.4, "v_reset": None}),
 }
 
+#: adaptive-threshold neurons (the Triton backend only)
+ADAPTIVE = {
+    "alif-hard": (neuron.ALIF, {"tau": 3.0, "tau_adapt": 5.0, "beta_adapt": 0.3}),
+    "alif-soft-nodecay": (neuron.ALIF, {"tau": 1.7, "tau_adapt": 20.0, "beta_adapt": 1.5, "decay_input": False,
+                                        "v_reset": None}),
+    "alif-hard-vreset": (neuron.ALIF, {"tau": 2.0, "tau_adapt": 3.0, "beta_adapt": 0.7, "v_reset": -0.25,
+                                       "v_threshold": 0.7}),
+}
+
 
 def surrogates():
     """Every surrogate of snnc.nn that has a kernel form, with non-default parameters."""
@@ -31,7 +40,7 @@ def surrogates():
 
 
 def make_pair(name: str, backend: str, **extra):
-    cls, kw = CONFIGS[name]
+    cls, kw = {**CONFIGS, **ADAPTIVE}[name]
     kw = {**kw, **extra}
     ref = cls(step_mode="m", backend="torch", **kw)
     fused = cls(step_mode="m", backend=backend, **kw)
@@ -51,7 +60,7 @@ def compare(ref, fused, x: torch.Tensor, exact: bool = True, grad: bool = True, 
         assert a.dtype == b.dtype and a.shape == b.shape
         mismatch = (a != b).sum().item()
         assert mismatch == 0 if exact else mismatch <= max(1, int(a.numel() * spike_tol)), f"{mismatch} spikes differ"
-    for state in ("v", "i"):
+    for state in ("v", "i", "b"):
         va, vb = getattr(ref, state, None), getattr(fused, state, None)
         if isinstance(va, torch.Tensor):
             if exact:

@@ -6,7 +6,7 @@ import torch
 
 from snnc.nn import neuron, reset_net
 
-from runtime_cases import CONFIGS, compare, make_pair
+from runtime_cases import ADAPTIVE, CONFIGS, compare, make_pair
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 
@@ -35,6 +35,15 @@ def test_full_size(backend, name, dtype):
     ref, fused = make_pair(name, backend, store_v_seq=True)
     tol = {torch.float32: (1e-5, 1e-6), torch.float16: (2e-2, 2e-2), torch.bfloat16: (0.1, 0.1)}[dtype]
     compare(ref.cuda(), fused.cuda(), _x((8, 16, 4097), dtype), exact=True, rtol=tol[0], atol=tol[1])
+
+
+@pytest.mark.parametrize("name", sorted(ADAPTIVE))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+def test_adaptive_full_size(name, dtype):
+    """The adaptive-threshold kernel (Triton) on the device: bit-exact forward, gradients to rounding."""
+    ref, fused = make_pair(name, "triton", store_v_seq=True)
+    tol = {torch.float32: (1e-5, 1e-6), torch.float16: (2e-2, 2e-2), torch.bfloat16: (0.1, 0.1)}[dtype]
+    compare(ref.cuda(), fused.cuda(), _x((8, 16, 4097), dtype) + 0.3, exact=True, rtol=tol[0], atol=tol[1], calls=2)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

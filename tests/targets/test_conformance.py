@@ -35,7 +35,8 @@ CHARGE_PARAMS = {"if": {}, "lif": {"tau": 2.0}, "plif": {"k": 0.5}, "beta": {"be
                  "cuba": {"alpha": 0.5, "beta": 0.75}}
 
 
-def _neuron_graph(charge="if", reset="hard", timing="immediate", compare="ge", readout=None) -> Graph:
+def _neuron_graph(charge="if", reset="hard", timing="immediate", compare="ge", readout=None,
+                  adaptive=False) -> Graph:
     """Input(6) → Linear → the neuron under test → Linear → IF → [Readout] → Output."""
     rng = np.random.default_rng(5)
     classes = 2 if readout and readout[1] == "binary_logit" else 3
@@ -45,7 +46,10 @@ def _neuron_graph(charge="if", reset="hard", timing="immediate", compare="ge", r
     params = {"v_threshold": np.array(0.5, F32), **{k: np.array(v, F32) for k, v in CHARGE_PARAMS[charge].items()}}
     if reset == "hard":
         params["v_reset"] = np.array(0.0, F32)
-    g.add_node("n1", "Neuron", ["fc1"], params, charge=charge, reset=reset, reset_timing=timing, compare=compare)
+    if adaptive:
+        params.update(adapt_decay=np.array(0.75, F32), adapt_scale=np.array(0.25, F32))
+    g.add_node("n1", "Neuron", ["fc1"], params, charge=charge, reset=reset, reset_timing=timing, compare=compare,
+               threshold="adaptive" if adaptive else "fixed")
     g.add_node("fc2", "Linear", ["n1"], {"weight": _weights(rng, (classes, 8))})
     g.add_node("n2", "Neuron", ["fc2"], _if_params(), charge="if")
     last = "n2"
@@ -94,6 +98,8 @@ VARIANTS = {
     **{f"Neuron {c}/{r}/{t}": (lambda c=c, r=r, t=t: _neuron_graph(c, r, t))
        for c in ("beta", "cuba") for r in ("hard", "subtract") for t in ("delayed", "compensated")},
     "Neuron if/hard/gt": lambda: _neuron_graph(compare="gt"),
+    **{f"Neuron {c}/{r}/adaptive": (lambda c=c, r=r: _neuron_graph(c, r, adaptive=True))
+       for c, r in (("lif", "hard"), ("lif", "subtract"), ("cuba", "subtract"))},
     **{f"Readout {m}/{r}": (lambda m=m, r=r: _neuron_graph(readout=(m, r)))
        for m, r in (("spike", "argmax_spike_count"), ("spike", "first_to_threshold"),
                     ("spike", "threshold_then_argmax"), ("spike", "binary_logit"),
@@ -103,7 +109,8 @@ VARIANTS = {
 }
 
 def _neurons(*, resets=(), timings=()) -> set[str]:
-    """The neuron variants (``Neuron charge/reset[/timing]``) with one of ``resets`` or ``timings``."""
+    """The neuron variants (``Neuron charge/reset[/timing or adaptive]``) with one of ``resets`` or
+    ``timings``."""
     chosen = set()
     for variant in VARIANTS:
         if variant.startswith("Neuron "):
@@ -119,11 +126,14 @@ REFUSED: dict[str, set[str]] = {
     "onnx": {"BatchNorm"},  # folded into the layer before it by the passes; after a neuron it cannot be
     "lynxi": {"BatchNorm"},
     "hls": {"BatchNorm"},
-    # Lava's CUBA neuron: v = 0 after a spike, no delayed reset; netx: a chain of layers with spike outputs
-    "loihi": _neurons(resets=("subtract", "none"), timings=("delayed", "compensated"))
+    # Lava's CUBA neuron: v = 0 after a spike, no delayed reset, a fixed threshold; netx: a chain of
+    # layers with spike outputs
+    "loihi": _neurons(resets=("subtract", "none"), timings=("delayed", "compensated", "adaptive"))
     | {"Add", "BatchNorm", "MaxPool2d", "Readout membrane/argmax_membrane", "Readout membrane/binary_logit"},
-    # NIR neurons reset to v_reset; snnTorch Synaptic's delayed reset to zero also clears the new current
-    "nir": _neurons(resets=("subtract", "none")) | {"Neuron cuba/hard/delayed", "BatchNorm", "MaxPool2d"},
+    # NIR neurons reset to v_reset and have a fixed threshold; snnTorch Synaptic's delayed reset to zero
+    # also clears the new current
+    "nir": _neurons(resets=("subtract", "none"), timings=("adaptive",))
+    | {"Neuron cuba/hard/delayed", "BatchNorm", "MaxPool2d"},
 }
 
 

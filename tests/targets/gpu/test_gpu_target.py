@@ -13,6 +13,9 @@ from snnc.targets import get_target
 
 
 def graph(seed=0, charge="lif", window=0):
+    """… → Conv2d → Neuron of ``charge`` ("alif": lif with an adaptive threshold) → … → Readout."""
+    adaptive = charge == "alif"
+    charge = "lif" if adaptive else charge
     rng = np.random.default_rng(seed)
     f32 = lambda a: np.asarray(a, np.float32)  # noqa: E731
     g = Graph()
@@ -22,7 +25,10 @@ def graph(seed=0, charge="lif", window=0):
     params = {"v_threshold": f32(0.5), "v_reset": f32(0.0)}
     params.update({"lif": {"tau": f32(3.0), "v_leak": f32(0.0)}, "cuba": {"alpha": f32(0.7), "beta": f32(0.8)},
                    "plif": {"k": f32(0.4), "v_leak": f32(0.0)}, "if": {}}[charge])
-    g.add_node("n1", "Neuron", ["conv"], params, charge=charge, reset="hard", window_size=window)
+    if adaptive:
+        params.update(adapt_decay=f32(0.8), adapt_scale=f32(0.3))
+    g.add_node("n1", "Neuron", ["conv"], params, charge=charge, reset="hard", window_size=window,
+               threshold="adaptive" if adaptive else "fixed")
     g.add_node("pool", "SumPool2d", ["n1"], kernel_size=2)
     g.add_node("flat", "Flatten", ["pool"])
     g.add_node("fc", "Linear", ["flat"], {"weight": f32(rng.normal(size=(3, 36)) * 0.5)})
@@ -34,7 +40,7 @@ def graph(seed=0, charge="lif", window=0):
     return g.verify()
 
 
-@pytest.mark.parametrize("charge,window", [("lif", 0), ("cuba", 3), ("plif", 0), ("if", 2)])
+@pytest.mark.parametrize("charge,window", [("lif", 0), ("cuba", 3), ("plif", 0), ("if", 2), ("alif", 3)])
 def test_cpu_simulate_equals_interpreter(tmp_path, charge, window):
     target = get_target("gpu")
     g = target.prepare(graph(charge=charge, window=window), {})
@@ -65,7 +71,7 @@ def test_exported_program(tmp_path):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("charge,window", [("lif", 0), ("cuba", 3), ("plif", 2)])
+@pytest.mark.parametrize("charge,window", [("lif", 0), ("cuba", 3), ("plif", 2), ("alif", 0), ("alif", 3)])
 def test_cuda_fused_path(tmp_path, charge, window):
     if not torch.cuda.is_available():
         pytest.skip("needs CUDA")

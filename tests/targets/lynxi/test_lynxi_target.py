@@ -96,7 +96,7 @@ def test_independent_reader_reproduces_parameters(fixed, artifact):
             np.testing.assert_array_equal(layer["params"][key], value)
             assert layer["params"][key].tobytes() == value.tobytes()
     assert layers["n"]["attrs"] == {"charge": "cuba", "decay_input": True, "compare": "ge", "reset": "subtract",
-                                    "reset_timing": "immediate"}
+                                    "reset_timing": "immediate", "threshold": "fixed"}
     assert layers["conv"]["attrs"]["padding"] == [1, 1]
     assert [e["var"] for e in doc["state_region"]["entries"] if e["layer"] == "n"] == ["v", "i"]
     assert doc["window"] == 4 and doc["outputs"] == ["y"]
