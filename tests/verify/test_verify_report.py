@@ -68,18 +68,18 @@ def test_tampered_artifact_fails_naming_the_node(graph, tmp_path, expose, node, 
 
 
 def test_first_divergence_is_earliest_step_then_node():
-    from snnc.verification import _compare, _first_divergence
+    from snnc.verification.comparison import compare, first_divergence
     ref = torch.zeros(5, 2, 3)
     a = ref.clone(); a[3, 1, 2] = 1
     b = ref.clone(); b[2, 0, 1] = 7; b[2, 1, 0] = 8
-    la, lb = _compare("a", "Neuron", "layer", ref, a), _compare("b", "Linear", "layer", ref, b)
+    la, lb = compare("a", "Neuron", "layer", ref, a), compare("b", "Linear", "layer", ref, b)
     assert (la.mismatches, lb.mismatches) == (1, 2)
-    d = _first_divergence([la, lb], {"a": 0, "b": 1})
+    d = first_divergence([la, lb], {"a": 0, "b": 1})
     assert (d.node, d.step, d.batch, d.index, d.reference, d.target) == ("b", 2, 0, (1,), 0.0, 7.0)
     c = ref.clone(); c[2, 1, 1] = 1
-    d = _first_divergence([lb, _compare("c", "Neuron", "layer", ref, c)], {"c": 0, "b": 1})
+    d = first_divergence([lb, compare("c", "Neuron", "layer", ref, c)], {"c": 0, "b": 1})
     assert (d.node, d.step, d.batch) == ("c", 2, 1)
-    shape = _compare("s", "Neuron", "output", ref, torch.zeros(5, 2, 4))
+    shape = compare("s", "Neuron", "output", ref, torch.zeros(5, 2, 4))
     assert not shape.ok and "shape" in shape.shape_error
 
 

@@ -1,0 +1,35 @@
+"""The random inputs ``verify`` draws when none are given."""
+
+from __future__ import annotations
+
+import torch
+
+from ..ir.budget import check_elements
+from ..ir.errors import SnncError
+from ..ir.numerics import get_profile
+
+
+def sample_inputs(input_shape, samples: int = 4, timesteps: int = 16, seed: int = 0,
+                  kind: str = "spikes", rate: float = 0.3) -> torch.Tensor:
+    """Random inputs ``[timesteps, samples, *input_shape]``: Bernoulli spikes (0/1, probability
+    ``rate``) or values uniform in ``[0, 1)`` (``kind="values"``), reproducible from ``seed``."""
+    if samples <= 0 or timesteps <= 0:
+        raise SnncError(f"need samples > 0 and timesteps > 0, got samples={samples}, timesteps={timesteps}")
+    gen = torch.Generator().manual_seed(int(seed))
+    shape = (int(timesteps), int(samples)) + tuple(input_shape)
+    check_elements(shape, 4, f"--samples {samples} x --timesteps {timesteps} random inputs")
+    u = torch.rand(shape, generator=gen)
+    if kind == "spikes":
+        return (u < rate).to(torch.float32)
+    if kind == "values":
+        return u
+    raise SnncError(f"input kind must be 'spikes' or 'values', got {kind!r}")
+
+
+def is_float_profile(name: str) -> bool:
+    try:
+        return get_profile(name).dtype.is_floating_point and name in ("float32", "float64", "float16", "bfloat16")
+    except SnncError:
+        return False
+
+
