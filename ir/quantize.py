@@ -68,24 +68,36 @@ def _ldexp(y, exponent: int):
     return np.ldexp(y, exponent)
 
 
-def round_half(y, mode: str):
-    """Round ``y`` (numpy array or torch tensor, float) to integers (still float) by ``mode``."""
-    xp = _ns(y)
+def rounds_up(mode: str, above_half, at_half, negative, odd, inexact):
+    """Whether a value between the integers ``q = floor(value)`` and ``q + 1`` rounds to ``q + 1`` by
+    ``mode`` (the ``ap_fixed`` modes), from where its fraction lies (``above_half``, ``at_half``,
+    ``inexact``: not 0), its sign and whether ``q`` is odd (boolean arrays or tensors): the one rule the
+    float conversion here and the integer shifts of ``ir.numerics.hls_arithmetic`` share."""
     if mode == "trn":
-        return xp.floor(y)
+        return above_half & False
     if mode == "trn_zero":
-        return xp.trunc(y)
+        return negative & inexact
     if mode == "rnd":
-        return xp.floor(y + 0.5)
-    if mode == "rnd_min_inf":
-        return xp.ceil(y - 0.5)
+        return above_half | at_half
     if mode == "rnd_zero":
-        return xp.sign(y) * xp.ceil(xp.abs(y) - 0.5)
+        return above_half | (at_half & negative)
     if mode == "rnd_inf":
-        return xp.sign(y) * xp.floor(xp.abs(y) + 0.5)
+        return above_half | (at_half & ~negative)
+    if mode == "rnd_min_inf":
+        return above_half
     if mode == "rnd_conv":
-        return xp.round(y)
+        return above_half | (at_half & odd)
     raise SnncError(f"unknown rounding mode {mode!r}; expected one of {ROUNDING}")
+
+
+def round_half(y, mode: str):
+    """Round ``y`` (numpy array or torch tensor, float) to integers (still float) by ``mode``, exactly
+    (``floor`` and the fraction ``y - floor(y)`` are exact in binary floating point)."""
+    xp = _ns(y)
+    f = xp.floor(y)
+    frac = y - f
+    up = rounds_up(mode, frac > 0.5, frac == 0.5, y < 0, xp.remainder(f, 2) == 1, frac != 0)
+    return xp.where(up, f + 1, f)
 
 
 def bring_into_range(q, q_min: int, q_max: int, mode: str):
@@ -327,6 +339,6 @@ def calibrate(graph, data, numerics: str = "float32") -> Calibration:
     return Calibration(values)
 
 
-__all__ = ["Fixed", "ROUNDING", "OVERFLOW", "TENSOR_CLASSES", "round_half", "bring_into_range",
+__all__ = ["Fixed", "ROUNDING", "OVERFLOW", "TENSOR_CLASSES", "rounds_up", "round_half", "bring_into_range",
            "format_of", "set_format", "real_params", "choose_fixed", "choose_exponent", "Stats",
            "Calibration", "calibrate"]

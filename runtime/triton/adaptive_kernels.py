@@ -31,7 +31,7 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from .kernels import _charge, _fresh, _neurons, _param, _reset, _round, _surrogate_grad
+from .kernels import _charge, _fresh, _incoming, _lif_charge_grad, _neurons, _param, _reset, _round, _surrogate_grad
 
 
 @triton.jit
@@ -103,12 +103,8 @@ def adaptive_backward_kernel(
         inv_tau = tau
     else:
         inv_tau = 1.0 / tau
-    gv = tl.zeros([BLOCK], tl.float32)
-    gb = tl.zeros([BLOCK], tl.float32)
-    if HAS_GVT:
-        gv += tl.load(gvT_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-    if HAS_GBT:
-        gb += tl.load(gbT_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    gv = _incoming(gvT_ptr, offs, mask, HAS_GVT, BLOCK)
+    gb = _incoming(gbT_ptr, offs, mask, HAS_GBT, BLOCK)
     for r in range(T):
         t = T - 1 - r
         row = n * t
@@ -137,11 +133,7 @@ def adaptive_backward_kernel(
         gth -= g_spike * sg
         gb = gb * decay + gth * scale
         if CHARGE == 1:
-            if DECAY_INPUT:
-                gx = gh * inv_tau
-            else:
-                gx = gh
-            gv = gh * (1.0 - inv_tau)
+            gx, gv = _lif_charge_grad(gh, inv_tau, DECAY_INPUT)
         else:
             gx = gh
             gv = gh

@@ -310,6 +310,25 @@ def _fresh(t, window, steps0, WINDOW: tl.constexpr):
 
 
 @triton.jit
+def _lif_charge_grad(gh, inv_tau, DECAY_INPUT: tl.constexpr):
+    """``(gX, gV)`` of the lif charge: ``∂H/∂X = 1/tau`` (decay_input, else 1), ``∂H/∂V = 1 - 1/tau``."""
+    if DECAY_INPUT:
+        gx = gh * inv_tau
+    else:
+        gx = gh
+    return gx, gh * (1.0 - inv_tau)
+
+
+@triton.jit
+def _incoming(ptr, offs, mask, HAS: tl.constexpr, BLOCK: tl.constexpr):
+    """The gradient reaching the state after the last step, in float32 (zeros without one)."""
+    g = tl.zeros([BLOCK], tl.float32)
+    if HAS:
+        g += tl.load(ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    return g
+
+
+@triton.jit
 def _neurons(N, BLOCK: tl.constexpr):
     """This program's ``BLOCK`` neurons: their offsets in a step, the mask of those below ``N``, and the
     step stride ``N`` as int64 (offsets across steps are 64-bit scalars, within a step 32-bit)."""
@@ -501,11 +520,7 @@ def _backward_chunk(loaded, gx_ptr, n, offs, mask, t0, gv, gi, gk, vth, p1, p2, 
             gx = gh
             gv = gh
         elif CHARGE == 1:
-            if DECAY_INPUT:
-                gx = gh * inv_tau
-            else:
-                gx = gh
-            gv = gh * (1.0 - inv_tau)
+            gx, gv = _lif_charge_grad(gh, inv_tau, DECAY_INPUT)
         elif CHARGE == 2:
             dh_dk = -_round(vs[NSTEPS - 1 - r] - v_leak, DT, LOWP)
             if DECAY_INPUT:
@@ -551,13 +566,9 @@ def neuron_backward_kernel(
     offs, mask, n, vth, p1, p2, v_start, i_start = _program(N, v0_ptr, i0_ptr, vth_ptr, p1_ptr, p2_ptr, v0_s, vth_s,
                                                             p1_s, p2_s, V0_MODE, I0_MODE, VTH_MODE, P1_MODE, P2_MODE,
                                                             ROUND_K, NATIVE16, DT, LOWP, BLOCK)
-    gv = tl.zeros([BLOCK], tl.float32)
-    gi = tl.zeros([BLOCK], tl.float32)
+    gv = _incoming(gvT_ptr, offs, mask, HAS_GVT, BLOCK)
+    gi = _incoming(giT_ptr, offs, mask, HAS_GIT, BLOCK)
     gk = tl.zeros([BLOCK], tl.float32)
-    if HAS_GVT:
-        gv += tl.load(gvT_ptr + offs, mask=mask, other=0.0).to(tl.float32)
-    if HAS_GIT:
-        gi += tl.load(giT_ptr + offs, mask=mask, other=0.0).to(tl.float32)
     # whole chunks from the end, each one's loads issued while the one after it runs back, then the
     # T mod CHUNK leading steps
     if FULL > 0:
