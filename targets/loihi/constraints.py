@@ -1,6 +1,6 @@
 """What the Loihi target accepts, and the per-layer resource estimate ``snnc inspect`` prints.
 
-The graph checked here is the one :meth:`snnc.ir.numerics.loihi.LoihiProfile.quantize` produced
+The graph checked here is the one :func:`snnc.targets.loihi.layers.lower_to_layers` produced
 (structural refusals — Add, max-pool, non-CUBA neurons — are raised there, naming the node). Here:
 integer ranges that Lava keeps intact, and sizes a Loihi 2 core can hold.
 

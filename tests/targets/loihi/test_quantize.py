@@ -193,7 +193,7 @@ def test_pool_then_conv_merges_exactly_or_is_refused():
 
     import torch.nn.functional as F
 
-    from snnc.ir.numerics.loihi import pool_then_conv
+    from snnc.targets.loihi.layers import pool_then_conv
 
     rng = np.random.default_rng(6)
     merged = refused = 0
