@@ -155,7 +155,7 @@ class SeqToANNContainer(nn.Sequential, StepModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.step_mode == "s":
             return super().forward(x)
-        return seq_to_ann_forward(x, super().forward)
+        return seq_to_ann_forward(x, list(self))  # the modules (not a bound super() method: dynamo traces it)
 
     def extra_repr(self) -> str:
         return f"step_mode={self.step_mode!r}"
