@@ -105,31 +105,19 @@ def to_graph(model_or_graph, example_input=None, **options) -> Graph:
             raise SnncError(f"{path}: this is {what}, not a model: 'snnc inspect {root}' describes it, "
                             f"'snnc simulate {root} --inputs X.npy -o Y.npy' runs it, and "
                             f"'snnc verify MODEL --target {target} --artifact {root}' checks it against its model")
-        try:
-            from .frontend import load_model
-        except ImportError:
-            raise SnncError(f"{path}: cannot load this kind of model in this build of snnc "
-                            "(only saved snnc IR graphs)") from None
+        from .frontend import load_model
         loaded = load_model(path, **{k: v for k, v in options.items()
                                      if k in ("trust_pickle", "modules", "input_shape")})
         if isinstance(loaded, Graph):
             return loaded
         model_or_graph = loaded
     if isinstance(model_or_graph, torch.nn.Module):
-        try:
-            from .frontend import trace
-        except ImportError:
-            trace = None
-        if trace is None:
-            raise SnncError("tracing torch modules needs snnc.trace, which is not available in this build")
+        from .frontend import trace
         if example_input is None:  # traced at --input-shape, completed or inferred from the first layer
             from .frontend.input_shape import resolve_input_shape
             shape = resolve_input_shape(model_or_graph, parse_shape(options.get("input_shape")))
             example_input = zero_input(shape, options.get("timesteps"))
-        graph = trace(model_or_graph, torch.as_tensor(example_input))
-        if not isinstance(graph, Graph):
-            raise SnncError(f"snnc.trace returned {type(graph).__name__}, expected a snnc.ir.Graph")
-        return graph
+        return trace(model_or_graph, torch.as_tensor(example_input))
     raise SnncError(f"cannot compile a {type(model_or_graph).__name__}: expected a torch module, a snnc.ir.Graph "
                     "or a path to a model")
 
@@ -144,26 +132,10 @@ def zero_input(input_shape, timesteps=None) -> torch.Tensor:
 
 
 def standard_passes(graph: Graph, window=None) -> Graph:
-    """The common passes before a target's own preparation (``snnc.passes.standard_pipeline`` when
-    it exists: shape inference, BN folding, dead-node elimination, readout window propagation)."""
-    try:
-        from .passes import standard_pipeline
-    except ImportError:
-        standard_pipeline = None
-    if standard_pipeline is not None:
-        out = standard_pipeline(graph, window=window)
-        return (out if out is not None else graph).verify()
-    graph = graph.copy().verify()
-    if window is not None:
-        if not isinstance(window, int) or window < 0:
-            raise SnncError(f"window must be an integer >= 0, got {window!r}")
-        for node in graph.nodes:
-            if node.stateful:
-                node.attrs["window_size"] = window
-        graph.verify()
-    if any(n.op == "BatchNorm" for n in graph.nodes):
-        raise SnncError("BatchNorm must be folded before lowering, and this build has no folding pass")
-    return graph
+    """The common passes before a target's own preparation (``snnc.passes.standard_pipeline``: shape
+    inference, BN folding, dead-node elimination, readout window propagation)."""
+    from .passes import standard_pipeline
+    return standard_pipeline(graph, window=window).verify()
 
 
 def prepare(model_or_graph, target, example_input=None, trace_input=None, **options):
