@@ -3,6 +3,8 @@ equations): launch and eager autograd."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import torch
 import triton
 
@@ -119,12 +121,5 @@ def multistep(problem: NeuronProblem, x_seq: torch.Tensor, state: dict):
         s, v_last, b_last, v_seq = _AdaptiveNeuron.apply(*args)
     else:
         with torch.no_grad():
-            s, v_last, b_last, v_seq = _AdaptiveNeuron.forward(_Inference(), *args)
+            s, v_last, b_last, v_seq = _AdaptiveNeuron.forward(SimpleNamespace(), *args)  # no autograd context
     return s, {"v": v_last, "b": b_last}, v_seq
-
-
-class _Inference:
-    """The context of a forward run outside autograd (nothing is saved)."""
-
-    def save_for_backward(self, *tensors):
-        pass
