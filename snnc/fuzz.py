@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 
 from .ir import Graph
 from .ir.ops import READOUT_RULES
+from .targets.accepts import ACCEPTS, fuzz_hints
 
 REGIMES = ("typical", "threshold", "overflow")
 CHARGES = ("if", "lif", "plif", "beta", "cuba")
@@ -116,14 +117,9 @@ def _scalar(value: float) -> np.ndarray:
 
 RESETS = ("hard", "subtract", "none")
 
-#: what each target's constraints admit, so that its fuzzing is not spent on refusals (the targets
-#: refuse the rest with an error naming the node; ``graphs()`` without hints draws everything)
-TARGET_HINTS = {
-    "loihi": {"resets": ("hard",), "delayed": False, "pools": ("SumPool2d", "AvgPool2d"), "per_neuron": False,
-              "v_resets": (0.0,), "readout_modes": ("spike",), "bias": False, "conv_blocks": (1, 1)},
-    "nir": {"readout": False, "compares": ("gt",), "resets": ("hard",), "window": 0, "delayed": False,
-            "pools": ("SumPool2d", "AvgPool2d")},
-}
+#: what each target accepts (``snnc.targets.accepts``), so that its fuzzing is not spent on refusals
+#: (the targets refuse the rest with an error naming the node; ``graphs()`` without hints draws everything)
+TARGET_HINTS = {name: hints for name, accepts in ACCEPTS.items() if (hints := fuzz_hints(accepts))}
 
 
 def neuron_params(pick: Choices, shape, regime: str = "typical", charges=CHARGES, per_neuron: bool | None = None,

@@ -3,6 +3,8 @@
 Each ``targets/<name>/`` has ``lower.py`` (IR → artifact files), ``simulate.py`` (artifact files →
 outputs, reading nothing but those files), ``constraints.py`` (what the target accepts; refusals name
 the node and the limit) and ``FORMAT.md``. Its ``__init__`` exposes ``TARGET``, a :class:`Target`.
+What every target accepts is declared as data in ``targets/accepts.py`` (its constraints read their op
+lists from there; the fuzzer's draws and the conformance matrix derive from it).
 Shared mechanics live in ``targets/common.py`` and ``snnc.ir``; a target never imports another.
 """
 

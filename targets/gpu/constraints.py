@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from ...ir import Graph
 from ...ir.errors import UnsupportedError
-from .module import STATELESS
+from ..accepts import ACCEPTS
 
-SUPPORTED = set(STATELESS) | {"Input", "Output", "Neuron", "Readout"}
+SUPPORTED = ACCEPTS["gpu"].ops
 
 
 def check(graph: Graph, options: dict | None = None) -> None:

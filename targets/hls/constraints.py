@@ -1,9 +1,8 @@
 """What the hls target accepts. Refusals name the node and the limit.
 
 - The graph must be quantized for the ``hls`` profile (``TARGET.prepare`` does it).
-- Ops: Input, Output, Linear, Conv2d, AvgPool2d, SumPool2d, MaxPool2d, Flatten, Add, Scale, Neuron
-  (charges ``if``, ``lif`` (as ``plif``), ``plif``, ``beta``, ``cuba``; every compare, reset and reset
-  timing the op defines), Readout (both modes, every rule). BatchNorm must be folded first.
+- Ops: those of ``ACCEPTS["hls"]`` (every op but BatchNorm, which must be folded first), every neuron
+  and readout variant the IR defines (a ``lif`` charge as ``plif``).
 - One Input; every stored format signed, at most 53 bits; every exact intermediate (products, sums,
   accumulators) at most 63 bits: checked by running one step of the profile's kernels, which refuse
   any wider value with the node's name.
@@ -14,8 +13,10 @@ from __future__ import annotations
 import torch
 
 from ...ir.errors import SnncError, UnsupportedError
-from ...ir.numerics.hls import SUPPORTED
 from ...ir.quantize import Fixed
+from ..accepts import ACCEPTS
+
+SUPPORTED = sorted(ACCEPTS["hls"].ops)
 
 
 def check(graph, options: dict | None = None) -> None:

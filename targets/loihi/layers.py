@@ -14,6 +14,7 @@ from ...ir.interpreter import KERNELS
 from ...ir.numerics.loihi import (DECAY_UNITY, TARGET, cuba_parameters, layer_scale, quantize_weights,
                                   scalar_param, sign_mode, threshold_mantissa)
 from ...ir.ops import Pool2d, pair
+from ..accepts import ACCEPTS
 
 
 def pool_as_conv(node: Node, channels: int) -> tuple[np.ndarray, dict]:
@@ -55,6 +56,7 @@ def _pool_matrix(node: Node, in_shape) -> np.ndarray:
     return KERNELS[node.op](node, [eye], {}, None).reshape(n, -1).T.numpy()
 
 
+#: why the ops outside ``ACCEPTS["loihi"].ops`` have no netx form
 UNSUPPORTED = {"Add": "residual/branch Add is not supported by netx (a chain of layers)",
                "MaxPool2d": "max pooling has no Loihi synapse; use SumPool2d/AvgPool2d",
                "BatchNorm": "fold BatchNorm into the preceding layer first (the fold pass)"}
@@ -88,8 +90,9 @@ def lower_to_layers(graph: Graph, config: dict | None = None):
     prev = None              # name of the last node emitted into `out`
     layer = _Layer()
     for node in g.nodes:                     # ops with no Loihi form first: they name the real cause
-        if node.op in UNSUPPORTED:
-            raise UnsupportedError(node.name, UNSUPPORTED[node.op], target=TARGET)
+        if node.op not in ACCEPTS[TARGET].ops:
+            raise UnsupportedError(node.name, UNSUPPORTED.get(node.op, f"op {node.op} has no netx form"),
+                                   target=TARGET)
     for node in g.nodes:
         if len(users[node.name]) > 1:
             raise UnsupportedError(node.name, f"its output feeds {len(users[node.name])} nodes; a netx network "

@@ -7,9 +7,9 @@ import numpy as np
 from ...ir import Graph
 from ...ir.errors import UnsupportedError
 from ...ir.numerics.lynxi import F16_MAX
+from ..accepts import ACCEPTS
 
-SUPPORTED_OPS = ("Input", "Output", "Linear", "Conv2d", "AvgPool2d", "SumPool2d", "MaxPool2d", "Flatten",
-                 "Add", "Scale", "Neuron", "Readout")
+SUPPORTED_OPS = sorted(ACCEPTS["lynxi"].ops)
 MAX_CLASSES = 2048  # float16 holds every integer up to 2048 exactly: class indices stay exact
 MAX_FAN_IN = 8192   # the wide accumulator is exact for spike inputs up to this fan-in
 

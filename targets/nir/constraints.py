@@ -16,9 +16,10 @@ import numpy as np
 
 from ...ir import Graph
 from ...ir.errors import UnsupportedError
+from ..accepts import ACCEPTS
 
-SUPPORTED_OPS = ("Input", "Output", "Linear", "Conv2d", "AvgPool2d", "SumPool2d", "Flatten", "Scale", "Add",
-                 "Neuron")
+#: a Readout is accepted where it feeds the output: the target's prepare leaves it out of the file
+SUPPORTED_OPS = sorted(ACCEPTS["nir"].ops - {"Readout"})
 HINT = "; pass --allow-approximate to export the nearest NIR form"
 
 

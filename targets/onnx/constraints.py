@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from ...ir import Graph
 from ...ir.errors import UnsupportedError
+from ..accepts import ACCEPTS
 
-SUPPORTED_OPS = ("Input", "Output", "Linear", "Conv2d", "AvgPool2d", "SumPool2d", "MaxPool2d", "Flatten",
-                 "Add", "Scale", "Neuron", "Readout")
+SUPPORTED_OPS = sorted(ACCEPTS["onnx"].ops)
 PROTOBUF_LIMIT = 2**31 - 2**20  # 2 GiB protobuf limit, minus room for the graph itself
 
 

@@ -3,9 +3,9 @@
 Every variant below (each op, and each neuron charge / reset / timing / comparison and readout rule)
 is compiled for every target of ``snnc.targets.NAMES`` and verified against the reference
 interpreter under the target's numerics: it must be bit-exact, or be refused with an
-``UnsupportedError`` where ``REFUSED`` declares that the target refuses it. A cell that is neither
-(a wrong result, a refusal not declared, a declared refusal that now compiles) fails naming the
-variant and the target.
+``UnsupportedError`` where the target's declaration (``snnc.targets.accepts.ACCEPTS``) does not accept
+it. A cell that is neither (a wrong result, a refusal not declared, a declared refusal that now
+compiles) fails naming the variant and the target.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ import pytest
 
 import snnc
 from snnc.ir import Graph, UnsupportedError
+from snnc.ir.ops import Neuron
 from snnc.targets import NAMES
+from snnc.targets.accepts import ACCEPTS, ALL_OPS
 
 from support.verify_helpers import with_window
 
@@ -92,49 +94,43 @@ def _op_graph(op: str) -> Graph:
     return with_window(g, 8)
 
 
+def _neuron(charge="if", reset="hard", timing="immediate", compare="ge", adaptive=False):
+    """A neuron variant: its graph and what a target must accept to lower it."""
+    graph = lambda: _neuron_graph(charge, reset, timing, compare, adaptive=adaptive)  # noqa: E731
+    return graph, ("Neuron", (charge, reset, timing, compare, "adaptive" if adaptive else "fixed"))
+
+
+def _readout(mode, rule):
+    return (lambda: _neuron_graph(readout=(mode, rule))), ("Readout", mode)
+
+
+#: variant name → (graph builder, the feature it tests: ``("Neuron", attrs)``, ``("Readout", mode)`` or
+#: ``("op", name)``)
 VARIANTS = {
-    **{f"Neuron {c}/{r}": (lambda c=c, r=r: _neuron_graph(c, r))
-       for c in CHARGE_PARAMS for r in ("hard", "subtract", "none")},
-    **{f"Neuron {c}/{r}/{t}": (lambda c=c, r=r, t=t: _neuron_graph(c, r, t))
+    **{f"Neuron {c}/{r}": _neuron(c, r) for c in CHARGE_PARAMS for r in ("hard", "subtract", "none")},
+    **{f"Neuron {c}/{r}/{t}": _neuron(c, r, t)
        for c in ("beta", "cuba") for r in ("hard", "subtract") for t in ("delayed", "compensated")},
-    "Neuron if/hard/gt": lambda: _neuron_graph(compare="gt"),
-    **{f"Neuron {c}/{r}/adaptive": (lambda c=c, r=r: _neuron_graph(c, r, adaptive=True))
+    "Neuron if/hard/gt": _neuron(compare="gt"),
+    **{f"Neuron {c}/{r}/adaptive": _neuron(c, r, adaptive=True)
        for c, r in (("lif", "hard"), ("lif", "subtract"), ("cuba", "subtract"))},
-    **{f"Readout {m}/{r}": (lambda m=m, r=r: _neuron_graph(readout=(m, r)))
+    **{f"Readout {m}/{r}": _readout(m, r)
        for m, r in (("spike", "argmax_spike_count"), ("spike", "first_to_threshold"),
                     ("spike", "threshold_then_argmax"), ("spike", "binary_logit"),
                     ("membrane", "argmax_membrane"), ("membrane", "binary_logit"))},
-    **{op: (lambda op=op: _op_graph(op)) for op in ("Conv2d", "AvgPool2d", "SumPool2d", "MaxPool2d", "Add",
-                                                    "Scale", "BatchNorm")},
+    **{op: ((lambda op=op: _op_graph(op)), ("op", op))
+       for op in ("Conv2d", "AvgPool2d", "SumPool2d", "MaxPool2d", "Add", "Scale", "BatchNorm")},
 }
 
-def _neurons(*, resets=(), timings=()) -> set[str]:
-    """The neuron variants (``Neuron charge/reset[/timing or adaptive]``) with one of ``resets`` or
-    ``timings``."""
-    chosen = set()
-    for variant in VARIANTS:
-        if variant.startswith("Neuron "):
-            _, reset, *rest = variant.removeprefix("Neuron ").split("/")
-            if reset in resets or (rest and rest[0] in timings):
-                chosen.add(variant)
-    return chosen
 
-
-#: what each target declares it refuses, and why (every other cell must verify bit-exactly)
-REFUSED: dict[str, set[str]] = {
-    "gpu": set(),
-    "onnx": {"BatchNorm"},  # folded into the layer before it by the passes; after a neuron it cannot be
-    "lynxi": {"BatchNorm"},
-    "hls": {"BatchNorm"},
-    # Lava's CUBA neuron: v = 0 after a spike, no delayed reset, a fixed threshold; netx: a chain of
-    # layers with spike outputs
-    "loihi": _neurons(resets=("subtract", "none"), timings=("delayed", "compensated", "adaptive"))
-    | {"Add", "BatchNorm", "MaxPool2d", "Readout membrane/argmax_membrane", "Readout membrane/binary_logit"},
-    # NIR neurons reset to v_reset and have a fixed threshold; snnTorch Synaptic's delayed reset to zero
-    # also clears the new current
-    "nir": _neurons(resets=("subtract", "none"), timings=("adaptive",))
-    | {"Neuron cuba/hard/delayed", "BatchNorm", "MaxPool2d"},
-}
+def declared_refusal(target: str, feature) -> str | None:
+    """What ``ACCEPTS[target]`` says the target refuses in ``feature`` (None: it must be bit-exact)."""
+    accepts = ACCEPTS[target]
+    kind, what = feature
+    if kind == "Neuron":
+        return accepts.neuron_refusal(*what)
+    if kind == "Readout":
+        return None if what in accepts.readout_modes else f"readout mode '{what}'"
+    return None if what in accepts.ops else f"op {what}"
 
 
 def _inputs(graph: Graph) -> np.ndarray:
@@ -142,21 +138,32 @@ def _inputs(graph: Graph) -> np.ndarray:
     return (rng.random((16, 3) + tuple(graph.input_shape)) < 0.5).astype(F32)
 
 
-def test_every_target_of_the_registry_has_a_column():
-    assert set(REFUSED) == set(NAMES)
+def test_every_target_of_the_registry_declares_what_it_accepts():
+    assert set(ACCEPTS) == set(NAMES)
+
+
+def test_the_matrix_covers_every_op_and_neuron_attribute_value():
+    ops = {what for kind, what in (f for _, f in VARIANTS.values()) if kind == "op"}
+    neurons = [what for kind, what in (f for _, f in VARIANTS.values()) if kind == "Neuron"]
+    covered = ops | {"Input", "Output", "Linear", "Flatten", "Neuron", "Readout"}
+    assert covered == ALL_OPS, f"ops without a variant: {sorted(ALL_OPS - covered)}"
+    for i, name in enumerate(("charge", "reset", "reset_timing", "compare", "threshold")):
+        choices = set(Neuron.attrs[name].choices)
+        assert {n[i] for n in neurons} == choices, f"Neuron {name} values without a variant"
 
 
 @pytest.mark.parametrize("target", NAMES)
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_conformance(variant, target):
-    graph = VARIANTS[variant]()
-    if target == "nir":  # NIR has no reset window: its column runs without one
+    build, feature = VARIANTS[variant]
+    graph = build()
+    if not ACCEPTS[target].reset_window:  # (NIR) the column runs without the reset window
         graph = with_window(graph, 0)
-    refused = variant in REFUSED[target]
+    refused = declared_refusal(target, feature)
     try:
         report = snnc.verify(graph, target, inputs=_inputs(graph))
     except UnsupportedError as e:
-        assert refused, f"{target} refuses '{variant}' and does not declare it: {e}"
+        assert refused, f"{target} refuses '{variant}' and does not declare it in ACCEPTS: {e}"
         return
-    assert not refused, f"{target} declares that it refuses '{variant}', but it compiled"
+    assert not refused, f"{target} declares that it refuses {refused} ('{variant}'), but it compiled"
     assert report.ok, f"'{variant}' on {target} is not bit-exact:\n{report}"

@@ -19,3 +19,10 @@ def test_format_doc_follows_the_shared_structure(target):
     assert lines[0].startswith("# "), f"{doc}: the first line is the title"
     sections = [line[3:].strip() for line in lines if line.startswith("## ")]
     assert sections == SECTIONS, f"{doc}: sections {sections}, expected {SECTIONS}"
+
+
+@pytest.mark.parametrize("target", NAMES)
+def test_format_doc_limits_point_at_the_declared_contract(target):
+    text = (ROOT / target / "FORMAT.md").read_text()
+    limits = text.split("## Limits", 1)[1].split("\n## ", 1)[0]
+    assert f'ACCEPTS["{target}"]' in limits, f"{target}/FORMAT.md: Limits does not name its ACCEPTS entry"
