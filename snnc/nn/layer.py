@@ -143,31 +143,31 @@ class Dropout(nn.Dropout, MemoryModule):
         return f"p={self.p}, " + MemoryModule.extra_repr(self)
 
 
-class SeqToANNContainer(nn.Sequential, StepModule):
-    """A stack of stateless modules applied with time folded into the batch: in ``'m'`` mode
-    ``[T, N, ...] → [T·N, ...] → modules → [T, N, ...]``; in ``'s'`` mode the modules in order.
-    Inner modules are called per step (keep them in step mode ``'s'``)."""
+class _StepSequential(nn.Sequential, StepModule):
+    """An ``nn.Sequential`` with a step mode: ``'s'`` runs the modules in order on one step."""
 
     def __init__(self, *modules: nn.Module, step_mode: str = "m"):
         super().__init__(*modules)
         self.step_mode = step_mode
+
+    def extra_repr(self) -> str:
+        return f"step_mode={self.step_mode!r}"
+
+
+class SeqToANNContainer(_StepSequential):
+    """A stack of stateless modules applied with time folded into the batch: in ``'m'`` mode
+    ``[T, N, ...] → [T·N, ...] → modules → [T, N, ...]``; in ``'s'`` mode the modules in order.
+    Inner modules are called per step (keep them in step mode ``'s'``)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.step_mode == "s":
             return super().forward(x)
         return seq_to_ann_forward(x, list(self))  # the modules (not a bound super() method: dynamo traces it)
 
-    def extra_repr(self) -> str:
-        return f"step_mode={self.step_mode!r}"
 
-
-class MultiStepContainer(nn.Sequential, StepModule):
+class MultiStepContainer(_StepSequential):
     """Runs single-step modules (stateful ones included) over ``T`` in ``'m'`` mode: for each ``t`` in
     order, ``y[t] = modules(x[t])``; in ``'s'`` mode the modules in order on one step."""
-
-    def __init__(self, *modules: nn.Module, step_mode: str = "m"):
-        super().__init__(*modules)
-        self.step_mode = step_mode
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.step_mode == "s":
