@@ -214,8 +214,10 @@ def decisions_of(outputs: torch.Tensor) -> torch.Tensor:
 def deploy(model: nn.Module, data: Digits, targets=None, out_dir: str = "artifacts", log=print) -> list[dict]:
     """Compile the trained model to every target, verify each artifact bit for bit against the reference
     interpreter on the test spikes, and print a table: target, artifact size, bit-exact, decision
-    agreement of the quantized (or, for NIR, approximated) model with the float one, and the test
-    accuracy of the decisions the target itself produced (the readout at the window's last step)."""
+    agreement of the quantized (or, for NIR, approximated) model with the float one, the test
+    accuracy of the decisions the target itself produced (the readout at the window's last step), and
+    the deployment report's summary (fits, effective synaptic operations per sample, activation
+    sparsity, parameter footprint in the target's formats; then each target's fit totals)."""
     import copy
 
     import snnc
@@ -234,7 +236,7 @@ def deploy(model: nn.Module, data: Digits, targets=None, out_dir: str = "artifac
             options = TARGET_OPTIONS.get(target, {})
             art = snnc.compile(model, target, os.path.join(out_dir, target), example_input=calibration,
                                overwrite=True, **options)  # its own artifacts of an earlier run
-            report = snnc.verify(model, target, x, artifact=art.path)
+            report = snnc.verify(model, target, x, artifact=art.path, deployment=True)
         except snnc.SnncError as e:  # a target that refuses the model says why; the table shows it
             row.update(error=str(e), seconds=time.perf_counter() - t0)
             rows.append(row)
@@ -242,16 +244,26 @@ def deploy(model: nn.Module, data: Digits, targets=None, out_dir: str = "artifac
         decisions = decisions_of(report.outputs[0])
         row.update(size=art.size_bytes, bit_exact=report.bit_exact and report.ok,
                    agreement=report.drift.decision_agreement, accuracy=(decisions == y).double().mean().item(),
-                   seconds=time.perf_counter() - t0, report=report)
+                   seconds=time.perf_counter() - t0, report=report, deployment=report.deployment)
         rows.append(row)
-    log(f"\n{'target':<8} {'artifact':>10} {'bit-exact':>9} {'agree w/ float':>14} {'test acc':>8} {'seconds':>7}")
+    log(f"\n{'target':<8} {'artifact':>10} {'bit-exact':>9} {'agree w/ float':>14} {'test acc':>8} {'fits':>4} "
+        f"{'ACs/sample':>10} {'sparsity':>8} {'params':>9} {'seconds':>7}")
     for row in rows:
         if "error" in row:
             log(f"{row['target']:<8} refused: {row['error']}")
             continue
         agree = "n/a" if row["agreement"] is None else f"{100 * row['agreement']:.1f}%"
+        cost = row["deployment"].cost
         log(f"{row['target']:<8} {row['size']:>8} B {'yes' if row['bit_exact'] else 'NO':>9} {agree:>14} "
-            f"{row['accuracy']:>8.4f} {row['seconds']:>7.1f}")
+            f"{row['accuracy']:>8.4f} {'yes' if row['deployment'].fits else 'NO':>4} "
+            f"{cost.effective_acs_per_sample:>10.0f} {100 * cost.activation_sparsity:>7.1f}% "
+            f"{cost.footprint_bytes:>7} B {row['seconds']:>7.1f}")
+    log("fit per target (snnc report MODEL --target T has every section):")
+    for row in rows:
+        if "deployment" in row and row["deployment"].fit is not None:
+            fit = row["deployment"].fit
+            log(f"  {row['target']:<6} " + ", ".join(f"{r.label} {fit.totals[r.key]:,}{' ' + r.unit if r.unit else ''}"
+                                                     for r in fit.resources))
     return rows
 
 

@@ -15,3 +15,7 @@ python -m pip install -q --no-deps "spikingjelly==2.0.0"
 # Norse (a NIR reader the NIR export is tested against) declares torchvision, which would pull a CUDA
 # torch as well; its NIR importer needs only torch, nir and nirtorch.
 python -m pip install -q --no-deps "norse==1.1.0"
+# NeuroBench (the deployment report's synaptic operations, sparsity and footprint are tested against
+# its metric classes) declares torchaudio, tonic and numba for its datasets; its metrics need only
+# torch and snnTorch.
+python -m pip install -q --no-deps "neurobench==2.3.0"

@@ -4,6 +4,7 @@
     art = snnc.compile(model, "loihi", "out/", example_input=x)
     y = snnc.simulate(art, x)                         # runs the emitted artifact only
     report = snnc.verify(model, "loihi", x)           # bit-exact against the reference interpreter
+    rep = snnc.report(model, "loihi", inputs=x)       # fit, cost, quantization and drift
 
 The names below are imported on first use, so that ``snnc --help`` and ``snnc --version`` answer
 without importing torch.
@@ -22,6 +23,7 @@ _EXPORTS = {
     "compile": ("snnc.compiler", "compile"), "simulate": ("snnc.compiler", "simulate"),
     "Artifact": ("snnc.compiler", "Artifact"),
     "verify": ("snnc.verification", "verify"), "Report": ("snnc.verification", "Report"),
+    "report": ("snnc.deployment", "report"), "DeploymentReport": ("snnc.deployment", "DeploymentReport"),
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -1,4 +1,4 @@
-"""The ``snnc`` command: compile, verify, simulate, inspect.
+"""The ``snnc`` command: compile, verify, report, simulate, inspect.
 
 Exit status: 0 success; 1 verification found a mismatch; 2 bad input or unsupported model (one line
 on stderr naming what and where; a traceback only with ``--debug``).
@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=4, metavar="N",
                    help="random input sequences when no --inputs (default: 4)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the random inputs (default: 0)")
-    p.add_argument("--report", metavar="REPORT.json", help="write the full report as JSON")
+    p.add_argument("--report", metavar="REPORT.json", help="write the full report as JSON, with the deployment "
+                   "report's sections (fit, cost, quantization; as snnc report)")
     p.add_argument("--junit", metavar="JUNIT.xml", help="write a JUnit XML report for CI systems")
     p.add_argument("--plots", metavar="DIR", help="write spike rasters (reference vs target) and a divergence map")
     p.add_argument("--max-drift", type=float, metavar="D", help="fail (exit 1) when the quantized model drifts "
@@ -59,6 +60,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-changed", action="store_true",
                    help="run an --artifact whose files differ from snnc.json or from a fresh lowering, to find "
                    "the first divergence (it still fails; by default such an artifact is not run)")
+    _model_options(p)
+
+    p = sub.add_parser("report", help="does the model fit the target, what it costs, where quantization loses",
+                       description="Compile MODEL for the target, verify it, and report: fit (resources per layer "
+                       "against the target's limits), cost (synaptic operations, activation sparsity, firing "
+                       "rates, dead and saturated neurons, parameter footprint, as NeuroBench defines them, over "
+                       "every sample and step of the inputs), quantization (parameter ranges against their "
+                       "formats, values rounded to zero, saturation seen in simulation, the range analysis' "
+                       "verdict) and drift from the float model. Exit 0 when it fits and verifies, 1 when it "
+                       "does not fit or does not verify, 2 on bad input.")
+    _model_argument(p)
+    _target(p)
+    p.add_argument("--inputs", metavar="X.npy", help="time-major inputs [T, N, *input_shape] to count on")
+    p.add_argument("--samples", type=int, default=4, metavar="N",
+                   help="random input sequences when no --inputs (default: 4)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the random inputs (default: 0)")
+    p.add_argument("--json", metavar="REPORT.json", help="write the report as JSON (schema snnc-deployment-report)")
+    p.add_argument("--html", metavar="OUT.html", help="write one self-contained HTML page with the tables and "
+                   "figures (rasters, divergence map, firing-rate histograms)")
+    _force(p, "replace existing --json and --html files")
     _model_options(p)
 
     p = sub.add_parser("simulate", help="run an artifact on inputs",

@@ -147,7 +147,7 @@ def cmd_verify(args) -> int:
     report = verify(model, args.target, inputs=args.inputs, artifact=args.artifact, samples=args.samples,
                     seed=args.seed or 0, max_drift=getattr(args, "max_drift", None),
                     progress=progress_enabled(), timesteps=timesteps, allow_changed=args.allow_changed,
-                    **options)
+                    deployment=bool(args.report), **options)
     print(report.summary())
     if args.report:
         report.to_json(args.report, args.force)
@@ -160,6 +160,30 @@ def cmd_verify(args) -> int:
             print(f"snnc verify: no plots written: {e.name} is not installed (pip install 'snnc[plots]')",
                   file=sys.stderr)
     return report.exit_code
+
+
+def cmd_report(args) -> int:
+    from .deployment import report
+    from .ir.atomic import check_replaceable
+
+    for path in (args.json, args.html):
+        if path:  # refused before the work, not after it
+            check_replaceable(Path(path), False, args.force, None)
+    options = model_options(args)
+    model = _model(args.model, options)
+    timesteps = options.pop("timesteps", None)
+    if args.inputs is not None and not Path(args.inputs).is_file():
+        raise SnncError(f"--inputs {args.inputs}: no such file")
+    if args.samples is not None and args.samples <= 0:
+        raise SnncError(f"--samples must be positive, got {args.samples}")
+    rep = report(model, args.target, inputs=args.inputs, samples=args.samples, seed=args.seed or 0,
+                 timesteps=timesteps, **options)
+    print(rep.summary())
+    if args.json:
+        rep.to_json(args.json, args.force)
+    if args.html:
+        rep.write_html(args.html, args.force)
+    return 0 if rep.fits and rep.verified else 1
 
 
 def cmd_simulate(args) -> int:
@@ -358,7 +382,8 @@ def _manifest_summary(path: Path, manifest: dict) -> list[str]:
     return lines
 
 
-COMMANDS = {"compile": cmd_compile, "verify": cmd_verify, "simulate": cmd_simulate, "inspect": cmd_inspect}
+COMMANDS = {"compile": cmd_compile, "verify": cmd_verify, "report": cmd_report, "simulate": cmd_simulate,
+            "inspect": cmd_inspect}
 
 
 def run(args) -> int:

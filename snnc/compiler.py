@@ -138,9 +138,10 @@ def standard_passes(graph: Graph, window=None) -> Graph:
     return standard_pipeline(graph, window=window).verify()
 
 
-def prepare(model_or_graph, target, example_input=None, trace_input=None, **options):
+def prepare(model_or_graph, target, example_input=None, trace_input=None, check: bool = True, **options):
     """``(target, float_graph, prepared_graph, options)``: the graph after the standard passes (the
-    float model, used for drift) and after ``target.prepare`` + ``target.check`` (what is lowered).
+    float model, used for drift) and after ``target.prepare`` + ``target.check`` (what is lowered;
+    ``check=False`` leaves the check out, for reporting on a model the target refuses).
     ``example_input`` traces a module and calibrates the quantizer; ``trace_input`` only traces."""
     target = resolve_target(target)
     options = dict(options)
@@ -152,7 +153,8 @@ def prepare(model_or_graph, target, example_input=None, trace_input=None, **opti
     if not isinstance(prepared, Graph):
         raise SnncError(f"target '{target.name}': prepare returned {type(prepared).__name__}, expected a Graph")
     prepared.verify()
-    target.check(prepared, options)
+    if check:
+        target.check(prepared, options)
     return target, float_graph, prepared, options
 
 

@@ -41,6 +41,8 @@ class Target:
     - ``records_layers``: whether ``simulate`` also takes ``record=True`` and then returns
       ``(outputs, {ir_node_name: [T, N, *shape]})``, the per-layer values the artifact exposes.
     - ``describe(out_dir)``: a human-readable summary for ``snnc inspect`` (estimates, sizes).
+    - ``fit(graph, out_dir)``: the :class:`snnc.targets.fit.Fit` of a prepared graph (its resources
+      per layer against the target's limits; ``out_dir``, the artifact when one was written, else None).
     - ``options``: the names of the target's own options (a ``[target.<name>]`` table of
       ``snnc.toml`` may hold these and ``precision``; any other key is refused).
     """
@@ -52,6 +54,7 @@ class Target:
     lower: Callable[[Graph, Path, dict], None]
     simulate: Callable[[Path, torch.Tensor], torch.Tensor]
     describe: Callable[[Path], str] | None = None
+    fit: Callable[[Graph, Path | None], object] | None = None
     options: tuple[str, ...] = ()
     records_layers: bool = False
 

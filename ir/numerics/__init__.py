@@ -20,6 +20,17 @@ import torch
 from ..errors import SnncError
 
 
+@dataclass(frozen=True)
+class NumberFormat:
+    """How a target stores one parameter: a name, the representable range ``[lo, hi]`` in the
+    graph's units, and the bits per value."""
+
+    name: str
+    lo: float
+    hi: float
+    bits: int
+
+
 @dataclass
 class Profile:
     name: str
@@ -34,6 +45,11 @@ class Profile:
     def prepare(self, graph):
         """Check (or adapt) a graph before it is interpreted under this profile."""
         return graph
+
+    def param_format(self, node, key: str) -> NumberFormat:
+        """The format parameter ``key`` of ``node`` is stored in (a float profile: its dtype)."""
+        info = torch.finfo(self.dtype)
+        return NumberFormat(str(self.dtype).removeprefix("torch."), -float(info.max), float(info.max), info.bits)
 
     def quantize(self, graph, calibration=None, config: dict | None = None):
         """Return ``(quantized_graph, report)``: parameters in this profile's representation, the
@@ -75,4 +91,4 @@ def get_profile(name: "str | Profile") -> Profile:
 for _dtype in (torch.float32, torch.float64, torch.float16, torch.bfloat16):
     register(Profile(str(_dtype).removeprefix("torch."), _dtype, description=f"IEEE {_dtype} arithmetic"))
 
-__all__ = ["Profile", "PROFILES", "register", "get_profile"]
+__all__ = ["Profile", "NumberFormat", "PROFILES", "register", "get_profile"]

@@ -74,7 +74,7 @@ from .. import readout
 from ..neuron import OperatorArithmetic, initial_state, step
 from ..readout import TensorReadout
 from ..quantize import Fixed
-from . import Profile, register
+from . import NumberFormat, Profile, register
 from .hls_arithmetic import FX, WidthError, convert, from_float, overflow, round_shift, to_float
 from .hls_config import DECISION, SPIKE, Config, accum_format, formats, parse_format
 from .hls_quantization import PARAM_CLASS, SUPPORTED, quantize
@@ -337,6 +337,10 @@ class HlsProfile(Profile):
 
     def quantize(self, graph, calibration=None, config=None):
         return quantize(graph, calibration, config)
+
+    def param_format(self, node, key: str) -> NumberFormat:
+        fmt = Fixed.from_dict(node.quant["formats"][PARAM_CLASS[key]])
+        return NumberFormat(str(fmt), fmt.min, fmt.max, fmt.width)
 
 
 PROFILE = register(HlsProfile("hls", torch.float64, KERNELS,

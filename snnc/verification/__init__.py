@@ -36,19 +36,18 @@ from ..compiler import (CALIBRATION, IR_DIR, Artifact, as_inputs, prepare, resol
                         tensor_hash, write_artifact)
 from ..ir import Graph, interpret
 from ..ir.errors import SnncError
-from ..ir.interpreter import window_of
 from ..ir.npy import read_npy
 from ..ir.progress import bar as progress_bar
 from .comparison import as_list, compare, first_divergence
 from .drift import measure_drift
 from .report import Divergence, Drift, LayerResult, Report, plot_files
-from .sampling import is_float_profile, sample_inputs
+from .sampling import choose_inputs, sample_inputs
 from .tamper import locate_changes
 
 
 def verify(model_or_graph, target, inputs=None, artifact=None, samples=None, seed=0, max_drift=None,
            progress=False, example_input=None, timesteps=None, input_kind=None, chunk=None,
-           allow_changed=False, **options) -> Report:
+           allow_changed=False, deployment=False, **options) -> Report:
     """Check a target bit-exactly against the reference interpreter under its numerics.
 
     ``model_or_graph``: as :func:`snnc.compile`. ``target``: a name or a ``Target``.
@@ -62,7 +61,8 @@ def verify(model_or_graph, target, inputs=None, artifact=None, samples=None, see
     artifact that differs fails without being run, unless ``allow_changed`` (then it is run to find the
     first divergence, and still fails). ``max_drift``: fail when the
     drift (``1 - decision agreement``, or any layer's spike-rate error) exceeds it. ``progress``: a
-    progress bar on stderr. Other ``options`` go to the target as in :func:`snnc.compile`.
+    progress bar on stderr. ``deployment``: also the deployment report (fit, cost,
+    quantization, drift: ``snnc.deployment``) as ``report.deployment``. Other ``options`` go to the target as in :func:`snnc.compile`.
 
     Returns a :class:`Report`; ``report.ok`` is False (CLI exit 1) on any mismatch, a different IR hash
     in the artifact, or too much drift. Bad input raises :class:`SnncError` (CLI exit 2).
@@ -87,14 +87,7 @@ def verify(model_or_graph, target, inputs=None, artifact=None, samples=None, see
         trace_input = as_inputs(inputs)  # a module is traced with the verification inputs (not calibrated)
     target, float_graph, prepared, options = prepare(model_or_graph, target, example_input, trace_input,
                                                      **options)
-    window = window_of(prepared)
-
-    if inputs is not None:
-        x = as_inputs(inputs, prepared.input_shape)
-    else:
-        steps = timesteps or (2 * window if window else 16)
-        kind = input_kind or ("values" if is_float_profile(target.numerics) else "spikes")
-        x = sample_inputs(prepared.input_shape, samples or 4, steps, seed, kind)
+    x = choose_inputs(prepared, target.numerics, inputs, samples, timesteps, seed, input_kind)
 
     report = Report(target.name, target.numerics, str(art.path) if art else None, list(x.shape),
                     max_drift=max_drift, ir_hash=prepared.content_hash())
@@ -111,7 +104,10 @@ def verify(model_or_graph, target, inputs=None, artifact=None, samples=None, see
                 report.notes.append("the calibration input differs from the one the artifact was compiled with")
             _check_files(report, art, target, prepared, options)
         if report.artifact_matches or allow_changed:
-            _run(report, target, float_graph, prepared, art_dir, x, progress, chunk)
+            reference = _run(report, target, float_graph, prepared, art_dir, x, progress, chunk)
+            if deployment:
+                from ..deployment import build_report
+                report.deployment = build_report(target, float_graph, prepared, reference, x, art_dir, report)
         else:
             report.notes.append("the artifact was not run: its files are not the ones this model compiles to, "
                                 "and nothing of an unverified artifact is built or executed (allow_changed / "
@@ -119,6 +115,8 @@ def verify(model_or_graph, target, inputs=None, artifact=None, samples=None, see
     if max_drift is not None and report.drift is not None:
         report.drift_ok = report.drift.worst <= max_drift
     report.ok = report.bit_exact and report.artifact_matches and report.drift_ok
+    if report.deployment is not None:
+        report.deployment.verified = report.ok
     return report
 
 
@@ -137,7 +135,7 @@ def _check_files(report: Report, art: Artifact, target, prepared: Graph, options
 
 
 def _run(report: Report, target, float_graph: Graph, prepared: Graph, art_dir: Path, x: torch.Tensor,
-         progress: bool, chunk) -> None:
+         progress: bool, chunk) -> dict:
     n = x.shape[1]
     size = chunk or (max(1, math.ceil(n / 8)) if progress else n)  # 8 chunks give the bar something to show
     starts = list(range(0, n, size)) or [0]
@@ -192,6 +190,7 @@ def _run(report: Report, target, float_graph: Graph, prepared: Graph, art_dir: P
         report.notes.append(f"target '{target.name}' exposes no per-layer state; outputs compared")
     report.first_divergence = first_divergence(report.layers, order)
     report.drift = measure_drift(float_graph, prepared, flt_trace, ref_trace)
+    return ref_trace
 
 
 __all__ = ["verify", "Report", "plot_files", "Divergence", "LayerResult", "Drift", "sample_inputs", "measure_drift",

@@ -86,6 +86,7 @@ class Report:
     differs_from_fresh: list = field(default_factory=list)  # files unlike a fresh lowering of the model
     suspects: list = field(default_factory=list)  # nodes whose parameters sit in changed artifact bytes
     notes: list = field(default_factory=list)
+    deployment: object = None  # snnc.deployment.DeploymentReport, with verify(deployment=True)
     # kept for plots; not serialized
     _traces: dict = field(default_factory=dict, repr=False)  # node -> (reference, target, kind)
 
@@ -152,14 +153,17 @@ class Report:
     __str__ = summary
 
     def to_dict(self) -> dict:
-        d = {f.name: _plain(getattr(self, f.name)) for f in fields(self) if not f.name.startswith("_")}
+        d = {f.name: _plain(getattr(self, f.name)) for f in fields(self)
+             if not f.name.startswith("_") and f.name != "deployment"}
+        if self.deployment is not None:
+            d["deployment"] = self.deployment.to_dict()
         d["bit_exact"] = self.bit_exact
         d["artifact_matches"] = self.artifact_matches
         d["ir_hash_matches"] = self.ir_hash_matches
         d["mismatches"] = self.mismatches
         if self.drift is not None:
             d["drift"]["worst"] = self.drift.worst
-        return _clean(d)
+        return jsonable(d)
 
     def to_json(self, path=None, overwrite: bool = False) -> str:
         """The full report as JSON (written to ``path`` too when given; an existing file there is
@@ -333,11 +337,12 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
 
-def _clean(value):
+def jsonable(value):
+    """``value`` with every key a string, non-finite floats as strings and numpy scalars as Python's."""
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     if isinstance(value, (np.generic,)):

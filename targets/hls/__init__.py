@@ -8,7 +8,7 @@ from ...ir.numerics import get_profile
 from .. import Target
 from .constraints import check
 from .lower import lower
-from .simulate import describe, simulate
+from .simulate import describe, fit, simulate
 
 
 def prepare(graph, options: dict | None = None):
@@ -22,6 +22,6 @@ def prepare(graph, options: dict | None = None):
     return graph
 
 
-TARGET = Target("hls", "hls", prepare, check, lower, simulate, describe, records_layers=True)
+TARGET = Target("hls", "hls", prepare, check, lower, simulate, describe, fit=fit, records_layers=True)
 
 __all__ = ["TARGET", "prepare", "check", "lower", "simulate", "describe"]

@@ -231,7 +231,8 @@ class _Lowering:
                         multipliers=mults, partition=max(1, math.ceil(n_in / reuse)), in_t=in_t,
                         out_t=self.t(node, "result"), acc_t=self.t(node, "accum"),
                         acc_init=f"{fn}_bias[o]" if "bias" in node.params else f"{self.t(node, 'accum')}(0)")
-        self._emit(node, code, [buf], info=self._mac_info(node, w.size, w.size, reuse))
+        # the function is pipelined as a whole: one step every II = reuse cycles
+        self._emit(node, code, [buf], info=self._mac_info(node, w.size, w.size, reuse, cycles=reuse))
 
     def _conv2d(self, node):
         from ...ir.ops import pair
@@ -253,15 +254,16 @@ class _Lowering:
                         n_in=c_in * h_in * w_in, n_out=c_out * h_out * w_out, in_t=in_t,
                         out_t=self.t(node, "result"), acc_t=self.t(node, "accum"),
                         acc_init=f"{fn}_bias[o]" if "bias" in node.params else f"{self.t(node, 'accum')}(0)")
-        self._emit(node, code, [buf], info=self._mac_info(node, w.size, w.size * h_out * w_out, reuse))
+        self._emit(node, code, [buf], info=self._mac_info(node, w.size, w.size * h_out * w_out, reuse,
+                                                          cycles=c_out * h_out * w_out * reuse))  # pipelined j loop
 
-    def _mac_info(self, node, n_weights: int, macs: int, reuse: int) -> dict:
+    def _mac_info(self, node, n_weights: int, macs: int, reuse: int, cycles: int) -> dict:
         fm = formats(node)
         bits = n_weights * fm["weight"].width + (len(node.params["bias"]) * fm["bias"].width
                                                   if "bias" in node.params else 0)
         src = self.graph[node.inputs[0]]
         return {"multipliers": math.ceil(n_weights / reuse), "macs_per_step": macs, "reuse_factor": reuse,
-                "weight_bits": bits, "state_bits": 0, "binary_input": src.op == "Neuron"}
+                "weight_bits": bits, "state_bits": 0, "binary_input": src.op == "Neuron", "cycles": cycles}
 
     def _pool(self, node):
         from ...ir.ops import Pool2d
@@ -286,7 +288,8 @@ class _Lowering:
                         n_in=c * h_in * w_in, n_out=c * h_out * w_out, in_t=in_t, out_t=self.t(node, "result"),
                         init=init, update=update, store=store)
         mults = c * h_out * w_out if node.op == "AvgPool2d" else 0
-        self._emit(node, code, [buf], info={"multipliers": mults, "weight_bits": 0, "state_bits": 0})
+        self._emit(node, code, [buf], info={"multipliers": mults, "weight_bits": 0, "state_bits": 0,
+                                            "cycles": c * h_out * w_out})  # the pipelined (II=1) j loop
 
     _avgpool2d = _sumpool2d = _maxpool2d = _pool
 
@@ -298,7 +301,8 @@ class _Lowering:
         expr = " + ".join(f"x{i}[k]" for i in range(len(ins)))
         code = template("elementwise.cpp", name=node.name, fn=fn, op="Add", n=n, args=args,
                         out_t=self.t(node, "result"), expr=expr)
-        self._emit(node, code, [b for b, _ in ins], info={"multipliers": 0, "weight_bits": 0, "state_bits": 0})
+        self._emit(node, code, [b for b, _ in ins], info={"multipliers": 0, "weight_bits": 0, "state_bits": 0,
+                                                          "cycles": 1})  # unrolled
 
     def _scale(self, node):
         fn = self.ids[node.name]
@@ -315,7 +319,8 @@ class _Lowering:
         code = template("elementwise.cpp", name=node.name, fn=fn, op="Scale", n=n,
                         args=f"const {in_t} x[{n}]", out_t=self.t(node, "result"), expr=expr)
         bits = (scale.size if scale.ndim else 1) * formats(node)["weight"].width
-        self._emit(node, code, [buf], info={"multipliers": n, "weight_bits": bits, "state_bits": 0})
+        self._emit(node, code, [buf], info={"multipliers": n, "weight_bits": bits, "state_bits": 0,
+                                            "cycles": 1})  # unrolled
 
     def _param(self, node, key: str, cls: str) -> str:
         """A neuron parameter as a constant (scalar) or an array over the neurons; its C expression."""
@@ -360,7 +365,8 @@ class _Lowering:
         per_neuron = {"if": 0, "beta": 1, "plif": 1, "cuba": 2}[charge] + (2 if "b" in keys else 0)
         param_bits = sum(np.asarray(node.params[k]).size * fm[PARAM_CLASS[k]].width for k in node.params)
         self._emit(node, code, [buf], stateful=True,
-                   info={"multipliers": per_neuron * n, "weight_bits": int(param_bits), "state_bits": state_bits})
+                   info={"multipliers": per_neuron * n, "weight_bits": int(param_bits), "state_bits": state_bits,
+                         "cycles": 1})  # unrolled
 
     def _readout(self, node):
         fn = self.ids[node.name]
@@ -377,6 +383,7 @@ class _Lowering:
                             class_threshold=a["class_threshold"], in_t=in_t, out_t=out_t, decision=decision)
             state_bits = 32 * (n + 1)
             mults, wbits = 0, 0
+            cycles = 3 * n - 1  # count, first-to-threshold (at most n) and argmax loops
         else:
             self.weights.append(_const(f"{fn}_beta", self.t(node, "decay"), np.asarray(node.params["beta"])))
             decision = f"{out_t}(best)" if rule == "argmax_membrane" else f"{fn}_mem[1] - {fn}_mem[0]"
@@ -384,8 +391,9 @@ class _Lowering:
                             mem_t=self.t(node, "mem"), in_t=in_t, out_t=out_t, decision=decision)
             state_bits = n * formats(node)["mem"].width
             mults, wbits = n, formats(node)["decay"].width
+            cycles = 1 + (n - 1)  # the unrolled update, the argmax loop
         self._emit(node, code, [buf], stateful=True,
-                   info={"multipliers": mults, "weight_bits": wbits, "state_bits": state_bits})
+                   info={"multipliers": mults, "weight_bits": wbits, "state_bits": state_bits, "cycles": cycles})
 
     # --- the whole model ---------------------------------------------------------------------------
     def info(self) -> dict:

@@ -23,7 +23,8 @@ import torch
 
 from ...ir.errors import SnncError
 from ...ir.progress import phase
-from .lower import CXXFLAGS, SOURCES
+from ..fit import Fit, LayerFit, Resource
+from .lower import CXXFLAGS, SOURCES, lower
 
 COMPILE_TIMEOUT_S = 600
 
@@ -116,6 +117,26 @@ def simulate(out_dir, inputs, record: bool = False):
     layers = {r["name"]: trace[:, :, r["offset"]:r["offset"] + r["size"]].reshape(T, N, *r["shape"])
               for r in model["recorded"]}
     return result, layers
+
+
+FIT_RESOURCES = [Resource("multipliers", "multipliers"), Resource("weight_bits", "weight memory", "bit"),
+                 Resource("state_bits", "state memory", "bit"), Resource("cycles", "cycles per step")]
+
+
+def fit(graph, out_dir=None) -> Fit:
+    """Per layer function of the emitted C++ (from the artifact's model.json; lowered into a temporary
+    directory when there is no artifact): multipliers, weight and state memory bits, and the cycles
+    per step its loops take (FORMAT.md, *Latency estimate*). No limits: the FPGA part is the user's."""
+    if out_dir is None:
+        with tempfile.TemporaryDirectory(prefix="snnc-hls-fit-") as tmp:
+            lower(graph, Path(tmp), {})
+            return fit(graph, Path(tmp))
+    layers = [LayerFit(layer["name"], layer["op"], {r.key: int(layer.get(r.key, 0)) for r in FIT_RESOURCES})
+              for layer in _model(Path(out_dir))["layers"]]
+    return Fit("hls", FIT_RESOURCES, layers, notes=[
+        "cycles: per layer function, the trip counts of the loops around its PIPELINE pragma times its "
+        "II (a function pipelined as a whole: its II; unrolled loops: 1; other loops: their trip counts), "
+        "summed over the layers called one after another; pipeline depth not included"])
 
 
 def describe(out_dir) -> str:

@@ -14,7 +14,7 @@ from ...ir import Graph
 from ...ir.numerics import get_profile
 from .. import Target
 from .constraints import check as _check
-from .constraints import estimate, table
+from .constraints import estimate, fit, table
 from .lower import HOST_FILE, NET_FILE, lower
 from .simulate import read_host, read_network, simulate
 
@@ -49,6 +49,6 @@ def describe(out_dir) -> str:
 
 
 TARGET = Target(name="loihi", numerics="loihi", prepare=prepare, check=check, lower=lower, simulate=simulate,
-                describe=describe, records_layers=True)
+                describe=describe, fit=fit, records_layers=True)
 
 __all__ = ["TARGET", "prepare", "check", "lower", "simulate", "describe", "NET_FILE", "HOST_FILE"]

@@ -22,6 +22,7 @@ import numpy as np
 
 from ...ir import Graph
 from ...ir.errors import SnncError, UnsupportedError
+from ..fit import Fit, LayerFit, Limit, Resource
 from ...ir.numerics.loihi import (BIAS_MAX, BIAS_MIN, DECAY_UNITY, VTH_MAX, WEIGHT_RANGE, neuron_quant,
                                   sign_mode)
 
@@ -137,5 +138,32 @@ def check(graph: Graph, options: dict | None = None) -> list[LayerEstimate]:
     return estimates
 
 
-__all__ = ["check", "estimate", "table", "LayerEstimate", "NEURONS_PER_CORE", "SYNAPSE_BYTES_PER_CORE",
-           "MAX_FAN_IN"]
+def fit(graph: Graph, out_dir=None) -> Fit:
+    """Per netx layer (named by its synapse node): neurons, fan-in, synapses, synaptic memory and
+    cores, against one neuron's fan-in limit and one chip's cores (the estimates of :func:`estimate`)."""
+    layers = []
+    for node in graph.nodes:
+        if node.op in ("Linear", "Conv2d"):
+            users = graph.users(node.name)
+            e = estimate("dense" if node.op == "Linear" else "conv", node.name, node.params["weight"].shape,
+                         (users[0] if users else node).shape)
+            layers.append(LayerFit(e.name, node.op, {
+                "neurons": e.neurons, "fan_in": e.fan_in, "synapses": e.synapses, "synapse_bytes": e.synapse_bytes,
+                "cores": e.cores, "neurons_per_core": math.ceil(e.neurons / e.cores),
+                "synapse_bytes_per_core": math.ceil(e.synapse_bytes / e.cores)}))
+    return Fit(TARGET, FIT_RESOURCES, layers,
+               [Limit("fan_in", MAX_FAN_IN, True, "the synapses one Loihi 2 neuron can take, all in one core"),
+                Limit("neurons_per_core", NEURONS_PER_CORE, True, "the neurons of one neuro core"),
+                Limit("synapse_bytes_per_core", SYNAPSE_BYTES_PER_CORE, True, "the synaptic memory of one core"),
+                Limit("cores", CORES_PER_CHIP, False, "the neuro cores of one Loihi 2 chip")],
+               [f"cores per layer: max(neurons / {NEURONS_PER_CORE}, synaptic memory / "
+                f"{SYNAPSE_BYTES_PER_CORE // 1024} KiB), 8-bit weights stored densely (planning estimates)"])
+
+
+FIT_RESOURCES = [Resource("neurons", "neurons"), Resource("fan_in", "fan-in", combine="max"), Resource("synapses", "synapses"),
+                 Resource("synapse_bytes", "synaptic memory", "B"), Resource("cores", "cores"),
+                 Resource("neurons_per_core", "neurons per core", combine="max"),
+                 Resource("synapse_bytes_per_core", "synaptic memory per core", "B", combine="max")]
+
+__all__ = ["check", "fit", "estimate", "table", "LayerEstimate", "NEURONS_PER_CORE", "SYNAPSE_BYTES_PER_CORE",
+           "MAX_FAN_IN", "CORES_PER_CHIP"]

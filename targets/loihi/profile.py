@@ -8,8 +8,8 @@ import torch
 
 from ...ir.errors import SnncError
 from ...ir.graph import Graph
-from ...ir.numerics import Profile, register
-from ...ir.numerics.loihi import DESCRIPTION, KERNELS
+from ...ir.numerics import NumberFormat, Profile, register
+from ...ir.numerics.loihi import BIAS_MAX, BIAS_MIN, DESCRIPTION, KERNELS, VTH_MAX, WEIGHT_RANGE, sign_mode
 from .layers import lower_to_layers
 
 
@@ -23,6 +23,21 @@ class LoihiProfile(Profile):
     def quantize(self, graph: Graph, calibration=None, config: dict | None = None):
         """:func:`.layers.lower_to_layers` (``calibration`` is not needed and is ignored)."""
         return lower_to_layers(graph, config)
+
+    def param_format(self, node, key: str) -> NumberFormat:
+        """Lava's integers: 8-bit weights in the layer's sign mode, the 17-bit threshold mantissa,
+        the 13-bit bias mantissa, 12-bit decays (``alpha``/``beta`` here are ``1 - decay/4096``); the
+        reset value is always 0 (not stored)."""
+        if key == "weight":
+            lo, hi = WEIGHT_RANGE[sign_mode(node.params["weight"])]
+            return NumberFormat(f"int8 ({sign_mode(node.params['weight'])})", lo, hi, 8)
+        if key == "v_threshold":
+            return NumberFormat("uint17 mantissa", 0, VTH_MAX, 17)
+        if key == "bias":
+            return NumberFormat("int13 mantissa", BIAS_MIN, BIAS_MAX, 13)
+        if key in ("alpha", "beta"):
+            return NumberFormat("12-bit decay", 0.0, 1.0, 12)
+        return NumberFormat("fixed 0 (not stored)", 0.0, 0.0, 0)
 
 
 PROFILE = register(LoihiProfile("loihi", torch.int64, kernels=KERNELS, description=DESCRIPTION))

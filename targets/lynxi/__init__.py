@@ -6,6 +6,7 @@ from __future__ import annotations
 from ...ir import Graph
 from ...ir.numerics import get_profile
 from .. import Target
+from ..fit import memory_fit_of
 from .constraints import check
 from .lower import lower
 from .simulate import describe, load, simulate
@@ -20,6 +21,8 @@ def prepare(graph: Graph, options: dict | None = None) -> Graph:
 
 
 TARGET = Target(name="lynxi", numerics="lynxi", prepare=prepare, check=check, lower=lower,
-                simulate=simulate, describe=describe, records_layers=True)
+                simulate=simulate, describe=describe, records_layers=True,
+                fit=memory_fit_of("lynxi", 2, "float16 tensors: parameters in model.bin (each also 64-byte "
+                                              "aligned there), values and the state region per sample"))
 
 __all__ = ["TARGET", "prepare", "check", "lower", "simulate", "describe", "load"]

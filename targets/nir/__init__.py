@@ -10,6 +10,7 @@ from ...ir import Graph
 from ...ir.errors import SnncWarning
 from .. import Target
 from ..common import prepare_float32
+from ..fit import memory_fit_of
 from .constraints import approximate, check
 from .convert import DEFAULT_DT, READOUT_KEY, from_nir, read, strip_readouts, to_nir
 from .lower import lower
@@ -37,7 +38,9 @@ def prepare(graph: Graph, options: dict | None = None) -> Graph:
 
 
 TARGET = Target(name="nir", numerics="float32", prepare=prepare, check=check, lower=lower,
-                simulate=simulate, describe=describe, options=("dt", "allow_approximate"))
+                simulate=simulate, describe=describe, options=("dt", "allow_approximate"),
+                fit=memory_fit_of("nir", 4, "float32 parameters of the NIR file; activations and state as a "
+                                            "float32 simulator of it holds them"))
 
 __all__ = ["TARGET", "prepare", "check", "lower", "simulate", "describe", "to_nir", "from_nir", "read",
            "DEFAULT_DT"]

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from .. import Target
 from ..common import prepare_float32 as prepare
+from ..fit import memory_fit_of
 from .constraints import check
 from .lower import build, lower
 from .simulate import describe, run, simulate
 
 TARGET = Target(name="onnx", numerics="float32", prepare=prepare, check=check, lower=lower,
-                simulate=simulate, describe=describe, records_layers=True)
+                simulate=simulate, describe=describe, records_layers=True,
+                fit=memory_fit_of("onnx", 4, "float32 initializers, values and state inputs of the step model"))
 
 __all__ = ["TARGET", "prepare", "check", "lower", "build", "simulate", "run", "describe"]
