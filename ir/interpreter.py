@@ -162,9 +162,26 @@ def window_of(graph: Graph) -> int:
 
 @dataclass
 class Trace:
-    """Per-node values: ``values[name]`` is ``[T, N, *shape]``."""
+    """Per-node values: ``values[name]`` is ``[T, N, *shape]``; ``state_ranges[neuron][var]`` is the
+    ``(min, max)`` a neuron's state variable took over every step and sample, in the graph's units
+    (``Profile.state_real``)."""
 
     values: dict[str, torch.Tensor]
+    state_ranges: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
+
+
+def widen_ranges(ranges: dict, name: str, var: str, lo: float, hi: float) -> None:
+    """``ranges[name][var]`` (a ``(min, max)``) widened to include ``[lo, hi]``."""
+    old = ranges.setdefault(name, {}).get(var, (lo, hi))
+    ranges[name][var] = (min(old[0], lo), max(old[1], hi))
+
+
+def _widen(ranges: dict, node: Node, state: dict, profile: Profile) -> None:
+    """Widen ``ranges[node.name]`` by the state variables of one neuron's ``state``."""
+    for var in profile.state_vars(node):
+        real = profile.state_real(state.get(var))
+        if real is not None and real.numel():
+            widen_ranges(ranges, node.name, var, float(real.min()), float(real.max()))
 
 
 def check_input(graph: Graph, x: torch.Tensor) -> None:
@@ -196,6 +213,7 @@ def interpret(graph: Graph, inputs, numerics="float32", record: bool = False):
     states: dict[str, dict] = {n.name: {} for n in graph.nodes}
     outputs = [n.name for n in graph.nodes if n.op == "Output"]
     steps: list[dict[str, torch.Tensor]] = []
+    state_ranges: dict[str, dict] = {}
     for t in range(x.shape[0]):
         values: dict[str, torch.Tensor] = {}
         for node in graph.nodes:
@@ -203,6 +221,8 @@ def interpret(graph: Graph, inputs, numerics="float32", record: bool = False):
                 values[node.name] = x[t]
             else:
                 values[node.name] = kernels[node.name](node, [values[s] for s in node.inputs], states[node.name], ctx)
+                if record and node.op == "Neuron":
+                    _widen(state_ranges, node, states[node.name], profile)
         steps.append(values if record else {k: values[k] for k in outputs})
         if window and (t + 1) % window == 0:
             for state in states.values():
@@ -210,8 +230,9 @@ def interpret(graph: Graph, inputs, numerics="float32", record: bool = False):
     stacked = [torch.stack([s[name] for s in steps]) for name in outputs]
     result = stacked[0] if len(stacked) == 1 else tuple(stacked)
     if record:
-        return result, Trace({name: torch.stack([s[name] for s in steps]) for name in steps[0]} if steps else {})
+        return result, Trace({name: torch.stack([s[name] for s in steps]) for name in steps[0]} if steps else {},
+                             state_ranges)
     return result
 
 
-__all__ = ["interpret", "KERNELS", "Context", "Trace", "neuron_step", "readout_step", "window_of"]
+__all__ = ["interpret", "KERNELS", "Context", "Trace", "widen_ranges", "neuron_step", "readout_step", "window_of"]

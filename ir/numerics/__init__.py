@@ -46,6 +46,22 @@ class Profile:
         """Check (or adapt) a graph before it is interpreted under this profile."""
         return graph
 
+    def state_vars(self, node) -> tuple[str, ...]:
+        """The state variables a neuron keeps under this profile (the IR's: ``v``, then ``i``, ``b``)."""
+        from ..neuron import state_variables
+        return state_variables(node.attrs)
+
+    def state_real(self, value) -> torch.Tensor | None:
+        """A state variable's values in the graph's units as float64 (None for a flag: a spike kept
+        for a delayed reset)."""
+        if not isinstance(value, torch.Tensor) or value.dtype == torch.bool:
+            return None
+        return value.to(torch.float64)
+
+    def state_format(self, node, var: str) -> NumberFormat:
+        """The format a neuron's state variable ``var`` is kept in (a float profile: its dtype)."""
+        return self.param_format(node, var)
+
     def param_format(self, node, key: str) -> NumberFormat:
         """The format parameter ``key`` of ``node`` is stored in (a float profile: its dtype)."""
         info = torch.finfo(self.dtype)

@@ -339,7 +339,19 @@ class HlsProfile(Profile):
         return quantize(graph, calibration, config)
 
     def param_format(self, node, key: str) -> NumberFormat:
-        fmt = Fixed.from_dict(node.quant["formats"][PARAM_CLASS[key]])
+        return self._format(node, PARAM_CLASS[key])
+
+    def state_format(self, node, var: str) -> NumberFormat:
+        return self._format(node, var)
+
+    def state_real(self, value) -> torch.Tensor | None:
+        if isinstance(value, FX):
+            return to_float(value.code, value.frac)
+        return super().state_real(value)
+
+    @staticmethod
+    def _format(node, cls: str) -> NumberFormat:
+        fmt = Fixed.from_dict(node.quant["formats"][cls])
         return NumberFormat(str(fmt), fmt.min, fmt.max, fmt.width)
 
 

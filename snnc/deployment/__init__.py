@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 
 from ..ir import Graph, interpret
+from ..ir.interpreter import Trace
 from ..ir.errors import UnsupportedError
 from .cost import Cost, measure_cost
 from .quantization import Quantization, measure_quantization
@@ -95,21 +96,21 @@ class DeploymentReport:
         write_file(path, html(self), overwrite)
 
 
-def build_report(target, float_graph: Graph, prepared: Graph, trace: dict, inputs: torch.Tensor,
+def build_report(target, float_graph: Graph, prepared: Graph, trace: Trace, inputs: torch.Tensor,
                  art_dir: Path | None, verification=None, refusal: str | None = None) -> DeploymentReport:
     """The sections from what a verification run holds: the prepared graph, the reference ``trace``
-    under the target's numerics on ``inputs``, the artifact directory (None when not built) and the
-    verification report (its drift and figures)."""
+    under the target's numerics on ``inputs`` (values and state ranges), the artifact directory (None
+    when not built) and the verification report (its drift and figures)."""
     rep = DeploymentReport(target.name, target.numerics, list(inputs.shape), refusal=refusal,
                            _verification=verification)
     if target.fit is not None:
         rep.fit = target.fit(prepared, art_dir)
-    rep.cost = measure_cost(prepared, trace, inputs, target.numerics)
+    rep.cost = measure_cost(prepared, trace.values, inputs, target.numerics)
     rep.quantization = measure_quantization(float_graph, prepared, trace, target.numerics)
     rep.drift = getattr(verification, "drift", None)
     for node in prepared.nodes:
-        if node.op == "Neuron" and node.name in trace:
-            spikes = torch.as_tensor(trace[node.name]) != 0
+        if node.op == "Neuron" and node.name in trace.values:
+            spikes = torch.as_tensor(trace.values[node.name]) != 0
             rep._rates[node.name] = spikes.to(torch.float64).mean(dim=(0, 1)).reshape(-1).numpy()
     return rep
 
@@ -136,7 +137,7 @@ def report(model_or_graph, target, inputs=None, samples=None, seed: int = 0, tim
                           input_kind)
         _, reference = interpret(prepared, x, numerics=target.numerics, record=True)
         _, floats = interpret(float_graph, x, numerics="float32", record=True)
-        rep = build_report(target, float_graph, prepared, reference.values, x, None, refusal=str(refused))
+        rep = build_report(target, float_graph, prepared, reference, x, None, refusal=str(refused))
         rep.drift = measure_drift(float_graph, prepared, floats.values, reference.values)
         rep.notes.append("no artifact was written: the target refuses the model; fit, cost and quantization are "
                          "those of its prepared graph under the target's numerics")

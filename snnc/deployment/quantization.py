@@ -3,6 +3,9 @@
 - **Parameters**: for every parameter of the prepared graph, the range its values use against the
   range of the format the target stores it in (``Profile.param_format``), the fraction of that range
   used, and how many values that are non-zero in the float model became 0 (rounded to zero).
+- **States seen in simulation**: per neuron and state variable (``v``, ``i`` or Lava's ``u``, ``b``),
+  the range it took over every step and sample against the format it is kept in
+  (``Profile.state_format``).
 - **Values seen in simulation**: per node whose result has a bounded format (a fixed-point
   ``result`` format, or the profile's float dtype), how many of its values over all steps and samples
   sat at the format's limit (saturated, or infinite in a float format). A wrapping format cannot show
@@ -20,6 +23,7 @@ import torch
 
 from ..ir import Graph
 from ..ir.errors import SnncError
+from ..ir.interpreter import Trace
 from ..ir.numerics import get_profile
 from ..ir.quantize import Fixed
 
@@ -42,6 +46,20 @@ class ParameterRange:
 
 
 @dataclass
+class StateRange:
+    layer: str
+    state: str                  # v, i (Lava: u), b
+    format: str
+    used: tuple                 # (min, max) over every step and sample
+    limit: tuple
+
+    @property
+    def range_used(self) -> float:
+        top = max(abs(self.limit[0]), abs(self.limit[1]))
+        return max(abs(self.used[0]), abs(self.used[1])) / top if top else 0.0
+
+
+@dataclass
 class SaturatedValues:
     layer: str
     format: str
@@ -54,6 +72,7 @@ class SaturatedValues:
 class Quantization:
     numerics: str
     parameters: list = field(default_factory=list)     # ParameterRange
+    states: list = field(default_factory=list)         # StateRange
     values: list = field(default_factory=list)         # SaturatedValues
     range_checked: int = 0
     range_overflows: list = field(default_factory=list)  # str, one per value that can overflow
@@ -70,6 +89,7 @@ class Quantization:
     def to_dict(self) -> dict:
         return {"numerics": self.numerics, "rounded_to_zero": self.rounded_to_zero, "saturated": self.saturated,
                 "parameters": [{**vars(p), "range_used": p.range_used} for p in self.parameters],
+                "states": [{**vars(s), "range_used": s.range_used} for s in self.states],
                 "values": [vars(v) for v in self.values],
                 "range_analysis": {"checked": self.range_checked, "overflows": self.range_overflows,
                                    "ok": not self.range_overflows, "note": self.range_note}}
@@ -100,18 +120,23 @@ def _value_limit(profile, node) -> tuple[str, float, float] | None:
     return None
 
 
-def measure_quantization(float_graph: Graph, prepared: Graph, trace: dict, numerics: str) -> Quantization:
+def measure_quantization(float_graph: Graph, prepared: Graph, trace: Trace, numerics: str) -> Quantization:
     profile = get_profile(numerics)
     report = Quantization(numerics)
     float_nodes = {n.name: n for n in float_graph.nodes}
+    for name, ranges in trace.state_ranges.items():
+        for var, used in ranges.items():
+            fmt = profile.state_format(prepared[name], var)
+            report.states.append(StateRange(name, var, fmt.name, used, (fmt.lo, fmt.hi)))
+    values = trace.values
     for node in prepared.nodes:
         for key in node.params:
             report.parameters.append(_parameter_range(profile, node, key, float_nodes.get(node.name)))
-        if node.op in ("Input", "Output", "Neuron", "Readout", "Flatten") or node.name not in trace:
+        if node.op in ("Input", "Output", "Neuron", "Readout", "Flatten") or node.name not in values:
             continue  # spikes, decisions and views: nothing to saturate
         limit = _value_limit(profile, node)
         if limit is not None:
-            v = torch.as_tensor(trace[node.name]).to(torch.float64)
+            v = torch.as_tensor(values[node.name]).to(torch.float64)
             hit = int(((v <= limit[1]) | (v >= limit[2]) | ~torch.isfinite(v)).sum())
             report.values.append(SaturatedValues(node.name, limit[0], (limit[1], limit[2]), hit, v.numel()))
     _range_analysis(report, prepared)
@@ -128,10 +153,10 @@ def _range_analysis(report: Quantization, prepared: Graph) -> None:
         return
     report.range_checked = len(ranges.checked)
     if not ranges.checked:
-        report.range_note = "no fixed-point formats to check (the target's values are floats or Lava's integers)"
+        report.range_note = "no fixed-point formats to check: the target's values are floats or Lava's integers"
         return
     report.range_overflows = [str(o) for o in ranges.overflows] + \
         [f"node '{n}': {c} grows without bound (no window)" for n, c in ranges.unbounded]
 
 
-__all__ = ["Quantization", "ParameterRange", "SaturatedValues", "measure_quantization"]
+__all__ = ["Quantization", "ParameterRange", "StateRange", "SaturatedValues", "measure_quantization"]

@@ -59,6 +59,8 @@ def sections(rep) -> list[tuple[str, list[str], list[list[str]], list[str]]]:
         rows = [[p.layer, p.parameter, p.format, f"[{_n(p.used[0])}, {_n(p.used[1])}]",
                  f"[{_n(p.limit[0])}, {_n(p.limit[1])}]", _pct(p.range_used), _n(p.rounded_to_zero)]
                 for p in q.parameters]
+        rows += [[s.layer, f"state {s.state}", s.format, f"[{_n(s.used[0])}, {_n(s.used[1])}]",
+                  f"[{_n(s.limit[0])}, {_n(s.limit[1])}]", _pct(s.range_used), ""] for s in q.states]
         lines = [f"values at their format's limit in simulation: {_n(q.saturated)} of "
                  f"{_n(sum(v.values for v in q.values))}"]
         lines += [f"  {v.layer}: {_n(v.saturated)} of {_n(v.values)} ({v.format})" for v in q.values if v.saturated]

@@ -35,6 +35,7 @@ import torch
 from ..compiler import (CALIBRATION, IR_DIR, Artifact, as_inputs, prepare, resolve_target, simulate_recorded,
                         tensor_hash, write_artifact)
 from ..ir import Graph, interpret
+from ..ir.interpreter import Trace, widen_ranges
 from ..ir.errors import SnncError
 from ..ir.npy import read_npy
 from ..ir.progress import bar as progress_bar
@@ -135,12 +136,15 @@ def _check_files(report: Report, art: Artifact, target, prepared: Graph, options
 
 
 def _run(report: Report, target, float_graph: Graph, prepared: Graph, art_dir: Path, x: torch.Tensor,
-         progress: bool, chunk) -> dict:
+         progress: bool, chunk) -> Trace:
+    """Reference, target and float model on ``x`` (in chunks of samples); fills ``report`` and returns
+    the reference trace (every node's values, the neurons' state ranges)."""
     n = x.shape[1]
     size = chunk or (max(1, math.ceil(n / 8)) if progress else n)  # 8 chunks give the bar something to show
     starts = list(range(0, n, size)) or [0]
     bar = progress_bar(3 * len(starts), f"verify {target.name}", "run", show=bool(progress))
     parts = {"ref_out": [], "ref": [], "tgt_out": [], "tgt": [], "flt": []}
+    state_ranges: dict = {}
     try:
         for s in starts:
             xc = x[:, s:s + size]
@@ -152,6 +156,9 @@ def _run(report: Report, target, float_graph: Graph, prepared: Graph, art_dir: P
             bar.update(1)
             parts["ref_out"].append(as_list(ref_out))
             parts["ref"].append(ref_trace.values)
+            for name, ranges in ref_trace.state_ranges.items():
+                for var, (lo, hi) in ranges.items():
+                    widen_ranges(state_ranges, name, var, lo, hi)
             parts["tgt_out"].append(as_list(tgt_out))
             parts["tgt"].append(tgt_layers)
             parts["flt"].append(flt_trace.values)
@@ -190,7 +197,7 @@ def _run(report: Report, target, float_graph: Graph, prepared: Graph, art_dir: P
         report.notes.append(f"target '{target.name}' exposes no per-layer state; outputs compared")
     report.first_divergence = first_divergence(report.layers, order)
     report.drift = measure_drift(float_graph, prepared, flt_trace, ref_trace)
-    return ref_trace
+    return Trace(ref_trace, state_ranges)
 
 
 __all__ = ["verify", "Report", "plot_files", "Divergence", "LayerResult", "Drift", "sample_inputs", "measure_drift",

@@ -39,6 +39,14 @@ class LoihiProfile(Profile):
             return NumberFormat("12-bit decay", 0.0, 1.0, 12)
         return NumberFormat("fixed 0 (not stored)", 0.0, 0.0, 0)
 
+    def state_vars(self, node) -> tuple[str, ...]:
+        return ("u", "v")
+
+    def state_format(self, node, var: str) -> NumberFormat:
+        """Lava's 24-bit current ``u`` and voltage ``v`` (in its units: the threshold is
+        ``v_th_mant << 6``)."""
+        return NumberFormat("int24", -(1 << 23), (1 << 23) - 1, 24)
+
 
 PROFILE = register(LoihiProfile("loihi", torch.int64, kernels=KERNELS, description=DESCRIPTION))
 

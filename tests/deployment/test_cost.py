@@ -102,3 +102,15 @@ def test_hls_range_analysis_verdict_is_included():
     g = _linear_net(np.full((4, 3), 0.5))
     q = snnc.report(g, "hls", inputs=torch.ones((2, 1, 3))).quantization
     assert q.range_checked > 0 and q.range_overflows == [] and q.to_dict()["range_analysis"]["ok"]
+
+
+def test_state_ranges_seen_in_simulation_against_the_state_format():
+    # IF, threshold 1, input 0.25 per step: V = 0.25, 0.5, 0.75, then 1.0 fires and resets to 0
+    g = _linear_net([[0.25]], threshold=1.0)
+    q = snnc.report(g, "gpu", inputs=torch.ones((4, 2, 1))).quantization
+    (state,) = q.states
+    assert (state.layer, state.state, state.format, state.used) == ("n", "v", "float32", (0.0, 0.75))
+    assert state.limit == (-float(np.finfo(np.float32).max), float(np.finfo(np.float32).max))
+    hls = snnc.report(g, "hls", inputs=torch.ones((4, 2, 1))).quantization
+    (state,) = hls.states
+    assert state.used == (0.0, 0.75) and state.format.startswith("fixed<")
