@@ -125,6 +125,18 @@ def cmd_compile(args) -> int:
     return 0
 
 
+def _checked_model_and_inputs(args):
+    """``(model, timesteps, options)`` of verify/report, with ``--inputs`` and ``--samples`` checked."""
+    options = model_options(args)
+    model = _model(args.model, options)
+    timesteps = options.pop("timesteps", None)
+    if args.inputs is not None and not Path(args.inputs).is_file():
+        raise SnncError(f"--inputs {args.inputs}: no such file")
+    if args.samples is not None and args.samples <= 0:
+        raise SnncError(f"--samples must be positive, got {args.samples}")
+    return model, timesteps, options
+
+
 def cmd_verify(args) -> int:
     import sys
 
@@ -137,13 +149,7 @@ def cmd_verify(args) -> int:
                                          ("--plots", args.plots, True, plot_files)):
         if path:  # refused before the work, not after it
             check_replaceable(Path(path), directory, args.force, owned)
-    options = model_options(args)
-    model = _model(args.model, options)
-    timesteps = options.pop("timesteps", None)
-    if args.inputs is not None and not Path(args.inputs).is_file():
-        raise SnncError(f"--inputs {args.inputs}: no such file")
-    if args.samples is not None and args.samples <= 0:
-        raise SnncError(f"--samples must be positive, got {args.samples}")
+    model, timesteps, options = _checked_model_and_inputs(args)
     report = verify(model, args.target, inputs=args.inputs, artifact=args.artifact, samples=args.samples,
                     seed=args.seed or 0, max_drift=getattr(args, "max_drift", None),
                     progress=progress_enabled(), timesteps=timesteps, allow_changed=args.allow_changed,
@@ -169,13 +175,7 @@ def cmd_report(args) -> int:
     for path in (args.json, args.html):
         if path:  # refused before the work, not after it
             check_replaceable(Path(path), False, args.force, None)
-    options = model_options(args)
-    model = _model(args.model, options)
-    timesteps = options.pop("timesteps", None)
-    if args.inputs is not None and not Path(args.inputs).is_file():
-        raise SnncError(f"--inputs {args.inputs}: no such file")
-    if args.samples is not None and args.samples <= 0:
-        raise SnncError(f"--samples must be positive, got {args.samples}")
+    model, timesteps, options = _checked_model_and_inputs(args)
     rep = report(model, args.target, inputs=args.inputs, samples=args.samples, seed=args.seed or 0,
                  timesteps=timesteps, **options)
     print(rep.summary())

@@ -28,8 +28,18 @@ from ..ir.numerics import get_profile
 from ..ir.quantize import Fixed
 
 
+class _UsesRange:
+    """``used`` (min, max) of values against their format's ``limit`` (lo, hi)."""
+
+    @property
+    def range_used(self) -> float:
+        """``max |used| / max |limit|`` (1: the format's whole range; 0 for all-zero values)."""
+        top = max(abs(self.limit[0]), abs(self.limit[1]))
+        return max(abs(self.used[0]), abs(self.used[1])) / top if top else 0.0
+
+
 @dataclass
-class ParameterRange:
+class ParameterRange(_UsesRange):
     layer: str
     parameter: str
     format: str
@@ -38,25 +48,14 @@ class ParameterRange:
     rounded_to_zero: int        # non-zero in the float model, 0 as stored
     values: int
 
-    @property
-    def range_used(self) -> float:
-        """``max |value| / max |limit|`` (1: the format's whole range; 0 for an all-zero tensor)."""
-        top = max(abs(self.limit[0]), abs(self.limit[1]))
-        return max(abs(self.used[0]), abs(self.used[1])) / top if top else 0.0
-
 
 @dataclass
-class StateRange:
+class StateRange(_UsesRange):
     layer: str
     state: str                  # v, i (Lava: u), b
     format: str
     used: tuple                 # (min, max) over every step and sample
     limit: tuple
-
-    @property
-    def range_used(self) -> float:
-        top = max(abs(self.limit[0]), abs(self.limit[1]))
-        return max(abs(self.used[0]), abs(self.used[1])) / top if top else 0.0
 
 
 @dataclass
