@@ -4,8 +4,9 @@ Each layer kind has one template in ``templates/`` that reads like the C++ it pr
 fills them in: names (the IR node names made C identifiers), sizes, types (one ``typedef`` per tensor
 class and layer, from ``node.quant["formats"]``) and, for neurons, the step of ``snnc.ir.neuron`` (the
 program every backend runs) written out as C++ lines; the readout templates write the loops of
-``snnc.ir.readout`` by hand. Parameters go to ``firmware/weights.h`` as constant arrays whose
-literals are exactly the quantized values.
+``snnc.ir.readout`` by hand. Parameters are data, not code: ``firmware/weights.bin`` holds their
+fixed-point codes (exactly the quantized values), which the C simulation loads at run time and from
+which ``tools/weights_rom.cpp`` writes the ROM initializers synthesis compiles.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import math
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
@@ -21,7 +23,9 @@ import numpy as np
 
 from ...ir.neuron import Arithmetic, initial_keys, step
 from ...ir.numerics.hls import PARAM_CLASS, formats
+from ...ir.errors import SnncError
 from ...ir.quantize import Fixed
+from ..common import pack_tensors
 from .constraints import check
 
 HERE = Path(__file__).parent
@@ -31,6 +35,8 @@ CXXFLAGS = "-std=c++17 -O2 -Wall -Werror -Wno-unknown-pragmas"
 TOP = "snnc_top"
 #: what the simulator compiles, with CXXFLAGS: both fixed here, never read from an artifact
 SOURCES = (f"firmware/{TOP}.cpp", "tb/testbench.cpp")
+FORMAT_VERSION = 2  # 2: parameters in weights.bin (1 compiled them into weights.h)
+WEIGHTS_FILE = "weights.bin"  # in firmware/: every parameter's codes (model.json "weights")
 CPP_KEYWORDS = {
     "alignas", "alignof", "and", "asm", "auto", "bool", "break", "case", "catch", "char", "class", "const",
     "constexpr", "continue", "default", "delete", "do", "double", "else", "enum", "explicit", "export",
@@ -48,12 +54,6 @@ def template(template_file: str, **values) -> str:
 
 def cpp_type(fmt: Fixed) -> str:
     return f"snnc::fixed<{fmt.width}, {fmt.int_bits}, snnc::{fmt.rounding.upper()}, snnc::{fmt.overflow.upper()}>"
-
-
-def literal(value: float) -> str:
-    """A C++ double literal that parses back to exactly ``value``."""
-    text = repr(float(value))
-    return text if any(c in text for c in ".e") else text + ".0"
 
 
 #: the names the lowering derives from a node's identifier ``id``: ``id_<suffix>``
@@ -86,21 +86,34 @@ def c_identifiers(graph) -> dict[str, str]:
     return out
 
 
-def _array(values: np.ndarray) -> str:
-    """Nested braces of literals for a C array of ``values.shape``."""
-    if values.ndim == 1:
-        items = [literal(v) for v in values]
-        lines = [", ".join(items[i:i + 12]) for i in range(0, len(items), 12)]
-        return "{" + (",\n   ".join(lines)) + "}"
-    return "{" + ",\n ".join(_array(v) for v in values) + "}"
+@dataclass
+class Constant:
+    """A parameter of the emitted C++: a scalar or array ``name`` of C type ``ctype`` in format ``fmt``,
+    stored in ``weights.bin`` as the codes of ``values`` (``value = code · 2^-F``)."""
 
+    name: str
+    ctype: str
+    fmt: Fixed
+    values: np.ndarray
 
-def _const(name: str, ctype: str, values: np.ndarray) -> str:
-    values = np.asarray(values, dtype=np.float64)
-    if values.ndim == 0:
-        return f"static const {ctype} {name} = {literal(values)};"
-    dims = "".join(f"[{d}]" for d in values.shape)
-    return f"static const {ctype} {name}{dims} = {_array(values)};"
+    @property
+    def code_bytes(self) -> int:
+        """The bytes per stored code: the smallest of 1, 2, 4, 8 that holds the format's width."""
+        return next(b for b in (1, 2, 4, 8) if 8 * b >= self.fmt.width)
+
+    def codes(self) -> np.ndarray:
+        codes = np.rint(np.ldexp(self.values, self.fmt.frac_bits))
+        if not np.array_equal(np.ldexp(codes, -self.fmt.frac_bits), self.values):
+            raise SnncError(f"hls: '{self.name}' holds values off its format {self.fmt}'s grid")
+        return codes.astype(f"<i{self.code_bytes}")
+
+    def declaration(self) -> str:
+        dims = "".join(f"[{d}]" for d in self.values.shape)
+        return f"static {self.ctype} {self.name}{dims};"
+
+    def first(self) -> str:
+        """A pointer to the first element (arrays are contiguous in C order)."""
+        return f"&{self.name}{'[0]' * self.values.ndim}"
 
 
 class _CppArithmetic(Arithmetic):
@@ -160,8 +173,8 @@ class _Lowering:
         self.options = options
         self.ids = c_identifiers(graph)
         self.typedefs: list[str] = []
-        self.weights: list[str] = []
-        self.declared: set[str] = set()  # the parameter constants written to weights.h
+        self.constants: list[Constant] = []  # the parameters, in weights.bin's order
+        self.declared: set[str] = set()
         self.layers: list[str] = []
         self.calls: list[str] = []
         self.resets: list[str] = []
@@ -171,6 +184,10 @@ class _Lowering:
 
     def t(self, node, cls: str) -> str:
         return f"{self.ids[node.name]}_{cls}_t"
+
+    def constant(self, name: str, node, cls: str, values) -> None:
+        """A parameter of ``node`` in its ``cls`` format, stored in weights.bin."""
+        self.constants.append(Constant(name, self.t(node, cls), formats(node)[cls], np.asarray(values, np.float64)))
 
     def run(self) -> dict:
         g = self.graph
@@ -221,9 +238,9 @@ class _Lowering:
         fn = self.ids[node.name]
         w = node.params["weight"]
         n_out, n_in = w.shape
-        self.weights.append(_const(f"{fn}_weight", self.t(node, "weight"), w))
+        self.constant(f"{fn}_weight", node, "weight", w)
         if "bias" in node.params:
-            self.weights.append(_const(f"{fn}_bias", self.t(node, "bias"), node.params["bias"]))
+            self.constant(f"{fn}_bias", node, "bias", node.params["bias"])
         reuse = node.quant.get("reuse_factor", 1)
         mults = math.ceil(w.size / reuse)
         buf, in_t = self._in(node)
@@ -242,9 +259,9 @@ class _Lowering:
         (sh, sw), (ph, pw), (dh, dw) = (pair(node.name, k, a[k]) for k in ("stride", "padding", "dilation"))
         c_in, h_in, w_in = self.graph[node.inputs[0]].shape
         c_out, h_out, w_out = node.shape
-        self.weights.append(_const(f"{fn}_weight", self.t(node, "weight"), w))
+        self.constant(f"{fn}_weight", node, "weight", w)
         if "bias" in node.params:
-            self.weights.append(_const(f"{fn}_bias", self.t(node, "bias"), node.params["bias"]))
+            self.constant(f"{fn}_bias", node, "bias", node.params["bias"])
         reuse = node.quant.get("reuse_factor", 1)
         buf, in_t = self._in(node)
         code = template("conv2d.cpp", name=node.name, fn=fn, c_in=c_in, h_in=h_in, w_in=w_in, c_out=c_out,
@@ -281,7 +298,7 @@ class _Lowering:
             update = "acc += value;"
             store = "acc"
             if node.op == "AvgPool2d":
-                self.weights.append(_const(f"{fn}_recip", self.t(node, "weight"), np.array(node.quant["recip"])))
+                self.constant(f"{fn}_recip", node, "weight", np.array(node.quant["recip"]))
                 store = f"acc * {fn}_recip"
         code = template("pool2d.cpp", name=node.name, fn=fn, op=node.op, c=c, h_in=h_in, w_in=w_in,
                         h_out=h_out, w_out=w_out, kh=kh, kw=kw, sh=sh, sw=sw, ph=ph, pw=pw,
@@ -310,11 +327,10 @@ class _Lowering:
         scale = np.asarray(node.params["scale"])
         buf, in_t = self._in(node)
         if scale.ndim == 0:
-            self.weights.append(_const(f"{fn}_scale", self.t(node, "weight"), scale))
+            self.constant(f"{fn}_scale", node, "weight", scale)
             expr = f"x[k] * {fn}_scale"
         else:
-            self.weights.append(_const(f"{fn}_scale", self.t(node, "weight"),
-                                       np.broadcast_to(scale, node.shape).reshape(-1)))
+            self.constant(f"{fn}_scale", node, "weight", np.broadcast_to(scale, node.shape).reshape(-1))
             expr = f"x[k] * {fn}_scale[k]"
         code = template("elementwise.cpp", name=node.name, fn=fn, op="Scale", n=n,
                         args=f"const {in_t} x[{n}]", out_t=self.t(node, "result"), expr=expr)
@@ -329,8 +345,8 @@ class _Lowering:
         scalar = value.ndim == 0 or value.size == 1
         if f"{fn}_{key}" not in self.declared:
             self.declared.add(f"{fn}_{key}")
-            self.weights.append(_const(f"{fn}_{key}", self.t(node, cls), value.reshape(()) if scalar else
-                                       np.broadcast_to(value, node.shape).reshape(-1)))
+            self.constant(f"{fn}_{key}", node, cls, value.reshape(()) if scalar else
+                          np.broadcast_to(value, node.shape).reshape(-1))
         return f"{fn}_{key}" if scalar else f"{fn}_{key}[k]"
 
     def _neuron(self, node):
@@ -385,7 +401,7 @@ class _Lowering:
             mults, wbits = 0, 0
             cycles = 3 * n - 1  # count, first-to-threshold (at most n) and argmax loops
         else:
-            self.weights.append(_const(f"{fn}_beta", self.t(node, "decay"), np.asarray(node.params["beta"])))
+            self.constant(f"{fn}_beta", node, "decay", np.asarray(node.params["beta"]))
             decision = f"{out_t}(best)" if rule == "argmax_membrane" else f"{fn}_mem[1] - {fn}_mem[0]"
             code = template("readout_membrane.cpp", name=node.name, fn=fn, n=n, rule=rule,
                             mem_t=self.t(node, "mem"), in_t=in_t, out_t=out_t, decision=decision)
@@ -441,7 +457,17 @@ def lower(graph, out_dir, options: dict | None = None) -> None:
     (out / "firmware" / f"{TOP}.h").write_text(template(
         "model.h", top=TOP, n_in=n_in, in_shape=f"({in_shape})", window=window, window_comment=window_comment,
         typedefs="\n".join(low.typedefs), top_args=top_args, output_sizes=sizes))
-    (out / "firmware" / "weights.h").write_text(template("weights.h", top=TOP, weights="\n\n".join(low.weights)))
+    blob, table = pack_tensors([(c.name, c.codes()) for c in low.constants])
+    (out / "firmware" / WEIGHTS_FILE).write_bytes(blob)
+    (out / "firmware" / "weights.h").write_text(template(
+        "weights.h", top=TOP, declarations="\n".join(c.declaration() for c in low.constants),
+        loads="".join(f" &&\n      snnc_load_array(f, path, \"{c.name}\", {c.first()}, {c.values.size}, {t['offset']}, "
+                      f"{c.code_bytes})" for c, t in zip(low.constants, table))))
+    (out / "tools").mkdir(exist_ok=True)
+    (out / "tools" / "weights_rom.cpp").write_text(template("weights_rom.cpp", table=",\n".join(
+        f'  {{"static const {c.ctype} {c.name}{"".join(f"[{d}]" for d in c.values.shape)}", {c.values.size}, '
+        f'{t["offset"]}, {c.code_bytes}, {c.fmt.frac_bits}, {str(c.values.ndim == 0).lower()}}}'
+        for c, t in zip(low.constants, table))))
     last = "false" if not window else f"snnc_step == {window - 1}"
     (out / "firmware" / f"{TOP}.cpp").write_text(template(
         "model.cpp", top=TOP, layers="\n\n".join(low.layers), resets="\n".join(low.resets) or "",
@@ -462,14 +488,16 @@ def lower(graph, out_dir, options: dict | None = None) -> None:
     (out / "README.md").write_text(template(
         "README.md", top=TOP, in_shape=f"({in_shape})", in_t=f"input_t = {cpp_type(formats(in_node)['result'])}",
         window_comment=window_comment, cxxflags=CXXFLAGS, n_in=n_in, n_out_total=info["n_out_total"]))
-    model = {"format": "snnc-hls", "version": 1, "top": TOP, "cxxflags": CXXFLAGS,
+    model = {"format": "snnc-hls", "version": FORMAT_VERSION, "top": TOP, "cxxflags": CXXFLAGS,
              "input": {"name": in_node.name, "shape": list(in_node.shape), "format": str(formats(in_node)["result"])},
              "outputs": [{k: o[k] for k in ("name", "shape", "offset", "size")} for o in info["outputs"]],
              "n_out_total": info["n_out_total"], "window": window, "recorded": info["recorded"],
              "n_rec_total": info["n_rec_total"], "layers": low.layer_info,
              "sources": list(SOURCES),
+             "weights": [{**t, "type": c.ctype, "format": str(c.fmt), "frac_bits": c.fmt.frac_bits}
+                         for c, t in zip(low.constants, table)],
              "files": sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) + ["model.json"]}
     (out / "model.json").write_text(json.dumps(model, indent=1) + "\n")
 
 
-__all__ = ["lower", "cpp_type", "c_identifiers", "CXXFLAGS", "SOURCES", "TOP"]
+__all__ = ["lower", "cpp_type", "c_identifiers", "CXXFLAGS", "SOURCES", "TOP", "WEIGHTS_FILE", "Constant"]

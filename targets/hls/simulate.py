@@ -1,7 +1,8 @@
 """Run an hls artifact: build its C++ testbench with the machine's C++ compiler and run it.
 
 The sources (:data:`SOURCES`) and the flags (:data:`CXXFLAGS`) are snnc's own: ``model.json``'s
-``cxxflags`` and ``sources`` only describe the artifact, nothing in it is passed to the compiler. (The
+``cxxflags`` and ``sources`` only describe the artifact, nothing in it is passed to the compiler.
+The parameters are not compiled: the testbench loads ``firmware/weights.bin`` when it runs. (The
 driver, ``snnc.simulate`` and ``snnc.verify``, checks every file against ``snnc.json``'s SHA-256 before
 this builds anything.) The build is cached by the SHA-256 of the sources, the compiler's identity and
 the flags (under ``$SNNC_CACHE`` or ``~/.cache/snnc/hls/<hash>/``), so simulating the same artifact
@@ -24,7 +25,7 @@ import torch
 from ...ir.errors import SnncError
 from ...ir.progress import phase
 from ..fit import Fit, LayerFit, Resource
-from .lower import CXXFLAGS, SOURCES, lower
+from .lower import CXXFLAGS, FORMAT_VERSION, SOURCES, WEIGHTS_FILE, lower
 
 COMPILE_TIMEOUT_S = 600
 
@@ -47,8 +48,9 @@ def _model(out_dir: Path) -> dict:
         model = json.loads(path.read_text())
     except (OSError, ValueError) as e:
         raise SnncError(f"hls: cannot read {path}: {e}") from None
-    if model.get("format") != "snnc-hls" or model.get("version") != 1:
-        raise SnncError(f"hls: {path} is not an snnc-hls v1 model description")
+    if model.get("format") != "snnc-hls" or model.get("version") != FORMAT_VERSION:
+        raise SnncError(f"hls: {path} is not an snnc-hls v{FORMAT_VERSION} model description (version "
+                        f"{model.get('version')!r}; re-compile the model with this snnc)")
     return model
 
 
@@ -63,8 +65,8 @@ def build(out_dir, cxx: str | None = None, record: bool = False) -> tuple[Path, 
     h = hashlib.sha256()
     version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
     h.update(f"{cxx}\n{version}\n{' '.join(flags)}\n".encode())
-    for rel in sorted(p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*")
-                      if p.is_file() and p.suffix in (".h", ".cpp")):
+    for rel in sorted(p.relative_to(out_dir).as_posix() for d in ("firmware", "tb") for p in (out_dir / d).rglob("*")
+                      if p.is_file() and p.suffix in (".h", ".cpp") and p.name != "weights_rom.h"):
         h.update(rel.encode() + b"\0" + (out_dir / rel).read_bytes() + b"\0")
     target = cache_dir() / h.hexdigest()[:32]
     binary = target / "testbench"
@@ -104,7 +106,8 @@ def simulate(out_dir, inputs, record: bool = False):
     with tempfile.TemporaryDirectory(prefix="snnc-hls-") as tmp:
         fin, fout, ftrace = Path(tmp) / "input.bin", Path(tmp) / "output.bin", Path(tmp) / "trace.bin"
         fin.write_bytes(x.numpy().astype("<f8").tobytes())
-        cmd = [str(binary), str(fin), str(fout), str(T), str(N)] + ([str(ftrace)] if record else [])
+        cmd = [str(binary), str(out_dir / "firmware" / WEIGHTS_FILE), str(fin), str(fout), str(T), str(N)] + \
+            ([str(ftrace)] if record else [])
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
             raise SnncError(f"hls: the testbench failed: {proc.stderr.strip()}")

@@ -3,7 +3,6 @@
 
 import hashlib
 import json
-import re
 import shutil
 
 import numpy as np
@@ -56,16 +55,19 @@ def test_fresh_artifact_is_bit_exact(target, make):
 
 
 def _tamper_hls(art, node, kind):
-    path = art / "firmware" / "weights.h"
-    text = path.read_text()
-    if kind == "weight":
-        pattern = re.compile(rf"({node}_weight\[[^=]*=\s*\{{+)(-?[0-9.]+)")
-        text, n = pattern.subn(lambda m: m.group(1) + ("0.875" if float(m.group(2)) < 0.5 else "-0.875"), text, 1)
+    """Rewrite the first code of the node's weight (or its threshold) in firmware/weights.bin."""
+    table = {t["name"]: t for t in json.loads((art / "model.json").read_text())["weights"]}
+    entry = table[f"{node}_weight" if kind == "weight" else f"{node}_v_threshold"]
+    path = art / "firmware" / "weights.bin"
+    blob = bytearray(path.read_bytes())
+    dtype = np.dtype(entry["dtype"]).newbyteorder("<")
+    code = np.frombuffer(blob, dtype, 1, entry["offset"])[0]
+    if kind == "threshold":
+        new = int(code) // 2 or 1  # half the threshold
     else:
-        pattern = re.compile(rf"({node}_v_threshold\s*=\s*)(-?[0-9.]+)")
-        text, n = pattern.subn(lambda m: m.group(1) + "2.0", text, 1)
-    assert n == 1, f"no {kind} of {node} in weights.h"
-    path.write_text(text)
+        new = int(round((0.875 if code * 2.0 ** -entry["frac_bits"] < 0.5 else -0.875) * 2 ** entry["frac_bits"]))
+    blob[entry["offset"]:entry["offset"] + dtype.itemsize] = np.array(new, dtype).tobytes()
+    path.write_bytes(bytes(blob))
 
 
 def _tamper_loihi(art, node, kind):

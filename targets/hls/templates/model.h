@@ -17,6 +17,11 @@ void ${top}(${top_args});
 // start a new sequence: every state back to its initial value, step counter to 0
 void ${top}_reset();
 
+#ifndef SNNC_WEIGHTS_ROM
+// the C simulation's parameters from weights.bin, before the first step (false: says why on stderr)
+bool snnc_load_weights(const char* path);
+#endif
+
 ${output_sizes}
 
 #endif  // SNNC_MODEL_H

@@ -1,4 +1,5 @@
-"""Optional: the same generated C++ built on Vitis' ap_fixed (-DSNNC_USE_AP_FIXED) computes the same
+"""Optional: the same generated C++ built as synthesis builds it — on Vitis' ap_fixed
+(-DSNNC_USE_AP_FIXED), the parameters compiled in as ROMs (-DSNNC_WEIGHTS_ROM) — computes the same
 values, layer by layer. Needs the Apache-2.0 ap_types headers (github.com/Xilinx/
 HLS_arbitrary_Precision_Types, include/), which snnc does not ship: set SNNC_AP_INCLUDE to that
 directory. Slow (ap_fixed builds take ~10 s each)."""
@@ -33,12 +34,15 @@ NARROW = {"default": "<8,4,rnd_conv,wrap>", "classes": {"v": "<10,4,trn_zero,sat
 
 
 def _ap_trace(art: Path, x: torch.Tensor) -> np.ndarray:
+    """The synthesis view: the parameters as ROMs (``make rom``: weights_rom.h from weights.bin), the
+    C++ on ap_fixed."""
+    subprocess.run(["make", "-s", "rom"], cwd=art, check=True)
     exe = art / "tb_ap"
-    subprocess.run(["g++", "-std=c++17", "-O1", "-w", "-DSNNC_USE_AP_FIXED", "-DSNNC_RECORD", f"-I{AP_INCLUDE}",
-                    f"-I{art / 'firmware'}", "-o", str(exe), str(art / "firmware" / "snnc_top.cpp"),
+    subprocess.run(["g++", "-std=c++17", "-O1", "-w", "-DSNNC_USE_AP_FIXED", "-DSNNC_WEIGHTS_ROM", "-DSNNC_RECORD",
+                    f"-I{AP_INCLUDE}", f"-I{art / 'firmware'}", "-o", str(exe), str(art / "firmware" / "snnc_top.cpp"),
                     str(art / "tb" / "testbench.cpp")], check=True)
     x.numpy().astype("<f8").tofile(art / "in.bin")
-    subprocess.run([str(exe), str(art / "in.bin"), str(art / "out.bin"), str(x.shape[0]), str(x.shape[1]),
+    subprocess.run([str(exe), "-", str(art / "in.bin"), str(art / "out.bin"), str(x.shape[0]), str(x.shape[1]),
                     str(art / "trace.bin")], check=True)
     return np.fromfile(art / "trace.bin", dtype="<f8").reshape(x.shape[0], x.shape[1], -1)
 
