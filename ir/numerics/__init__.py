@@ -3,7 +3,8 @@
 A :class:`Profile` names a value dtype for the reference interpreter and may replace the float kernel
 of any op with its own (``kernels``), so the interpreter runs a graph exactly as the target would.
 Float profiles (``float32``, ``float64``, ``float16``, ``bfloat16``) use the float kernels unchanged.
-Integer profiles (``loihi``, ``hls``, ``lynxi``) live in their own modules and register themselves here;
+Integer profiles (``loihi``, ``hls``, ``lynxi``) and ``onnx`` (float32 with onnxruntime's own sums)
+live in their own modules and register themselves here;
 their kernels read the graph the quantization pass produced for them. The ``loihi`` profile's
 arithmetic is ``ir/numerics/loihi.py``; its quantization is the Loihi target's structural lowering
 into netx layers, so the profile is registered by ``snnc.targets.loihi.profile`` (the one module
@@ -83,7 +84,8 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {}
-_LAZY = {"loihi": "snnc.targets.loihi.profile", "hls": "snnc.ir.numerics.hls", "lynxi": "snnc.ir.numerics.lynxi"}
+_LAZY = {"loihi": "snnc.targets.loihi.profile", "hls": "snnc.ir.numerics.hls", "lynxi": "snnc.ir.numerics.lynxi",
+         "onnx": "snnc.targets.onnx.profile"}
 
 
 def register(profile: Profile) -> Profile:

@@ -36,6 +36,7 @@ from ..compiler import (CALIBRATION, IR_DIR, Artifact, as_inputs, prepare, resol
                         tensor_hash, write_artifact)
 from ..ir import Graph, interpret
 from ..ir.interpreter import Trace, widen_ranges
+from ..ir.numerics import get_profile
 from ..ir.errors import SnncError
 from ..ir.npy import read_npy
 from ..ir.progress import bar as progress_bar
@@ -90,8 +91,12 @@ def verify(model_or_graph, target, inputs=None, artifact=None, samples=None, see
                                                      **options)
     x = choose_inputs(prepared, target.numerics, inputs, samples, timesteps, seed, input_kind)
 
+    profile = get_profile(target.numerics)
     report = Report(target.name, target.numerics, str(art.path) if art else None, list(x.shape),
-                    max_drift=max_drift, ir_hash=prepared.content_hash())
+                    max_drift=max_drift, ir_hash=prepared.content_hash(),
+                    equality=f"every element bit for bit against the reference interpreter under numerics "
+                             f"'{profile.name}'" + (f" ({profile.description.splitlines()[0]})"
+                                                    if profile.description else ""))
     with tempfile.TemporaryDirectory(prefix="snnc-verify-") as tmp:
         if art is None:
             art_dir = Path(tmp) / "artifact"

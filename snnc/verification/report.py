@@ -86,6 +86,7 @@ class Report:
     differs_from_fresh: list = field(default_factory=list)  # files unlike a fresh lowering of the model
     suspects: list = field(default_factory=list)  # nodes whose parameters sit in changed artifact bytes
     notes: list = field(default_factory=list)
+    equality: str = ""  # what "equal" means here: bit for bit under the target's numerics, in words
     deployment: object = None  # snnc.deployment.DeploymentReport, with verify(deployment=True)
     # kept for plots; not serialized
     _traces: dict = field(default_factory=dict, repr=False)  # node -> (reference, target, kind)
@@ -122,6 +123,8 @@ class Report:
     def summary(self) -> str:
         lines = [f"snnc verify: target {self.target} (numerics {self.numerics}), inputs {self.inputs_shape}"
                  + (f", artifact {self.artifact}" if self.artifact else "")]
+        if self.equality:
+            lines.append(f"  equality: {self.equality}")
         if not self.ir_hash_matches:
             lines.append(f"  FAIL artifact was compiled from a different graph: ir_hash {self.artifact_ir_hash[:12]} "
                          f"in snnc.json, {self.ir_hash[:12]} re-derived from the model")

@@ -44,7 +44,8 @@ def choose_inputs(prepared, numerics: str, inputs=None, samples=None, timesteps=
 
 def is_float_profile(name: str) -> bool:
     try:
-        return get_profile(name).dtype.is_floating_point and name in ("float32", "float64", "float16", "bfloat16")
+        return get_profile(name).dtype.is_floating_point and name in ("float32", "float64", "float16", "bfloat16",
+                                                                       "onnx")
     except SnncError:
         return False
 
