@@ -149,6 +149,21 @@ def _avgpool(b: Builder, m: nn.AvgPool2d, path: str, x: str) -> str:
                  stride=_pair(m.stride) if m.stride is not None else None, padding=_pair(m.padding))
 
 
+def _adaptive_avgpool(b: Builder, m: nn.AdaptiveAvgPool2d, path: str, x: str) -> str:
+    """``AdaptiveAvgPool2d(output_size)`` at the traced input size: an AvgPool2d with kernel = stride
+    = input / output, where the input divides evenly (every window then has the same size)."""
+    shape = b.shape(x)
+    if len(shape) != 3:
+        raise UnsupportedError(path, f"AdaptiveAvgPool2d expects a per-step [C, H, W] input, got {list(shape)}")
+    size = m.output_size if isinstance(m.output_size, (tuple, list)) else (m.output_size, m.output_size)
+    out = tuple(shape[1 + i] if s is None else int(s) for i, s in enumerate(size))
+    if any(n % o for n, o in zip(shape[1:], out)):
+        raise UnsupportedError(path, f"AdaptiveAvgPool2d from {shape[1]}x{shape[2]} to {out[0]}x{out[1]}: the "
+                                     "windows differ in size; only an output that divides the input is supported")
+    kernel = tuple(n // o for n, o in zip(shape[1:], out))
+    return b.add("AvgPool2d", path, [x], kernel_size=kernel, stride=kernel, padding=(0, 0))
+
+
 def _maxpool(b: Builder, m: nn.MaxPool2d, path: str, x: str) -> str:
     if m.ceil_mode or _pair(m.dilation) not in (1, (1, 1)) or m.return_indices:
         raise UnsupportedError(path, "MaxPool2d with ceil_mode, dilation or return_indices is not supported")
@@ -230,13 +245,15 @@ MODULES: list[tuple[Callable[[], tuple[type, ...]], Callable]] = [
     (lambda: (nn.Conv2d,), _conv2d),
     (lambda: (nn.BatchNorm1d, nn.BatchNorm2d), _batchnorm),
     (lambda: (nn.AvgPool2d,), _avgpool),
+    (lambda: (nn.AdaptiveAvgPool2d,), _adaptive_avgpool),
     (lambda: (nn.MaxPool2d,), _maxpool),
     (lambda: (nn.Flatten,), _flatten_module),
     (lambda: (nn.Identity,), _identity),
     (lambda: (nn.Dropout, nn.Dropout2d) + _sj_dropout_classes() + _snnc_dropout_classes(), _dropout),
 ]
 
-SUPPORTED = ("Linear, Conv2d, BatchNorm1d/2d, AvgPool2d, MaxPool2d, Flatten, Identity, Dropout (and their "
+SUPPORTED = ("Linear, Conv2d, BatchNorm1d/2d, AvgPool2d, AdaptiveAvgPool2d (an output dividing the input), "
+             "MaxPool2d, Flatten, Identity, Dropout (and their "
              "snnc.nn / SpikingJelly layer.* forms), snnc.nn IF/LIF/PLIF/CubaLIF/Readout, snnTorch Leaky/"
              "Synaptic, SpikingJelly IFNode/LIFNode/ParametricLIFNode, Sequential/SeqToANNContainer/"
              "MultiStepContainer, +, *scalar, flatten/reshape to [N, -1]")

@@ -190,6 +190,32 @@ def test_spikingjelly_conv_bn_containers():
     assert _compare(model, x, run, {"1": "1_0", "3": "3"}) == 0
 
 
+@pytest.mark.parametrize("output_size", [1, 2, (None, 1)])
+def test_spikingjelly_adaptive_avg_pool_as_an_average_pool(output_size):
+    """layer.AdaptiveAvgPool2d (every spiking ResNet / VGG of the zoo ends with one): at the traced
+    input size, an AvgPool2d with kernel = stride = input / output."""
+    torch.manual_seed(4)
+    model = nn.Sequential(
+        sjl.SeqToANNContainer(nn.Conv2d(2, 4, 3, padding=1)),
+        sjn.IFNode(v_threshold=0.5, step_mode="m"),
+        sjl.AdaptiveAvgPool2d(output_size, step_mode="m"),
+        sjl.Flatten(step_mode="m"),
+        sjl.Linear(4 * (1 if output_size == 1 else 4 if output_size == 2 else 4), 3, step_mode="m"),
+        sjn.IFNode(v_threshold=0.2, step_mode="m"))
+    x = (torch.rand(T, N, 2, 4, 4) < 0.4).float()
+    run = lambda m, x: _hooked_steps(m, x, ["1", "5"], sjf.reset_net, per_step=False)  # noqa: E731
+    assert _compare(model, x, run, {"1": "1", "5": "5"}) == 0
+    (pool,) = [n for n in trace(model, x).nodes if n.op == "AvgPool2d"]
+    assert pool.attrs["kernel_size"] == {1: (4, 4), 2: (2, 2), (None, 1): (1, 4)}[output_size]
+
+
+def test_adaptive_avg_pool_with_uneven_windows_is_refused_naming_the_module():
+    from snnc.ir import UnsupportedError
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), snnc_nn.IF(step_mode="m"), nn.AdaptiveAvgPool2d(2))
+    with pytest.raises(UnsupportedError, match=r"node '2'.*AdaptiveAvgPool2d from 3x3 to 2x2"):
+        trace(model, torch.zeros(1, 1, 1, 5, 5))
+
+
 # snnc.nn ----------------------------------------------------------------------------------------
 import snnc.nn as snnc_nn  # noqa: E402
 
