@@ -221,7 +221,9 @@ class _Lowering:
         n = math.prod(node.shape)
         self.layers.append(code)
         out = f"{fn}_out"
-        self.calls.append(f"  {self.t(node, 'result')} {out}[{n}];")
+        # static: a layer's values are written whole every step, and a wide network's buffers do not
+        # fit on the stack of the top function
+        self.calls.append(f"  static {self.t(node, 'result')} {out}[{n}];")
         self.calls.append(f"  {fn}({', '.join(args + [out] + (['last'] if stateful else []))});")
         self.buffer[node.name] = out
         self._record(node)

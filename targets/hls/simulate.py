@@ -110,7 +110,8 @@ def simulate(out_dir, inputs, record: bool = False):
             ([str(ftrace)] if record else [])
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
-            raise SnncError(f"hls: the testbench failed: {proc.stderr.strip()}")
+            why = (f"killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exit {proc.returncode}")
+            raise SnncError(f"hls: the testbench failed ({why}): {proc.stderr.strip() or 'no message'}")
         y = torch.from_numpy(np.fromfile(fout, dtype="<f8").reshape(T, N, model["n_out_total"]))
         trace = torch.from_numpy(np.fromfile(ftrace, dtype="<f8").reshape(T, N, -1)) if record else None
     outs = [y[:, :, o["offset"]:o["offset"] + o["size"]].reshape(T, N, *o["shape"]) for o in model["outputs"]]
