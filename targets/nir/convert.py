@@ -371,6 +371,18 @@ def _import_node(nir, n, kind, name, x, shapes, add, dt) -> str:
                                  "Conv2d, AvgPool2d, SumPool2d, Flatten, Scale, IF, LIF, CubaLIF")
 
 
+def _check_time_constant(name: str, key: str, tau, dt: float) -> None:
+    """A time constant shorter than ``dt`` makes ``1 - dt/tau`` negative: the discretised neuron would
+    overshoot instead of leaking. Refuse it with the ``dt`` that would make it sane."""
+    tau = np.asarray(tau, np.float64)
+    if np.any(tau < dt):
+        short = float(tau[tau < dt].reshape(-1)[0]) if tau.ndim else float(tau)
+        raise UnsupportedError(name, f"NIR {key} = {short:g} s is shorter than dt = {dt:g} s, so the decay "
+                                     f"1 - dt/{key} = {1 - dt / short:g} is outside [0, 1] (the file may hold "
+                                     f"dt/{key} or 1/{key} instead of {key}); read it with dt <= {float(tau.min()):g} "
+                                     "(--dt), or fix the file")
+
+
 def _import_neuron(nir, n, name, x, shapes, add, dt) -> str:
     charge_hint = _meta(n, "charge")
     timing = _meta(n, "reset_timing", "immediate")
@@ -394,11 +406,14 @@ def _import_neuron(nir, n, name, x, shapes, add, dt) -> str:
                 raise UnsupportedError(name, "NIR CubaLIF with R·dt/τ_mem != 1 is not supported (snnc's CUBA "
                                              "neuron adds the current to the voltage with gain 1)")
             attrs["charge"] = "cuba"
+            _check_time_constant(name, "tau_syn", n.tau_syn, dt)
+            _check_time_constant(name, "tau_mem", n.tau_mem, dt)
             params["alpha"] = _f32(1.0 - dt / np.asarray(n.tau_syn, np.float64), name, "alpha")
             params["beta"] = _f32(1.0 - dt / np.asarray(n.tau_mem, np.float64), name, "beta")
             gain = _gain(n.w_in, n.tau_syn, dt)
         else:  # LIF
             tau = np.asarray(n.tau, np.float64)
+            _check_time_constant(name, "tau", tau, dt)
             v_leak = np.asarray(n.v_leak, np.float64)
             g = _gain(n.r, tau, dt)
             if charge_hint in (None, "beta") and not np.any(v_leak):

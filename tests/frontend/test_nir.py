@@ -187,3 +187,29 @@ def test_snntorch_synaptic_export_imports_exactly():
         ref = torch.stack([model(xt)[0] for xt in x])
     assert ref.mean() > 0.01
     assert int((interpret(graph, x) != ref).sum()) == 0
+
+
+def test_a_time_constant_shorter_than_dt_is_refused_with_the_dt_that_fits():
+    """Norse's exporter has written tau as dt/tau_mem_inv: read with snnTorch's dt that is a decay of -9,
+    a neuron that overshoots; the importer names the node, the value and the dt that would make it sane."""
+    import nir
+
+    from snnc.ir import UnsupportedError
+    from snnc.targets.nir import from_nir
+
+    def graph(node):
+        return nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array([3])),
+                                   "fc": nir.Linear(weight=np.ones((2, 3))), "lif": node,
+                                   "output": nir.Output(output_type=np.array([2]))},
+                            edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")])
+
+    lif = nir.LIF(tau=np.full(2, 1e-5), r=np.ones(2), v_leak=np.zeros(2), v_threshold=np.ones(2))
+    with pytest.raises(UnsupportedError, match=r"node 'lif': NIR tau = 1e-05 s is shorter than dt = 0.0001 s.*"
+                                               r"1 - dt/tau = -9 .*dt <= 1e-05"):
+        from_nir(graph(lif), dt=1e-4)
+    (neuron,) = [n for n in from_nir(graph(lif), dt=1e-5).nodes if n.op == "Neuron"]
+    assert float(neuron.params["beta"]) == 0.0  # tau = dt: the potential is not kept between steps
+    cuba = nir.CubaLIF(tau_syn=np.full(2, 5e-5), tau_mem=np.full(2, 1e-3), r=np.full(2, 10.0), v_leak=np.zeros(2),
+                       v_threshold=np.ones(2), w_in=np.full(2, 0.5))
+    with pytest.raises(UnsupportedError, match=r"NIR tau_syn = 5e-05 s is shorter than dt"):
+        from_nir(graph(cuba), dt=1e-4)
