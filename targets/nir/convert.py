@@ -271,6 +271,8 @@ def from_nir(nir_graph, dt: float | None = None, input_shape=None, readout: bool
             shape = tuple(int(d) for d in np.asarray(n.input_type["input"]).reshape(-1))
             if input_shape is not None:
                 shape = tuple(input_shape)
+            else:
+                shape = _without_batch(shape, [nodes[d] for s, d in nir_graph.edges if s == name], nir)
             out_of[name] = add("Input", name, [], shape=shape)
             continue
         if not srcs:
@@ -381,6 +383,24 @@ def _check_time_constant(name: str, key: str, tau, dt: float) -> None:
                                      f"1 - dt/{key} = {1 - dt / short:g} is outside [0, 1] (the file may hold "
                                      f"dt/{key} or 1/{key} instead of {key}); read it with dt <= {float(tau.min()):g} "
                                      "(--dt), or fix the file")
+
+
+def _without_batch(shape: tuple, consumers: list, nir) -> tuple:
+    """An Input type written with a leading batch dimension of 1 (``[1, F]`` before an Affine/Linear
+    taking ``F``, ``[1, C, H, W]`` before a Conv2d taking ``C``), as exporters that trace with a batched
+    sample write it: the per-step shape without it. Any other shape is kept as it is."""
+    if len(shape) < 2 or shape[0] != 1:
+        return shape
+    for c in consumers:
+        if isinstance(c, (nir.Affine, nir.Linear)) and len(shape) == 2 and np.asarray(c.weight).shape[-1] == shape[1]:
+            return shape[1:]
+        if isinstance(c, nir.Conv2d) and len(shape) == 4 and np.asarray(c.weight).shape[1] * _groups(c) == shape[1]:
+            return shape[1:]
+    return shape
+
+
+def _groups(conv) -> int:
+    return int(np.asarray(getattr(conv, "groups", 1)))
 
 
 def _import_neuron(nir, n, name, x, shapes, add, dt) -> str:

@@ -213,3 +213,31 @@ def test_a_time_constant_shorter_than_dt_is_refused_with_the_dt_that_fits():
                        v_threshold=np.ones(2), w_in=np.full(2, 0.5))
     with pytest.raises(UnsupportedError, match=r"NIR tau_syn = 5e-05 s is shorter than dt"):
         from_nir(graph(cuba), dt=1e-4)
+
+
+@pytest.mark.parametrize("batched", [True, False])
+def test_an_input_type_with_a_batch_dimension_is_understood(batched):
+    """Exporters that trace with a batched sample write Input types [1, F] / [1, C, H, W] (files that
+    nir 1.0's own type check refuses to build, hence ``type_check=False``)."""
+    import nir
+
+    from snnc.ir import interpret
+    from snnc.targets.nir import from_nir
+
+    lead = (1,) if batched else ()
+    dense = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array(lead + (3,))),
+                                "fc": nir.Affine(weight=np.ones((2, 3)), bias=np.zeros(2)),
+                                "lif": nir.LIF(tau=np.full(2, 1e-3), r=np.ones(2), v_leak=np.zeros(2),
+                                               v_threshold=np.ones(2)),
+                                "output": nir.Output(output_type=np.array([2]))},
+                         edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")], type_check=False)
+    assert from_nir(dense).input_shape == (3,)
+    conv = nir.NIRGraph(nodes={"input": nir.Input(input_type=np.array(lead + (1, 4, 4))),
+                               "conv": nir.Conv2d(input_shape=(4, 4), weight=np.ones((2, 1, 3, 3)), stride=1,
+                                                  padding=1, dilation=1, groups=1, bias=np.zeros(2)),
+                               "if": nir.IF(r=np.ones((2, 4, 4)), v_threshold=np.ones((2, 4, 4))),
+                               "output": nir.Output(output_type=np.array([2, 4, 4]))},
+                        edges=[("input", "conv"), ("conv", "if"), ("if", "output")], type_check=False)
+    g = from_nir(conv)
+    assert g.input_shape == (1, 4, 4)  # a 1-channel image keeps its channel
+    assert interpret(g, np.ones((2, 1, 1, 4, 4), np.float32)).shape == (2, 1, 2, 4, 4)
