@@ -76,8 +76,11 @@ class Builder:
     """Adds IR nodes one at a time and infers each one's shape immediately (so reshapes can be
     checked against the actual per-step shape)."""
 
-    def __init__(self, input_shape: tuple[int, ...], input_name: str = "input"):
+    def __init__(self, input_shape: tuple[int, ...], input_name: str = "input", lead: int = 1):
         self.graph = Graph()
+        #: the leading dims of the tensors the model's own forward handles: 1 ([N, ...]), or 2 for a
+        #: multi-step model ([T, N, ...]: SpikingJelly / snnc.nn modules in step mode 'm')
+        self.lead = lead
         self.add("Input", input_name, [], shape=tuple(int(d) for d in input_shape))
 
     def add(self, op: str, base: str, inputs: list[str], params: dict | None = None, **attrs) -> str:
@@ -175,16 +178,19 @@ def _flatten_module(b: Builder, m: nn.Flatten, path: str, x: str) -> str:
     return _flatten(b, path, x, m.start_dim, m.end_dim)
 
 
-def _flatten(b: Builder, path: str, x: str, start: int, end: int) -> str:
-    """Flatten of the batched ``[N, *shape]`` value; only ``start_dim=1, end_dim=-1`` (all but N)."""
-    ndim = len(b.shape(x)) + 1
+def _flatten(b: Builder, path: str, x: str, start: int, end: int, lead: int = 1) -> str:
+    """Flatten of the value with ``lead`` leading dims (``[N, *shape]``, or ``[T, N, *shape]`` in a
+    multi-step model's forward); only flattening every per-step dim (``start_dim = lead``, to the end)."""
+    ndim = len(b.shape(x)) + lead
     start, end = start % ndim, end % ndim
-    if start == 1 and end == ndim - 1:
-        return x if ndim == 2 else b.add("Flatten", path, [x])
-    if start == 0:
-        raise UnsupportedError(path, "flattening the batch dimension is not supported per step")
-    raise UnsupportedError(path, f"flatten(start_dim={start}, end_dim={end}) of a per-step shape "
-                                 f"{b.shape(x)}: only flattening all non-batch dims is supported")
+    if start == lead and end == ndim - 1:
+        return x if ndim == lead + 1 else b.add("Flatten", path, [x])
+    if start < lead:
+        raise UnsupportedError(path, f"flattening the {'time and ' if lead == 2 else ''}batch dimension is not "
+                                     "supported per step")
+    dims = "[T, N, ...]" if lead == 2 else "[N, ...]"
+    raise UnsupportedError(path, f"flatten(start_dim={start}, end_dim={end}) of {dims} with per-step shape "
+                                 f"{b.shape(x)}: only flattening all per-step dims is supported")
 
 
 def _identity(b: Builder, m, path: str, x: str) -> str:
@@ -363,7 +369,8 @@ def trace(model: nn.Module, example_input: torch.Tensor | tuple | list) -> Graph
 
 
 def _trace(model: nn.Module, input_shape: tuple[int, ...]) -> Graph:
-    b = Builder(input_shape)
+    multi_step = any(getattr(m, "step_mode", None) == "m" for m in model.modules())
+    b = Builder(input_shape, lead=2 if multi_step else 1)
     fn = importer_for(model)
     if fn is not None and type(model) is not nn.Sequential:  # a single layer/neuron as the model
         out = fn(b, model, type(model).__name__, "input")
@@ -493,7 +500,7 @@ def _call(b: Builder, node: fx.Node, env):
         x = _tensor_input(env, args[0], node)
         start = args[1] if len(args) > 1 else kw.get("start_dim", 0)
         end = args[2] if len(args) > 2 else kw.get("end_dim", -1)
-        return _flatten(b, where, x, int(start), int(end))
+        return _flatten(b, where, x, int(start), int(end), b.lead)
     if fn in _RESHAPE or (node.op == "call_method" and fn in ("view", "reshape")):
         x = _tensor_input(env, args[0], node)
         dims = args[1:]
