@@ -82,9 +82,11 @@ ACCEPTS: dict[str, Accepts] = {
                                  "fan-in at most 8192 and at most 2048 classes (float16 stays exact)")),
     "hls": Accepts(ops=_FOLDED_BATCHNORM,
                    conditions=("every exact intermediate at most 63 bits, every stored format at most 53",)),
-    # Lava's CUBA neuron: V = 0 after a spike in the same step, a fixed threshold, scalar parameters;
-    # netx: a chain of layers, each synapses → neuron, with spike outputs
-    "loihi": Accepts(ops=ALL_OPS - {"Add", "BatchNorm", "MaxPool2d"}, resets=("hard",), reset_timings=("immediate",),
+    # Lava's CUBA neuron: V = 0 after a spike in the same step (a beta neuron's delayed reset to 0 has the
+    # same spikes), a fixed threshold, scalar parameters; netx: a chain of layers, each synapses → neuron,
+    # with spike outputs
+    "loihi": Accepts(ops=ALL_OPS - {"Add", "BatchNorm", "MaxPool2d"}, resets=("hard",),
+                     reset_timings=("immediate", "delayed"), refused_timings=(("cuba", "delayed"),),
                      thresholds=("fixed",), nonzero_v_reset=False, per_neuron_params=False, synapse_bias=False,
                      stacked_conv=False, readout_modes=("spike",),
                      conditions=("a synapse bias where the neuron's current does not persist (current decay 1)",

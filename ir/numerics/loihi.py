@@ -233,8 +233,13 @@ def cuba_parameters(node: Node, decay_rounding: str = "nearest") -> dict:
     if a["reset"] != "hard":
         raise UnsupportedError(node.name, f"reset '{a['reset']}' is not expressible: Lava's CUBA neuron sets "
                                           "v to 0 after a spike (use a hard reset to 0)", target=TARGET)
-    if a["reset_timing"] != "immediate":
-        raise UnsupportedError(node.name, "delayed reset is not expressible on Loihi", target=TARGET)
+    # snnTorch's delayed reset to zero of a beta neuron, H = beta·V·(1 - S') + X with V the un-reset
+    # potential, gives the spikes of the immediate reset to zero, H = beta·V + X with V = 0 after a spike
+    # (only the stored potential differs, and Loihi exposes spikes): CUBA's own reset
+    if a["reset_timing"] != "immediate" and not (a["reset_timing"] == "delayed" and a["charge"] == "beta"):
+        raise UnsupportedError(node.name, f"the {a['reset_timing']} reset of a '{a['charge']}' neuron is not "
+                               "expressible on Loihi (CUBA resets v to 0 in the step it fires; only a beta "
+                               "neuron's delayed reset to 0 gives the same spikes)", target=TARGET)
     if a["threshold"] == "adaptive":
         raise UnsupportedError(node.name, "an adaptive threshold is not expressible: Lava's CUBA neuron (netx "
                                           "'CUBA') has a fixed threshold", target=TARGET)
