@@ -62,12 +62,16 @@ class Fit:
         return {r.key: combine[r.combine]([layer.usage.get(r.key, 0) for layer in self.layers])
                 for r in self.resources}
 
+    def label(self, key: str) -> str:
+        """What resource ``key`` is, in words."""
+        return next((r.label for r in self.resources if r.key == key), key)
+
     @property
     def problems(self) -> list[str]:
         """Every limit breached, naming the layer (or the total) and the limit."""
         out = []
         for limit in self.limits:
-            label = next((r.label for r in self.resources if r.key == limit.resource), limit.resource)
+            label = self.label(limit.resource)
             if limit.per_layer:
                 out += [f"layer '{layer.layer}': {label} {_num(layer.usage[limit.resource])} exceeds "
                         f"{_num(limit.value)} ({limit.why})" for layer in self.layers

@@ -68,6 +68,11 @@ class Profile:
         info = torch.finfo(self.dtype)
         return NumberFormat(str(self.dtype).removeprefix("torch."), -float(info.max), float(info.max), info.bits)
 
+    def saturating_format(self, node) -> NumberFormat | None:
+        """The format of ``node``'s values when a value out of its range shows in the values (a float
+        dtype: as ±inf); None where it does not (integers that wrap)."""
+        return self.param_format(node, "result") if self.dtype.is_floating_point else None
+
     def quantize(self, graph, calibration=None, config: dict | None = None):
         """Return ``(quantized_graph, report)``: parameters in this profile's representation, the
         choices recorded in each node's ``quant`` dict and ``graph.metadata["numerics"]``. Float

@@ -344,6 +344,12 @@ class HlsProfile(Profile):
     def state_format(self, node, var: str) -> NumberFormat:
         return self._format(node, var)
 
+    def saturating_format(self, node) -> NumberFormat | None:
+        """The ``result`` format, unless it wraps (a wrapped value looks like any other)."""
+        if Fixed.from_dict(node.quant["formats"]["result"]).overflow == "wrap":
+            return None
+        return self._format(node, "result")
+
     def state_real(self, value) -> torch.Tensor | None:
         if isinstance(value, FX):
             return to_float(value.code, value.frac)

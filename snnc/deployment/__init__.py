@@ -120,21 +120,16 @@ def report(model_or_graph, target, inputs=None, samples=None, seed: int = 0, tim
     """The :class:`DeploymentReport` of ``model_or_graph`` on ``target`` (arguments as
     :func:`snnc.verify`): verified, fitted, counted on ``inputs`` (or ``samples`` random sequences).
     A model the target refuses is reported with its refusal and the sections that need no artifact."""
-    from ..compiler import as_inputs, prepare
-    from ..verification import verify
+    from ..verification import prepare_with_inputs, verify
     from ..verification.drift import measure_drift
-    from ..verification.sampling import choose_inputs
 
     try:
         return verify(model_or_graph, target, inputs=inputs, samples=samples, seed=seed, timesteps=timesteps,
                       example_input=example_input, input_kind=input_kind, deployment=True, **options).deployment
     except UnsupportedError as refused:
-        trace_input = as_inputs(inputs) if inputs is not None and example_input is None and \
-            not isinstance(model_or_graph, Graph) else None
-        target, float_graph, prepared, options = prepare(model_or_graph, target, example_input, trace_input,
-                                                         check=False, **options)
-        x = choose_inputs(prepared, target.numerics, inputs, samples, timesteps or options.get("timesteps"), seed,
-                          input_kind)
+        target, float_graph, prepared, options, x = prepare_with_inputs(
+            model_or_graph, target, inputs, example_input, samples, timesteps or options.get("timesteps"), seed,
+            input_kind, check=False, **options)
         _, reference = interpret(prepared, x, numerics=target.numerics, record=True)
         _, floats = interpret(float_graph, x, numerics="float32", record=True)
         rep = build_report(target, float_graph, prepared, reference, x, None, refusal=str(refused))

@@ -6,8 +6,8 @@
 - **States seen in simulation**: per neuron and state variable (``v``, ``i`` or Lava's ``u``, ``b``),
   the range it took over every step and sample against the format it is kept in
   (``Profile.state_format``).
-- **Values seen in simulation**: per node whose result has a bounded format (a fixed-point
-  ``result`` format, or the profile's float dtype), how many of its values over all steps and samples
+- **Values seen in simulation**: per node whose result format shows saturation in the values
+  (``Profile.saturating_format``: a fixed-point format that saturates, a float dtype), how many of its values over all steps and samples
   sat at the format's limit (saturated, or infinite in a float format). A wrapping format cannot show
   its overflows in the values; the range analysis covers it.
 - **Range analysis** (``snnc.passes.range_analysis``): the proven verdict over every input in
@@ -25,7 +25,6 @@ from ..ir import Graph
 from ..ir.errors import SnncError
 from ..ir.interpreter import Trace
 from ..ir.numerics import get_profile
-from ..ir.quantize import Fixed
 
 
 class _UsesRange:
@@ -106,19 +105,6 @@ def _parameter_range(profile, node, key: str, float_node) -> ParameterRange:
     return ParameterRange(node.name, key, fmt.name, used, (fmt.lo, fmt.hi), zeroed, int(q.size))
 
 
-def _value_limit(profile, node) -> tuple[str, float, float] | None:
-    """The format of a node's result values: its fixed-point ``result`` format, else a float
-    profile's dtype; None where the values are not a bounded number (spikes, integers)."""
-    formats = (node.quant or {}).get("formats") or {}
-    if "result" in formats:
-        fmt = Fixed.from_dict(formats["result"])
-        return (str(fmt), fmt.min, fmt.max) if fmt.overflow != "wrap" else None
-    if profile.dtype.is_floating_point:
-        info = torch.finfo(profile.dtype)
-        return str(profile.dtype).removeprefix("torch."), -float(info.max), float(info.max)
-    return None
-
-
 def measure_quantization(float_graph: Graph, prepared: Graph, trace: Trace, numerics: str) -> Quantization:
     profile = get_profile(numerics)
     report = Quantization(numerics)
@@ -133,11 +119,11 @@ def measure_quantization(float_graph: Graph, prepared: Graph, trace: Trace, nume
             report.parameters.append(_parameter_range(profile, node, key, float_nodes.get(node.name)))
         if node.op in ("Input", "Output", "Neuron", "Readout", "Flatten") or node.name not in values:
             continue  # spikes, decisions and views: nothing to saturate
-        limit = _value_limit(profile, node)
-        if limit is not None:
+        fmt = profile.saturating_format(node)
+        if fmt is not None:
             v = torch.as_tensor(values[node.name]).to(torch.float64)
-            hit = int(((v <= limit[1]) | (v >= limit[2]) | ~torch.isfinite(v)).sum())
-            report.values.append(SaturatedValues(node.name, limit[0], (limit[1], limit[2]), hit, v.numel()))
+            hit = int(((v <= fmt.lo) | (v >= fmt.hi) | ~torch.isfinite(v)).sum())
+            report.values.append(SaturatedValues(node.name, fmt.name, (fmt.lo, fmt.hi), hit, v.numel()))
     _range_analysis(report, prepared)
     return report
 

@@ -36,7 +36,7 @@ def sections(rep) -> list[tuple[str, list[str], list[list[str]], list[str]]]:
         header = ["layer", "op"] + [r.label + (f" ({r.unit})" if r.unit else "") for r in fit.resources]
         rows = [[f.layer, f.op] + [_n(f.usage.get(r.key, 0)) for r in fit.resources] for f in fit.layers]
         rows.append(["total", ""] + [_n(fit.totals[r.key]) for r in fit.resources])
-        lines = [f"limit: {_label(fit, lim.resource)} <= {_n(lim.value)} {'per layer' if lim.per_layer else 'in all'}"
+        lines = [f"limit: {fit.label(lim.resource)} <= {_n(lim.value)} {'per layer' if lim.per_layer else 'in all'}"
                  f" ({lim.why})" for lim in fit.limits]
         lines += [f"DOES NOT FIT: {p}" for p in fit.problems] + list(fit.notes)
         out.append(("fit", header, rows, lines))
@@ -80,10 +80,6 @@ def sections(rep) -> list[tuple[str, list[str], list[list[str]], list[str]]]:
         out.append(("drift from the float model", ["neuron layer", "rate (float)", "rate (target)", "rate error"],
                     rows, [f"decision agreement: {_pct(d.decision_agreement)} of {d.decisions} decisions"]))
     return out
-
-
-def _label(fit, key: str) -> str:
-    return next((r.label for r in fit.resources if r.key == key), key)
 
 
 def table(rep) -> str:

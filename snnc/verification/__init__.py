@@ -84,12 +84,8 @@ def verify(model_or_graph, target, inputs=None, artifact=None, samples=None, see
             timesteps = art.manifest.get("timesteps")
     if timesteps is None:
         timesteps = options.get("timesteps")
-    trace_input = None
-    if inputs is not None and example_input is None and not isinstance(model_or_graph, Graph):
-        trace_input = as_inputs(inputs)  # a module is traced with the verification inputs (not calibrated)
-    target, float_graph, prepared, options = prepare(model_or_graph, target, example_input, trace_input,
-                                                     **options)
-    x = choose_inputs(prepared, target.numerics, inputs, samples, timesteps, seed, input_kind)
+    target, float_graph, prepared, options, x = prepare_with_inputs(
+        model_or_graph, target, inputs, example_input, samples, timesteps, seed, input_kind, **options)
 
     profile = get_profile(target.numerics)
     report = Report(target.name, target.numerics, str(art.path) if art else None, list(x.shape),
@@ -124,6 +120,20 @@ def verify(model_or_graph, target, inputs=None, artifact=None, samples=None, see
     if report.deployment is not None:
         report.deployment.verified = report.ok
     return report
+
+
+def prepare_with_inputs(model_or_graph, target, inputs=None, example_input=None, samples=None, timesteps=None,
+                        seed: int = 0, input_kind=None, check: bool = True, **options):
+    """``(target, float_graph, prepared, options, x)``: :func:`snnc.compiler.prepare` (a module given
+    ``inputs`` and no ``example_input`` is traced at their shape, not calibrated) and the inputs to run
+    (``inputs``, else random ones: :func:`choose_inputs`)."""
+    trace_input = None
+    if inputs is not None and example_input is None and not isinstance(model_or_graph, Graph):
+        trace_input = as_inputs(inputs)
+    target, float_graph, prepared, options = prepare(model_or_graph, target, example_input, trace_input,
+                                                     check=check, **options)
+    x = choose_inputs(prepared, target.numerics, inputs, samples, timesteps, seed, input_kind)
+    return target, float_graph, prepared, options, x
 
 
 def _check_files(report: Report, art: Artifact, target, prepared: Graph, options: dict) -> None:
@@ -205,5 +215,5 @@ def _run(report: Report, target, float_graph: Graph, prepared: Graph, art_dir: P
     return Trace(ref_trace, state_ranges)
 
 
-__all__ = ["verify", "Report", "plot_files", "Divergence", "LayerResult", "Drift", "sample_inputs", "measure_drift",
+__all__ = ["verify", "prepare_with_inputs", "Report", "plot_files", "Divergence", "LayerResult", "Drift", "sample_inputs", "measure_drift",
            "locate_changes"]

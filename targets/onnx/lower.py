@@ -270,6 +270,13 @@ EMIT = {"Linear": _linear, "Conv2d": _conv2d, "AvgPool2d": _avgpool, "SumPool2d"
         "Neuron": _neuron, "Readout": _readout}
 
 
+def make_model(graph: onnx.GraphProto) -> onnx.ModelProto:
+    """An ONNX graph as a model of snnc's opset and IR version."""
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="snnc")
+    model.ir_version = 8
+    return model
+
+
 def build(graph: Graph) -> onnx.ModelProto:
     graph.verify()
     b = Builder()
@@ -290,9 +297,7 @@ def build(graph: Graph) -> onnx.ModelProto:
         dtype = NP_TO_ONNX[np.dtype(s["dtype"])]
         onnx_inputs.append(helper.make_tensor_value_info(s["input"], dtype, [batch, *s["shape"]]))
         onnx_outputs.append(helper.make_tensor_value_info(s["output"], dtype, [batch, *s["shape"]]))
-    g = helper.make_graph(b.nodes, "snnc_step", onnx_inputs, onnx_outputs, b.initializers)
-    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="snnc")
-    model.ir_version = 8
+    model = make_model(helper.make_graph(b.nodes, "snnc_step", onnx_inputs, onnx_outputs, b.initializers))
     meta = {"snnc.format": FORMAT, "snnc.version": str(VERSION), "snnc.window": str(window_of(graph)),
             "snnc.input": inp.name, "snnc.reset": RESET,
             "snnc.outputs": json.dumps([o.name for o in graph.outputs]),
@@ -363,9 +368,7 @@ def build_sequence(step: onnx.ModelProto) -> onnx.ModelProto:
         g_outputs.append(helper.make_tensor_value_info(o, TensorProto.FLOAT, [t, n, *dims]))
     for s in states:
         g_outputs.append(helper.make_tensor_value_info(s["output"], NP_TO_ONNX[np.dtype(s["dtype"])], [n, *s["shape"]]))
-    graph = helper.make_graph(nodes, "snnc_sequence", g_inputs, g_outputs, inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="snnc")
-    model.ir_version = 8
+    model = make_model(helper.make_graph(nodes, "snnc_sequence", g_inputs, g_outputs, inits))
     helper.set_model_props(model, {"snnc.format": SEQUENCE_FORMAT, "snnc.version": str(VERSION),
                                    "snnc.window": meta["snnc.window"], "snnc.input": inp, "snnc.reset": RESET,
                                    "snnc.outputs": meta["snnc.outputs"], "snnc.states": meta["snnc.states"]})

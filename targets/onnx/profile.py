@@ -32,7 +32,7 @@ RUNTIME_SUMS = ("Linear", "Conv2d", "AvgPool2d", "SumPool2d")
 
 def _single_op_model(node, in_shape: tuple) -> onnx.ModelProto:
     """``node`` alone, as the lowering writes it, from input ``x`` ``[N, *in_shape]``."""
-    from .lower import EMIT, OPSET, Builder
+    from .lower import EMIT, Builder, make_model
 
     b = Builder()
     graph = Graph()
@@ -40,12 +40,9 @@ def _single_op_model(node, in_shape: tuple) -> onnx.ModelProto:
     graph["x"].shape = tuple(in_shape)  # the emitters read the input's shape (pooling's channels)
     alone = graph.add(replace(node, inputs=["x"]))
     out = EMIT[node.op](b, alone, ["x"], graph)
-    g = helper.make_graph(b.nodes, f"snnc_{node.op}", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
-                                                                                      ["N", *in_shape])],
-                          [helper.make_empty_tensor_value_info(out)], b.initializers)
-    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="snnc")
-    model.ir_version = 8
-    return model
+    x_info = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", *in_shape])
+    return make_model(helper.make_graph(b.nodes, f"snnc_{node.op}", [x_info],
+                                        [helper.make_empty_tensor_value_info(out)], b.initializers))
 
 
 def _runtime_kernel(node, xs, state, ctx):

@@ -33,6 +33,14 @@ namespace snnc {
 enum Round { TRN, TRN_ZERO, RND, RND_ZERO, RND_INF, RND_MIN_INF, RND_CONV };
 enum Overflow { WRAP, SAT, SAT_SYM };
 
+// The signed code stored little-endian in `bytes` (1..8) bytes at `raw` (weights.bin's layout).
+inline int64_t code_from_bytes(const unsigned char* raw, int bytes) {
+  uint64_t u = 0;
+  for (int j = 0; j < bytes; ++j) u |= static_cast<uint64_t>(raw[j]) << (8 * j);
+  const int shift = 64 - 8 * bytes;
+  return static_cast<int64_t>(u << shift) >> shift;  // sign-extended
+}
+
 }  // namespace snnc
 
 #ifdef SNNC_USE_AP_FIXED

@@ -29,12 +29,7 @@ inline bool snnc_load_array(std::FILE* f, const char* path, const char* name, T*
     std::fprintf(stderr, "%s: cannot read %ld codes of %s at offset %ld\n", path, count, name, offset);
     return false;
   }
-  const int shift = 64 - 8 * bytes;
-  for (long k = 0; k < count; ++k) {
-    uint64_t u = 0;
-    for (int j = 0; j < bytes; ++j) u |= static_cast<uint64_t>(raw[static_cast<size_t>(k * bytes + j)]) << (8 * j);
-    dst[k] = T::from_raw(static_cast<int64_t>(u << shift) >> shift);  // sign-extended code
-  }
+  for (long k = 0; k < count; ++k) dst[k] = T::from_raw(snnc::code_from_bytes(&raw[static_cast<size_t>(k * bytes)], bytes));
   return true;
 }
 
