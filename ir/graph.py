@@ -17,7 +17,7 @@ from typing import Iterator
 import numpy as np
 
 from .errors import GraphError
-from .ops import OPS, Shape, op_def
+from .ops import OPS, Shape, emits_spikes, op_def
 
 
 @dataclass
@@ -122,7 +122,9 @@ class Graph:
         source = self[name]
         while source.op in ("Output", "Flatten"):
             source = self[source.inputs[0]]
-        return {"Neuron": "spikes", "Readout": "decisions"}.get(source.op, "values")
+        if source.op == "Readout":
+            return "decisions"
+        return "spikes" if emits_spikes(source) else "values"
 
     def users(self, name: str) -> list[Node]:
         return [n for n in self.nodes if name in n.inputs]

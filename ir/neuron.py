@@ -83,6 +83,10 @@ class Arithmetic(ABC):
         """``cond`` as the op's output spike (by default the same 0/1 value as :meth:`spike`)."""
         return self.spike(cond)
 
+    def state_output(self, value, tensor_class: str):
+        """The state ``value`` (of ``tensor_class``) as the op's output (by default the value itself)."""
+        return value
+
     @abstractmethod
     def store(self, value, tensor_class: str):
         """``value`` rounded into the format of the state ``tensor_class`` (``"v"``, ``"i"`` or ``"b"``); where a
@@ -147,7 +151,7 @@ def _charge(ar: Arithmetic, attrs: dict, x, state: dict):
 
 def step(ar: Arithmetic, attrs: dict, x, state: dict):
     """One step of the ``Neuron`` op; updates ``state`` (``v``, ``i``, the spike ``s`` and the un-reset
-    potential ``h``) and returns the output spike."""
+    potential ``h``) and returns the output: the spike, or the state ``attrs["output"]`` names."""
     reset, timing = attrs["reset"], attrs["reset_timing"]
     adaptive = attrs.get("threshold", "fixed") == "adaptive"
     th = ar.param("v_threshold")
@@ -187,7 +191,8 @@ def step(ar: Arithmetic, attrs: dict, x, state: dict):
                                ar.select(r, ar.store(ar.add(h, h), "v"), h))
     if adaptive:
         state["b"] = ar.store(ar.add(ar.mul(state["b"], ar.param("adapt_decay")), ar.spike(s)), "b")
-    return ar.output(s)
+    output = attrs.get("output", "spikes")
+    return ar.output(s) if output == "spikes" else ar.state_output(state[output], output)
 
 
 class OperatorArithmetic(Arithmetic):

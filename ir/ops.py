@@ -355,6 +355,15 @@ DECAY_RULES = {"tau": "1/tau: tau must be >= 1", "k": "k = 1/tau", "beta": "beta
                "adapt_decay": "adapt_decay = 1 - 1/tau_adapt"}
 
 
+#: what a Neuron node outputs: its spikes, or one of its states after the step
+NEURON_OUTPUTS = ("spikes", "v", "i")
+
+
+def emits_spikes(node) -> bool:
+    """Whether ``node``'s value is a neuron's 0/1 spikes (not a membrane or current output)."""
+    return node.op == "Neuron" and node.attrs.get("output", "spikes") == "spikes"
+
+
 class Neuron(Op):
     """A spiking neuron population, one neuron per element of the per-step shape.
 
@@ -403,8 +412,11 @@ class Neuron(Op):
     is ``V = H - (S - R) * v_threshold`` (``subtract``), ``V = H - (S - R) * H`` (``hard``), ``V = H``
     (``none``). It equals the immediate reset unless the reset ``V`` still exceeds the threshold.
 
-    The output is ``S`` (0/1 in the value dtype). Every parameter is a scalar or broadcasts to the
-    per-step shape.
+    The output (``output`` attribute) is ``S`` (``"spikes"``: 0/1 in the value dtype), or a state after
+    the step: ``"v"`` the stored potential ``V`` (what snnTorch returns as ``mem`` and SpikingJelly keeps
+    as ``v``), ``"i"`` the current ``I`` (``cuba``; snnTorch's ``syn``). A model that returns a neuron's
+    spikes and its membrane has two nodes with the same input and parameters, one per output: the
+    state they compute is the same. Every parameter is a scalar or broadcasts to the per-step shape.
     """
 
     name = "Neuron"
@@ -416,6 +428,7 @@ class Neuron(Op):
         "reset_timing": Attr(str, "immediate", ("immediate", "delayed", "compensated")),
         "threshold": Attr(str, "fixed", ("fixed", "adaptive"), recorded_at_default=False),
         "window_size": Attr(int, 0),
+        "output": Attr(str, "spikes", NEURON_OUTPUTS, recorded_at_default=False),
     }
     params = ("v_threshold",)
     optional_params = ("v_reset", "v_leak", "v_init", "i_init", "tau", "k", "beta", "alpha") + ADAPT_PARAMS
@@ -453,6 +466,8 @@ class Neuron(Op):
                                                 f"({DECAY_RULES[key]}); the neuron would not leak but overshoot")
         if node.attrs["window_size"] < 0:
             raise GraphError(node.name, "window_size must be >= 0")
+        if node.attrs["output"] == "i" and charge != "cuba":
+            raise GraphError(node.name, f"output 'i' (the current) needs the 'cuba' charge, got '{charge}'")
 
     @classmethod
     def infer_shape(cls, node, in_shapes):

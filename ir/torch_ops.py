@@ -166,11 +166,12 @@ class GraphStep(nn.Module):
             elif op == "Neuron":
                 names = [key for key in node.params if np.ndim(node.params[key]) > 0]
                 scalars = {key: float(v) for key, v in node.params.items() if np.ndim(v) == 0}
-                out, *_state = torch.ops.snnc.neuron_step(
+                spike, *state = torch.ops.snnc.neuron_step(
                     xs[0], None, None, None, [self._p(node, key) for key in names], tensor_params=",".join(names),
                     charge=a["charge"], compare=a["compare"], reset=a["reset"], reset_timing=a["reset_timing"],
                     decay_input=bool(a["decay_input"]), window_size=int(a["window_size"]),
                     threshold=a["threshold"], **scalars)
+                out = {"spikes": spike, "v": state[0], "i": state[1]}[a["output"]]
             elif op == "Readout":
                 out = torch.ops.snnc.readout_step(xs[0], output_mode=a["output_mode"], rule=a["rule"],
                                                   class_threshold=int(a["class_threshold"]),

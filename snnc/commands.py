@@ -314,7 +314,8 @@ def inspect_graph(graph, source: str = "") -> str:
         if node.op == "Neuron":
             a = node.attrs
             attrs = f"{a['charge']},{a['compare']},{a['reset']}" + \
-                    (f",{a['reset_timing']}" if a["reset_timing"] != "immediate" else "")
+                    (f",{a['reset_timing']}" if a["reset_timing"] != "immediate" else "") + \
+                    (f",output {a['output']}" if a["output"] != "spikes" else "")
         elif node.op == "Readout":
             attrs = f"{node.attrs['rule']}"
         params = " ".join(_fmt_param(k, v) for k, v in node.params.items())

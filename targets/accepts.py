@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..ir.ops import OPS, READOUT_RULES, Neuron
+from ..ir.ops import NEURON_OUTPUTS, OPS, READOUT_RULES, Neuron
 
 _NEURON = Neuron.attrs
 ALL_OPS = frozenset(OPS)
@@ -41,6 +41,7 @@ class Accepts:
     - ``per_neuron_params``: neuron parameters given per neuron (arrays), not only scalars.
     - ``synapse_bias``: a bias on Linear/Conv2d for every neuron that follows it.
     - ``stacked_conv``: Conv2d layers that follow one another (with pooling between them).
+    - ``outputs``: what a Neuron node may output (its spikes, or its state ``v`` / ``i``).
     - ``readout_modes``: the Readout output modes.
     - ``reset_window``: a periodic state reset (``window_size`` > 0).
     - ``conditions``: what is accepted only under conditions on values, checked in the target's code.
@@ -56,6 +57,7 @@ class Accepts:
     per_neuron_params: bool = True
     synapse_bias: bool = True
     stacked_conv: bool = True
+    outputs: tuple = NEURON_OUTPUTS
     readout_modes: tuple = READOUT_MODES
     reset_window: bool = True
     conditions: tuple = field(default=())
@@ -70,6 +72,13 @@ class Accepts:
         if (charge, timing) in self.refused_timings:
             return f"the {timing} reset of the '{charge}' charge"
         return None
+
+    def output_refusal(self, node, why: str) -> str | None:
+        """Why ``node`` (a Neuron) outputs what this target cannot (None if it can); ``why`` says why."""
+        output = node.attrs.get("output", "spikes")
+        if output in self.outputs:
+            return None
+        return f"outputs its state '{output}' (a membrane or current), but {why}; output its spikes"
 
 
 _FOLDED_BATCHNORM = ALL_OPS - {"BatchNorm"}  # the passes fold BatchNorm into the layer before it
@@ -88,7 +97,7 @@ ACCEPTS: dict[str, Accepts] = {
     "loihi": Accepts(ops=ALL_OPS - {"Add", "BatchNorm", "MaxPool2d"}, resets=("hard",),
                      reset_timings=("immediate", "delayed"), refused_timings=(("cuba", "delayed"),),
                      thresholds=("fixed",), nonzero_v_reset=False, per_neuron_params=False, synapse_bias=False,
-                     stacked_conv=False, readout_modes=("spike",),
+                     stacked_conv=False, outputs=("spikes",), readout_modes=("spike",),
                      conditions=("a synapse bias where the neuron's current does not persist (current decay 1)",
                                  "pooling → Conv2d where the windows do not overlap, cover the input and have no "
                                  "padding", "fan-in at most 4096; weights, threshold and bias within Lava's "
@@ -96,7 +105,7 @@ ACCEPTS: dict[str, Accepts] = {
     # NIR's IF/LIF/CubaLIF reset to v_reset in the step they fire and have a fixed threshold; snnTorch
     # Synaptic's delayed reset to zero also clears the new current, which NIR's CubaLIF does not
     "nir": Accepts(ops=ALL_OPS - {"BatchNorm", "MaxPool2d"}, resets=("hard",), refused_timings=(("cuba", "delayed"),),
-                   thresholds=("fixed",), nonzero_v_reset=False, reset_window=False,
+                   thresholds=("fixed",), nonzero_v_reset=False, reset_window=False, outputs=("spikes",),
                    conditions=("a non-zero v_reset with the immediate reset timing",
                                "a Readout only where it feeds the output (left out of the file)")),
 }

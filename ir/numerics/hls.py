@@ -250,6 +250,9 @@ class FixedArithmetic(OperatorArithmetic):
     def output(self, cond):
         return cond.to(torch.float64)
 
+    def state_output(self, value, tensor_class):
+        return value.value()
+
     def store(self, value, tensor_class):
         return value.cast(self.fm[tensor_class])
 

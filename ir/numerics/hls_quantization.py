@@ -107,7 +107,8 @@ def quantize(graph, calibration=None, config: dict | None = None):
             result()
         elif op == "Neuron":
             _quantize_neuron(node, cfg, param, observed)
-            set_format(node, "result", SPIKE)
+            output = node.attrs.get("output", "spikes")  # spikes, or the state the node outputs
+            set_format(node, "result", SPIKE if output == "spikes" else Fixed.from_dict(node.quant["formats"][output]))
         elif op == "Readout":
             if node.attrs["output_mode"] == "membrane":
                 if "beta" not in node.params:

@@ -32,6 +32,7 @@ import torch
 from ..ir import Graph, interpret
 from ..ir.interpreter import Trace
 from ..ir.errors import UnsupportedError
+from ..ir.ops import emits_spikes
 from .cost import Cost, measure_cost
 from .quantization import Quantization, measure_quantization
 
@@ -109,7 +110,7 @@ def build_report(target, float_graph: Graph, prepared: Graph, trace: Trace, inpu
     rep.quantization = measure_quantization(float_graph, prepared, trace, target.numerics)
     rep.drift = getattr(verification, "drift", None)
     for node in prepared.nodes:
-        if node.op == "Neuron" and node.name in trace.values:
+        if emits_spikes(node) and node.name in trace.values:
             spikes = torch.as_tensor(trace.values[node.name]) != 0
             rep._rates[node.name] = spikes.to(torch.float64).mean(dim=(0, 1)).reshape(-1).numpy()
     return rep

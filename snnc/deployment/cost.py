@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from ..ir import Graph
 from ..ir.numerics import get_profile
+from ..ir.ops import emits_spikes
 
 SYNAPSES = ("Linear", "Conv2d")
 
@@ -162,7 +163,7 @@ def measure_cost(graph: Graph, trace: dict, inputs: torch.Tensor, numerics: str)
     for node in graph.nodes:
         if node.op in SYNAPSES:
             cost.synapses.append(synapse_cost(graph, node, values[node.inputs[0]]))
-        elif node.op == "Neuron":
+        elif emits_spikes(node):  # (a neuron that outputs its membrane has no spike activity)
             cost.neurons.append(neuron_activity(node.name, values[node.name]))
     return cost
 

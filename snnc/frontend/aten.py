@@ -32,10 +32,21 @@ aten = torch.ops.aten
 
 
 class _StateOutput:
-    """The ``v``/``i``/``b`` outputs of ``snnc::neuron_step``: the next step's state, not an IR value."""
+    """An output of ``snnc::neuron_step``: the spikes, or the next step's state ``v``/``i``/``b``. Used
+    as a value, it becomes a ``Neuron`` node of that neuron with that ``output`` (made on first use, so a
+    call whose spikes are not used has no spiking node); ``b`` has no IR value."""
 
-    def __init__(self, where: str):
-        self.where = where
+    def __init__(self, where: str, var: str, tap=None):
+        self.where, self.var, self.tap, self.name = where, var, tap, None
+
+    def value(self, source: str) -> str:
+        if self.tap is None:
+            raise UnsupportedError(self.where, f"{source}: the state output '{self.var}' of snnc::neuron_step is "
+                                               "used as a value; only the spikes and the states v and i are values "
+                                               "of the IR")
+        if self.name is None:
+            self.name = self.tap(self.var)
+        return self.name
 
 
 def _bind(node) -> dict:
@@ -96,8 +107,7 @@ def import_exported(ep, source: str = "program", input_shape=None) -> Graph:
     def t(a):
         v = env.get(a) if isinstance(a, torch.fx.Node) else a
         if isinstance(v, _StateOutput):
-            raise UnsupportedError(v.where, f"{source}: the state output (v/i/b) of snnc::neuron_step is used as "
-                                            "a value; only the spikes (output 0) are values of the IR")
+            return v.value(source)
         return v
 
     def arr(a) -> np.ndarray:
@@ -220,7 +230,8 @@ def _name(node) -> str:
 
 
 def _neuron(b: Builder, node, t, arr, source: str):
-    """``snnc::neuron_step`` → a ``Neuron`` node; returns ``(spikes, state, state, state)``."""
+    """``snnc::neuron_step`` → ``Neuron`` nodes; returns its outputs ``(spikes, v, i, b)`` as
+    :class:`_StateOutput`."""
     a = _bind(node)
     where = _where(node)
     x = t(a["x"])
@@ -248,8 +259,15 @@ def _neuron(b: Builder, node, t, arr, source: str):
         if key in params:
             raise UnsupportedError(node.name, f"{source}: {where}: parameter '{key}' given twice")
         params[key] = arr(value)
-    out = b.add("Neuron", _name(node), [x], params, **attrs)
-    return out, _StateOutput(node.name), _StateOutput(node.name), _StateOutput(node.name)
+    def tap(var: str) -> str:
+        if var == "spikes":
+            return b.add("Neuron", _name(node), [x], params, **attrs)
+        if var == "i" and attrs["charge"] != "cuba":
+            raise UnsupportedError(node.name, f"{source}: {where}: the current output 'i' of a '{attrs['charge']}' "
+                                              "neuron (it has no current) is used as a value")
+        return b.add("Neuron", _name(node), [x], params, **attrs, output=var)
+
+    return tuple(_StateOutput(node.name, var, tap) for var in ("spikes", "v", "i")) + (_StateOutput(node.name, "b"),)
 
 
 def _readout(b: Builder, node, t, source: str) -> str:

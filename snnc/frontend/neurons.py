@@ -57,6 +57,13 @@ def snnc_neuron(m, path: str) -> NeuronSpec:
 _SNNTORCH_RESET = {0: "subtract", 1: "hard", 2: "none"}
 
 
+def snntorch_charge(m) -> str:
+    """The IR charge of a snnTorch neuron: ``cuba`` for ``Synaptic``, ``beta`` otherwise."""
+    import snntorch as snn
+
+    return "cuba" if isinstance(m, snn.Synaptic) else "beta"
+
+
 def snntorch_neuron(m, path: str) -> NeuronSpec:
     """``Leaky`` → ``beta`` charge, ``Synaptic`` → ``cuba``; fire on ``>``; the reset as configured
     (``reset_delay=True``: ``delayed``, ``False``: ``compensated``); beta/alpha clamped to [0, 1]

@@ -25,7 +25,7 @@ from torch import nn
 from ..ir import Graph
 from ..ir.errors import SnncError, UnsupportedError
 from ..ir.ops import op_def
-from . import neurons
+from . import neurons, time_loop
 
 
 # ----------------------------------------------------------------------------------------------
@@ -265,6 +265,9 @@ SUPPORTED = ("Linear, Conv2d, BatchNorm1d/2d, AvgPool2d, AdaptiveAvgPool2d (an o
              "MultiStepContainer, +, *scalar, flatten/reshape to [N, -1]")
 
 
+#: the neuron importers (a time loop calls each of these modules once per step)
+NEURONS = {_snnc_neuron, _snntorch_neuron, _sj_neuron}
+
 #: importers of the layers that take any per-step shape and pass it on (or flatten it)
 SHAPE_FREE = {_snnc_neuron, _snntorch_neuron, _sj_neuron, _readout, _flatten_module, _identity, _dropout}
 
@@ -296,8 +299,16 @@ def import_module(b: Builder, m: nn.Module, path: str, x: str) -> str:
 # fx
 # ----------------------------------------------------------------------------------------------
 class LayerTracer(fx.Tracer):
-    """torch.fx tracing that keeps every importable layer (and no plain ``Sequential``) as a leaf."""
+    """torch.fx tracing that keeps every importable layer (and no plain ``Sequential``) as a leaf.
+    With ``steps`` (the example input's T), ``x.size(0)`` / ``x.shape[0]`` of the input is that
+    number where Python needs an int (``range(x.size(0))`` in a time-major loop)."""
 
+    def __init__(self, steps: int | None = None):
+        super().__init__()
+        self.steps = steps
+
+    def proxy(self, node: fx.Node) -> fx.Proxy:
+        return _LeadingDimProxy(node, self) if _is_leading_dim(node) else super().proxy(node)
 
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
         if type(m) is nn.Sequential:
@@ -307,25 +318,68 @@ class LayerTracer(fx.Tracer):
         return super().is_leaf_module(m, qualname)
 
 
+def _is_leading_dim(node: fx.Node) -> bool:
+    """``node`` is ``x.size(0)`` or ``x.shape[0]`` of a placeholder."""
+    if node.op == "call_method" and node.target == "size" and node.args[1:] == (0,):
+        return node.args[0].op == "placeholder"
+    if node.op == "call_function" and node.target is operator.getitem and node.args[1] == 0:
+        src = node.args[0]
+        return (isinstance(src, fx.Node) and src.op == "call_function" and src.target is getattr
+                and src.args[1] == "shape" and src.args[0].op == "placeholder")
+    return False
+
+
+class _LeadingDimProxy(fx.Proxy):
+    """The input's leading dimension; as a Python int (``range(...)``) it is the example's T."""
+
+    def __index__(self) -> int:
+        if self.tracer.steps is None:
+            raise UnsupportedError(None, "the forward loops over x.size(0); give an example input tensor "
+                                         "[T, N, ...] (not a shape) so that T is known")
+        return self.tracer.steps
+
+
 class _Batch:
     """The symbolic batch size ``x.size(0)`` / ``x.shape[0]``."""
 
 
-class _Unusable:
-    """A value that exists in the fx graph but not in the IR; an error only if something uses it."""
+class _StateElement:
+    """``out[index]`` of a :class:`_NeuronTuple` (a state), made into an IR node where it is used."""
 
-    def __init__(self, path: str, message: str):
-        self.path, self.message = path, message
+    def __init__(self, source: _NeuronTuple, index: int):
+        self.source, self.index = source, index
 
-    def fail(self):
-        raise UnsupportedError(self.path, self.message)
+    def name(self) -> str:
+        return self.source.element(self.index)
+
+
+#: a time loop's initial neuron state (``init_leaky()``): the IR neuron's own initial state
+INITIAL_STATE = object()
 
 
 class _NeuronTuple:
-    """A neuron module's tuple output (snnTorch ``(spk, mem)``); only the spikes are IR values."""
+    """A snnTorch neuron's tuple output, ``(spk, mem)`` (``Leaky``) or ``(spk, syn, mem)``
+    (``Synaptic``): element 0 is the spikes; each other element is the neuron's state after the step,
+    a ``Neuron`` node of the same input and parameters with ``output`` that state, made on first use."""
 
-    def __init__(self, spikes: str, path: str):
-        self.spikes, self.path = spikes, path
+    def __init__(self, b: Builder, m: nn.Module, path: str, x: str, spikes: str):
+        self.b, self.m, self.path, self.x, self.spikes = b, m, path, x, spikes
+        self.states = ("spikes",) + (("i", "v") if neurons.snntorch_charge(m) == "cuba" else ("v",))
+        self.made: dict[int, str] = {0: spikes}
+
+    def element(self, index: int) -> str:
+        if not 0 <= index < len(self.states):
+            raise UnsupportedError(self.path, f"index {index} of a {type(self.m).__name__}'s output, which has "
+                                              f"{len(self.states)} elements")
+        if index not in self.made:
+            spec = neurons.snntorch_neuron(self.m, self.path)
+            var = self.states[index]
+            self.made[index] = self.b.add("Neuron", f"{self.path}.{'mem' if var == 'v' else 'syn'}", [self.x],
+                                          spec.params, **spec.attrs, output=var)
+        return self.made[index]
+
+    def elements(self) -> list[str]:
+        return [self.element(k) for k in range(len(self.states))]
 
 
 _ADD = {operator.add, operator.iadd, torch.add}
@@ -351,6 +405,7 @@ def trace(model: nn.Module, example_input: torch.Tensor | tuple | list) -> Graph
         return model
     if not isinstance(model, nn.Module):
         raise SnncError(f"snnc.trace expects a torch.nn.Module, got {type(model).__name__}")
+    steps = None
     if isinstance(example_input, (tuple, list)) and all(isinstance(d, int) for d in example_input):
         input_shape = tuple(example_input)
     else:
@@ -358,17 +413,17 @@ def trace(model: nn.Module, example_input: torch.Tensor | tuple | list) -> Graph
         if x.dim() < 3:
             raise SnncError(f"example input must be [T, N, *input_shape] (at least 3 dims), got shape "
                             f"{list(x.shape)}")
-        input_shape = tuple(x.shape[2:])
+        input_shape, steps = tuple(x.shape[2:]), int(x.shape[0])
     modes = [(m, m.training) for m in model.modules()]
     model.eval()  # deployment semantics while tracing (BatchNorm statistics, no dropout); restored below
     try:
-        return _trace(model, input_shape)
+        return _trace(model, input_shape, steps)
     finally:
         for m, training in modes:
             m.training = training
 
 
-def _trace(model: nn.Module, input_shape: tuple[int, ...]) -> Graph:
+def _trace(model: nn.Module, input_shape: tuple[int, ...], steps: int | None = None) -> Graph:
     multi_step = any(getattr(m, "step_mode", None) == "m" for m in model.modules())
     b = Builder(input_shape, lead=2 if multi_step else 1)
     fn = importer_for(model)
@@ -377,7 +432,7 @@ def _trace(model: nn.Module, input_shape: tuple[int, ...]) -> Graph:
         b.add("Output", "output", [out])
         return _finish(b, model)
     try:
-        fx_graph = LayerTracer().trace(model)
+        fx_graph = LayerTracer(steps).trace(model)
     except SnncError:
         raise
     except Exception as e:  # fx cannot trace data-dependent control flow etc.
@@ -388,8 +443,23 @@ def _trace(model: nn.Module, input_shape: tuple[int, ...]) -> Graph:
     placeholders = [n for n in fx_graph.nodes if n.op == "placeholder"]
     if not placeholders:
         raise UnsupportedError(None, f"{type(model).__name__}.forward takes no input")
+    neuron_paths = {path for path, m in modules.items() if importer_for(m) in NEURONS}
+    loop = time_loop.fold(fx_graph, neuron_paths)
+    if loop is None:
+        for node in fx_graph.nodes:
+            env[node] = _convert(b, node, env, modules, model, placeholders)
+        return _finish(b, model)
+    first_step = set(loop.nodes)
     for node in fx_graph.nodes:
-        env[node] = _convert(b, node, env, modules, model, placeholders)
+        if node in loop.initial_state:
+            env[node] = INITIAL_STATE
+        elif node in loop.input_reads:
+            env[node] = "input"
+        elif node in loop.records:
+            env[node] = env[loop.records[node]]
+        elif node.op in ("placeholder", "output") or node in first_step:
+            env[node] = _convert(b, node, env, modules, model, placeholders)
+    b.graph.metadata["time_loop"] = {"steps": loop.steps, "input": "per_step" if loop.input_reads else "static"}
     return _finish(b, model)
 
 
@@ -406,9 +476,7 @@ def _value(env, a, node: fx.Node):
         if isinstance(v, _NeuronTuple):
             raise UnsupportedError(v.path, "a neuron's (spk, mem) tuple is used as a tensor; index it "
                                            "(spk = out[0])")
-        if isinstance(v, _Unusable):
-            v.fail()
-        return v
+        return v.name() if isinstance(v, _StateElement) else v
     return a
 
 
@@ -433,27 +501,27 @@ def _convert(b: Builder, node: fx.Node, env, modules, model, placeholders):
                                       "only module calls and +, *scalar, flatten/reshape are supported")
     if node.op == "call_module":
         m = modules[node.target]
-        extra = [a for a in list(node.args[1:]) + list(node.kwargs.values()) if a is not None]
+        extra = [a for a in list(node.args[1:]) + list(node.kwargs.values())
+                 if a is not None and not (isinstance(a, fx.Node) and env.get(a) is INITIAL_STATE)]
         if extra:
             raise UnsupportedError(node.target, f"{type(m).__name__} is called with extra arguments "
                                                 f"(state passed explicitly?); call it with one tensor")
         x = _tensor_input(env, node.args[0], node)
         out = import_module(b, m, node.target, x)
-        return _NeuronTuple(out, node.target) if _returns_tuple(m) else out
+        return _NeuronTuple(b, m, node.target, x, out) if _returns_tuple(m) else out
     if node.op == "call_function" or node.op == "call_method":
         return _call(b, node, env)
     if node.op == "output":
         results = node.args[0]
         results = results if isinstance(results, (tuple, list)) else (results,)
-        for i, r in enumerate(results):
+        values = []  # a neuron's whole tuple is each of its elements
+        for r in results:
             v = env[r] if isinstance(r, fx.Node) else r
-            if isinstance(v, _NeuronTuple):
-                v = v.spikes
-            if isinstance(v, _Unusable):
-                v.fail()
+            values += v.elements() if isinstance(v, _NeuronTuple) else [v.name() if isinstance(v, _StateElement) else v]
+        for i, v in enumerate(values):
             if not isinstance(v, str):
                 raise UnsupportedError("output", f"output {i} is not a tensor computed from the input")
-            b.add("Output", "output" if len(results) == 1 else f"output_{i}", [v])
+            b.add("Output", "output" if len(values) == 1 else f"output_{i}", [v])
         return None
     raise UnsupportedError(where, f"fx node kind {node.op!r} is not supported")
 
@@ -463,11 +531,8 @@ def _call(b: Builder, node: fx.Node, env):
     where = node.name
     if fn is operator.getitem:
         src = env[args[0]] if isinstance(args[0], fx.Node) else args[0]
-        if isinstance(src, _NeuronTuple):
-            if args[1] == 0:
-                return src.spikes
-            return _Unusable(src.path, "only the spikes (index 0) of a neuron's output can be used; "
-                                       "membrane/synaptic state is not a value of the IR")
+        if isinstance(src, _NeuronTuple):  # (a state element is made where it is used)
+            return src.spikes if args[1] == 0 else _StateElement(src, args[1])
         if src == "__shape__" and args[1] == 0:
             return _Batch()
         if isinstance(src, (tuple, list, torch.Size)):

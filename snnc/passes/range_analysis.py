@@ -334,7 +334,8 @@ def _step_paths(node, x: Interval, p: dict, state: dict[str, Interval], fired: n
 
 def _neuron(node, x: Interval, p: dict, steps: int, converge: bool, chk: _Checker, report: RangeReport):
     """The state's intervals from the initial state, step by step (the potential's covers ``H`` and the
-    reset ``V``); the output can be 1 where the potential can reach the lowest threshold."""
+    reset ``V``); the output can be 1 where the potential can reach the lowest threshold, or is the
+    hull of the state it outputs."""
     a = node.attrs
     shape = x[0].shape
     full = lambda v: np.broadcast_to(np.asarray(v, dtype=np.float64), shape).astype(np.float64)  # noqa: E731
@@ -362,6 +363,9 @@ def _neuron(node, x: Interval, p: dict, steps: int, converge: bool, chk: _Checke
         scale = full(p["adapt_scale"])
         th = th + np.minimum(scale * hulls["b"][0], scale * hulls["b"][1])
     v_hull = hulls["v"]
+    output = a.get("output", "spikes")
+    if output != "spikes":  # a state output: its hull (the potential's covers H as well)
+        return hulls[output], hulls
     can = v_hull[1] >= th if a["compare"] == "ge" else v_hull[1] > th
     return (np.zeros(shape), can.astype(np.float64)), hulls
 

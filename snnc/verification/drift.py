@@ -6,6 +6,7 @@ import torch
 
 from ..ir import Graph
 from ..ir.interpreter import window_of
+from ..ir.ops import emits_spikes
 from .report import Drift
 
 
@@ -45,7 +46,7 @@ def measure_drift(float_graph: Graph, prepared: Graph, float_trace: dict, quant_
         total += df.numel()
     err, rf, rq = {}, {}, {}
     for node in prepared.nodes:
-        if node.op != "Neuron" or node.name not in float_trace or node.name not in quant_trace:
+        if not emits_spikes(node) or node.name not in float_trace or node.name not in quant_trace:
             continue
         f, q = float_trace[node.name].to(torch.float64), quant_trace[node.name].to(torch.float64)
         if f.shape != q.shape:

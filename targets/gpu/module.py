@@ -24,13 +24,14 @@ from torch import nn
 from ...ir import Graph
 from ...ir.interpreter import KERNELS, Context, neuron_step, readout_step, window_of
 from ...ir.numerics import get_profile
+from ...ir.ops import emits_spikes
 
 STATELESS = ("Linear", "Conv2d", "AvgPool2d", "SumPool2d", "MaxPool2d", "Flatten", "Add", "Scale", "BatchNorm")
 
 
 def fusable(node) -> bool:
-    """Whether a Neuron node runs on the fused kernel (on CUDA)."""
-    if node.op != "Neuron":
+    """Whether a Neuron node runs on the fused kernel (on CUDA; the kernels output spikes)."""
+    if not emits_spikes(node):
         return False
     a = node.attrs
     scalar_state = all(node.params[k].ndim == 0 for k in ("v_reset", "v_leak", "v_init", "i_init")

@@ -22,6 +22,7 @@ from string import Template
 import numpy as np
 
 from ...ir.neuron import Arithmetic, initial_keys, step
+from ...ir.ops import emits_spikes
 from ...ir.numerics.hls import PARAM_CLASS, formats
 from ...ir.errors import SnncError
 from ...ir.quantize import Fixed
@@ -282,7 +283,7 @@ class _Lowering:
                                                   if "bias" in node.params else 0)
         src = self.graph[node.inputs[0]]
         return {"multipliers": math.ceil(n_weights / reuse), "macs_per_step": macs, "reuse_factor": reuse,
-                "weight_bits": bits, "state_bits": 0, "binary_input": src.op == "Neuron", "cycles": cycles}
+                "weight_bits": bits, "state_bits": 0, "binary_input": emits_spikes(src), "cycles": cycles}
 
     def _pool(self, node):
         from ...ir.ops import Pool2d
@@ -361,7 +362,12 @@ class _Lowering:
         keys = initial_keys(a, node.params.__contains__)  # the state variables: v, then i / b
         state = {var: f"{fn}_{var}[k]" for var in (*keys, "s")}
         program = _CppArithmetic(self, node)
-        spike = step(program, a, "x[k]", state)
+        out_t = self.t(node, "result")
+        out = step(program, a, "x[k]", state)
+        spike = state["s"]
+        if a["output"] != "spikes":  # the state's value now, before the state arrays are written
+            out = program._define(out_t, out, "out")
+            program.lines.append(f"(void){spike};  // the spike decides only the reset here")
         body = program.lines + [f"{fn}_{var}[k] = {state[var]};" for var in keys if state[var] != f"{fn}_{var}[k]"]
         if timing == "delayed":
             body.append(f"{fn}_s[k] = {spike};  // R of the next step")
@@ -376,8 +382,9 @@ class _Lowering:
         code = template("neuron.cpp", name=node.name, fn=fn, n=n, charge=a["charge"] + (
             " (lif: k = 1/tau)" if node.quant.get("charge_from") == "lif" else ""),
             cmp=">=" if a["compare"] == "ge" else ">", reset=reset, timing=timing, v_t=v_t, in_t=in_t,
-            out_t=self.t(node, "result"), v_init=init["v"], state_decls=decls, state_resets=resets,
-            body="\n".join("    " + line for line in body), spike=spike)
+            out_t=out_t, v_init=init["v"], state_decls=decls, state_resets=resets,
+            body="\n".join("    " + line for line in body), output=f"{spike} ? {out_t}(1) : {out_t}(0)"
+            if a["output"] == "spikes" else out)
         fm = formats(node)
         state_bits = sum(n * fm[var].width for var in keys) + (n if timing == "delayed" else 0)
         per_neuron = {"if": 0, "beta": 1, "plif": 1, "cuba": 2}[charge] + (2 if "b" in keys else 0)

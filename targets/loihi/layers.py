@@ -93,6 +93,9 @@ def lower_to_layers(graph: Graph, config: dict | None = None):
         if node.op not in ACCEPTS[TARGET].ops:
             raise UnsupportedError(node.name, UNSUPPORTED.get(node.op, f"op {node.op} has no netx form"),
                                    target=TARGET)
+        problem = node.op == "Neuron" and ACCEPTS[TARGET].output_refusal(node, "a netx neuron sends only spikes")
+        if problem:
+            raise UnsupportedError(node.name, problem, target=TARGET)
     for node in g.nodes:
         if len(users[node.name]) > 1:
             raise UnsupportedError(node.name, f"its output feeds {len(users[node.name])} nodes; a netx network "

@@ -39,7 +39,10 @@ def _attrs(node) -> dict:
         k, s, p = Pool2d.geometry(node)
         return {"kernel": list(k), "stride": list(s), "padding": list(p)}
     if node.op == "Neuron":
-        return {key: a[key] for key in ("charge", "decay_input", "compare", "reset", "reset_timing", "threshold")}
+        attrs = {key: a[key] for key in ("charge", "decay_input", "compare", "reset", "reset_timing", "threshold")}
+        if a["output"] != "spikes":  # (written only where it differs from the default, as version 1 reads it)
+            attrs["output"] = a["output"]
+        return attrs
     if node.op == "Readout":
         return {key: a[key] for key in ("output_mode", "rule", "class_threshold")}
     return {}

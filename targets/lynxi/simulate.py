@@ -42,14 +42,14 @@ LAYER_SPECS = {
     "neuron": (1, ("v_threshold",), ("v_reset", "v_leak", "v_init", "i_init", "tau", "k", "beta", "alpha",
                                      "adapt_decay", "adapt_scale"),
                {"charge": str, "decay_input": bool, "compare": str, "reset": str, "reset_timing": str,
-                "threshold": str}),
+                "threshold": str, "output": str}),
     "readout": (1, (), ("beta",), {"output_mode": str, "rule": str, "class_threshold": int}),
 }
 #: attributes a document may leave out (written by an earlier snnc), and the value they then have
-ATTR_DEFAULTS = {"neuron": {"threshold": "fixed"}}
+ATTR_DEFAULTS = {"neuron": {"threshold": "fixed", "output": "spikes"}}
 CHOICES = {"charge": ("if", "lif", "plif", "beta", "cuba"), "compare": ("ge", "gt"),
            "reset": ("hard", "subtract", "none"), "reset_timing": ("immediate", "delayed", "compensated"),
-           "threshold": ("fixed", "adaptive"),
+           "threshold": ("fixed", "adaptive"), "output": ("spikes", "v", "i"),
            "output_mode": ("spike", "membrane"),
            "rule": ("argmax_spike_count", "first_to_threshold", "threshold_then_argmax", "binary_logit",
                     "argmax_membrane")}
@@ -289,6 +289,8 @@ def _infer(layer: Layer, in_shapes: list, where: str) -> tuple[int, ...]:
                         _fail(where, f"an adaptive threshold needs parameter '{key}'")
                 if a["reset_timing"] != "immediate":
                     _fail(where, "an adaptive threshold needs reset_timing 'immediate'")
+            if a["output"] == "i" and a["charge"] != "cuba":
+                _fail(where, "output 'i' (the current) needs charge 'cuba'")
         return shape
     if t == "readout":
         if len(shape) != 1:

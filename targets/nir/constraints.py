@@ -23,6 +23,15 @@ SUPPORTED_OPS = sorted(ACCEPTS["nir"].ops - {"Readout"})
 HINT = "; pass --allow-approximate to export the nearest NIR form"
 
 
+def is_leaky_integrator(node) -> bool:
+    """A ``Neuron`` that is NIR's ``LI``: a ``beta``/``lif``/``plif`` charge with no reset that outputs
+    its potential (its spikes, which nothing then reads, are all its threshold decides), with no initial
+    state or window."""
+    a, p = node.attrs, node.params
+    return (a.get("output") == "v" and a["charge"] in ("beta", "lif", "plif") and a["reset"] == "none"
+            and a["threshold"] == "fixed" and "v_init" not in p and not a["window_size"])
+
+
 def _neuron_problem(node) -> str | None:
     """Why this Neuron is not exactly a NIR IF/LIF/CubaLIF (None if it is)."""
     a, p = node.attrs, node.params
@@ -58,7 +67,12 @@ def check(graph: Graph, options: dict | None = None) -> None:
             raise UnsupportedError(node.name, f"op {node.op} cannot be expressed in NIR"
                                               f"{': ' + why if why else ''}; NIR takes {', '.join(SUPPORTED_OPS)}",
                                    target="nir")
-        if node.op == "Neuron":
+        if node.op == "Neuron" and not is_leaky_integrator(node):
+            problem = ACCEPTS["nir"].output_refusal(node, "NIR's neurons output spikes (its LI, a leaky "
+                                                          "integrator that never fires nor resets, is another "
+                                                          "node)")
+            if problem:
+                raise UnsupportedError(node.name, f"Neuron {problem}", target="nir")
             problem = _neuron_problem(node)
             if problem:
                 raise UnsupportedError(node.name, f"Neuron {problem}{HINT}", target="nir")

@@ -44,6 +44,7 @@ from ...ir import Graph, Node
 from ...ir.budget import check_elements
 from ...ir.errors import GraphError, SnncError, UnsupportedError
 from ...ir.ops import op_def
+from .constraints import is_leaky_integrator
 
 DEFAULT_DT = 1e-4  # snnTorch's export_to_nir value: files it writes read back with the default
 META = "snnc."
@@ -84,16 +85,11 @@ def _neuron_to_nir(node, shape, dt: float):
         meta[META + "compare"] = "ge"
     charge = a["charge"]
     with np.errstate(divide="ignore"):
-        if charge == "beta":
-            beta = f("beta")
-            tau = dt / (1.0 - beta)
-            return nir.LIF(tau=tau, r=tau / dt, v_leak=np.zeros(shape), v_threshold=thr, v_reset=v_reset,
-                           metadata=meta)
-        if charge in ("lif", "plif"):
-            tau_ir = f("tau") if charge == "lif" else 1.0 / f("k")
-            tau = tau_ir * dt if charge == "lif" else dt / f("k")
-            r = np.ones(shape) if a["decay_input"] else (tau_ir if charge == "lif" else 1.0 / f("k"))
-            return nir.LIF(tau=tau, r=r, v_leak=f("v_leak"), v_threshold=thr, v_reset=v_reset, metadata=meta)
+        if charge in ("beta", "lif", "plif"):
+            tau, r, v_leak = _leak(node, f, dt)
+            if is_leaky_integrator(node):
+                return nir.LI(tau=tau, r=r, v_leak=v_leak, metadata=meta)
+            return nir.LIF(tau=tau, r=r, v_leak=v_leak, v_threshold=thr, v_reset=v_reset, metadata=meta)
         if charge == "if":
             return nir.IF(r=np.full(shape, 1.0 / dt), v_threshold=thr, v_reset=v_reset, metadata=meta)
         if charge == "cuba":
@@ -101,6 +97,19 @@ def _neuron_to_nir(node, shape, dt: float):
             return nir.CubaLIF(tau_syn=tau_syn, tau_mem=tau_mem, r=tau_mem / dt, v_leak=np.zeros(shape),
                                v_threshold=thr, v_reset=v_reset, w_in=tau_syn / dt, metadata=meta)
     raise UnsupportedError(node.name, f"charge '{charge}' has no NIR node", target="nir")
+
+
+def _leak(node, f, dt: float) -> tuple:
+    """``(τ, R, v_leak)`` of a ``beta``/``lif``/``plif`` charge (the table above); ``f(key)`` is the
+    parameter as a per-neuron array."""
+    charge = node.attrs["charge"]
+    if charge == "beta":
+        tau = dt / (1.0 - f("beta"))
+        return tau, tau / dt, np.zeros_like(tau)
+    tau_ir = f("tau") if charge == "lif" else 1.0 / f("k")
+    tau = tau_ir * dt if charge == "lif" else dt / f("k")
+    r = np.ones_like(tau) if node.attrs["decay_input"] else tau_ir
+    return tau, r, f("v_leak")
 
 
 def threshold_below(v_threshold, shape) -> np.ndarray:
@@ -369,8 +378,10 @@ def _import_node(nir, n, kind, name, x, shapes, add, dt) -> str:
         return add("Scale", name, [x], {"scale": _f32(n.scale, name, "scale")})
     if isinstance(n, (nir.LIF, nir.IF, nir.CubaLIF)):
         return _import_neuron(nir, n, name, x, shapes, add, dt)
+    if isinstance(n, nir.LI):
+        return _import_leaky_integrator(n, name, x, add, dt)
     raise UnsupportedError(name, f"NIR {kind} is not supported; supported: Input, Output, Affine, Linear, "
-                                 "Conv2d, AvgPool2d, SumPool2d, Flatten, Scale, IF, LIF, CubaLIF")
+                                 "Conv2d, AvgPool2d, SumPool2d, Flatten, Scale, IF, LIF, CubaLIF, LI")
 
 
 def _check_time_constant(name: str, key: str, tau, dt: float) -> None:
@@ -403,6 +414,42 @@ def _groups(conv) -> int:
     return int(np.asarray(getattr(conv, "groups", 1)))
 
 
+def _leaky_charge(n, name, attrs, params, charge_hint, decay_input, dt):
+    """A NIR ``LIF``/``LI``'s leak (τ, R, v_leak) as the ``beta`` charge (v_leak = 0 and no other
+    charge recorded) or ``lif``/``plif``; sets ``attrs``/``params`` and returns the input gain."""
+    tau = np.asarray(n.tau, np.float64)
+    _check_time_constant(name, "tau", tau, dt)
+    v_leak = np.asarray(n.v_leak, np.float64)
+    g = _gain(n.r, tau, dt)
+    if charge_hint in (None, "beta") and not np.any(v_leak):
+        attrs["charge"] = "beta"
+        params["beta"] = _f32(1.0 - dt / tau, name, "beta")
+        return g
+    attrs["charge"] = "plif" if charge_hint == "plif" else "lif"
+    attrs["decay_input"] = decay_input if charge_hint in ("lif", "plif") else True
+    if attrs["charge"] == "plif":
+        params["k"] = _f32(dt / tau, name, "k")
+    else:
+        params["tau"] = _f32(tau / dt, name, "tau")
+    if np.any(v_leak):
+        params["v_leak"] = _f32(v_leak, name, "v_leak")
+    # decay_input: X enters as X/tau_ir, Euler as R·dt/τ·I = R·I/tau_ir → X = R·I;
+    # not decay_input: X enters with gain 1 → X = R·dt/τ·I
+    return np.asarray(n.r, np.float64) if attrs["decay_input"] else g
+
+
+def _import_leaky_integrator(n, name, x, add, dt) -> str:
+    """NIR ``LI`` (``τ v̇ = (v_leak − v) + R·I``, no threshold): a ``Neuron`` without reset that outputs
+    its potential (``output="v"``); its threshold decides only its spikes, which nothing reads, and is 1."""
+    attrs = {"compare": "gt", "reset": "none", "reset_timing": "immediate", "output": "v"}
+    params = {"v_threshold": np.asarray(1.0, np.float32)}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gain = _leaky_charge(n, name, attrs, params, _meta(n, "charge"), bool(_meta(n, "decay_input", 1)), dt)
+    if not _is_unit(gain):
+        x = add("Scale", name + "_gain", [x], {"scale": _f32(gain, name, "input gain")})
+    return add("Neuron", name, [x], params, **attrs)
+
+
 def _import_neuron(nir, n, name, x, shapes, add, dt) -> str:
     charge_hint = _meta(n, "charge")
     timing = _meta(n, "reset_timing", "immediate")
@@ -432,27 +479,7 @@ def _import_neuron(nir, n, name, x, shapes, add, dt) -> str:
             params["beta"] = _f32(1.0 - dt / np.asarray(n.tau_mem, np.float64), name, "beta")
             gain = _gain(n.w_in, n.tau_syn, dt)
         else:  # LIF
-            tau = np.asarray(n.tau, np.float64)
-            _check_time_constant(name, "tau", tau, dt)
-            v_leak = np.asarray(n.v_leak, np.float64)
-            g = _gain(n.r, tau, dt)
-            if charge_hint in (None, "beta") and not np.any(v_leak):
-                attrs["charge"] = "beta"
-                params["beta"] = _f32(1.0 - dt / tau, name, "beta")
-                gain = g
-            else:
-                attrs["charge"] = "plif" if charge_hint == "plif" else "lif"
-                attrs["decay_input"] = decay_input if charge_hint in ("lif", "plif") else True
-                tau_ir = tau / dt
-                if attrs["charge"] == "plif":
-                    params["k"] = _f32(dt / tau, name, "k")
-                else:
-                    params["tau"] = _f32(tau_ir, name, "tau")
-                if np.any(v_leak):
-                    params["v_leak"] = _f32(v_leak, name, "v_leak")
-                # decay_input: X enters as X/tau_ir, Euler as R·dt/τ·I = R·I/tau_ir → X = R·I;
-                # not decay_input: X enters with gain 1 → X = R·dt/τ·I
-                gain = np.asarray(n.r, np.float64) if attrs["decay_input"] else g
+            gain = _leaky_charge(n, name, attrs, params, charge_hint, decay_input, dt)
             if attrs["charge"] != "beta":
                 attrs["reset_timing"] = "immediate"
     if attrs["charge"] in ("if", "lif", "plif"):

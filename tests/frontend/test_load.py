@@ -85,19 +85,6 @@ def test_trace_refusals_name_module_and_type():
         trace(model, torch.zeros(1, 1, 4))
     assert "node '1'" in str(e.value) and "torch.nn.modules.activation.ReLU" in str(e.value) and "supported:" in str(e.value)
 
-    class Mem(nn.Module):
-        def __init__(self):
-            super().__init__()
-            snn = pytest.importorskip("snntorch")
-            self.fc, self.lif = nn.Linear(4, 4), snn.Leaky(beta=0.9)
-
-        def forward(self, x):
-            spk, mem = self.lif(self.fc(x))
-            return mem
-
-    with pytest.raises(UnsupportedError, match="membrane"):
-        trace(Mem(), torch.zeros(1, 1, 4))
-
 
 def test_trace_functional_forms():
     """A hand-written forward: residual add, scalar scale, view(x.size(0), -1), flatten."""

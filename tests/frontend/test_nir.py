@@ -241,3 +241,54 @@ def test_an_input_type_with_a_batch_dimension_is_understood(batched):
     g = from_nir(conv)
     assert g.input_shape == (1, 4, 4)  # a 1-channel image keeps its channel
     assert interpret(g, np.ones((2, 1, 1, 4, 4), np.float32)).shape == (2, 1, 2, 4, 4)
+
+
+def _li_graph(v_leak=0.0):
+    """Input(4) → Linear → LIF → Linear → LI → Output, as another tool writes it (no snnc metadata);
+    dt/τ = 1/4 and R = τ/dt for the LI, so its input gain is 1 and every value stays on a binary grid."""
+    rng = np.random.default_rng(3)
+    dt, tau = 1e-3, 4e-3
+    return nir.NIRGraph(nodes={
+        "input": nir.Input(input_type=np.array([4])),
+        "fc1": nir.Linear(weight=(rng.integers(-4, 9, (6, 4)) / 8).astype(np.float32)),
+        "lif": nir.LIF(tau=np.full(6, tau), r=np.full(6, tau / dt), v_leak=np.zeros(6), v_threshold=np.full(6, 0.5),
+                       v_reset=np.zeros(6)),
+        "fc2": nir.Linear(weight=(rng.integers(-4, 9, (3, 6)) / 8).astype(np.float32)),
+        "li": nir.LI(tau=np.full(3, tau), r=np.full(3, tau / dt), v_leak=np.full(3, v_leak)),
+        "output": nir.Output(output_type=np.array([3]))},
+        edges=[("input", "fc1"), ("fc1", "lif"), ("lif", "fc2"), ("fc2", "li"), ("li", "output")]), dt
+
+
+def test_nir_leaky_integrator_output_is_its_membrane():
+    """NIR's LI (the membrane readout most NIR graphs end with): the Euler step v ← (1 − dt/τ)·v +
+    (R·dt/τ)·I written out here, in float32, against the imported graph; then NIR → snnc → NIR → snnc
+    keeps the LI; and the graph verifies on the targets that output membranes."""
+    g, dt = _li_graph()
+    graph = from_nir(g, dt=dt)
+    li = graph["li"]
+    assert li.attrs["output"] == "v" and li.attrs["reset"] == "none"
+    x = (torch.rand(40, 5, 4, generator=torch.Generator().manual_seed(2)) < 0.5).float()
+    y, rec = interpret(graph, x, record=True)
+    spikes = rec.values["lif"]
+    assert 0.02 < float(spikes.mean()) < 0.9
+    w2, v = torch.as_tensor(g.nodes["fc2"].weight), torch.zeros(5, 3)
+    for t in range(x.shape[0]):
+        v = torch.tensor(0.75, dtype=torch.float32) * v + spikes[t] @ w2.T
+        assert torch.equal(y[t], v), f"step {t}"
+    again = from_nir(to_nir(graph, dt=dt), dt=dt)
+    assert isinstance(to_nir(graph, dt=dt).nodes["li"], nir.LI)
+    assert torch.equal(interpret(again, x), y)
+    for target in ("gpu", "onnx", "lynxi", "hls", "nir"):
+        assert snnc.verify(graph, target, inputs=x.numpy()).ok, target
+
+
+def test_nir_leaky_integrator_with_a_leak_potential():
+    """An LI with v_leak ≠ 0 (the lif charge, leaking towards v_leak), against the Euler step."""
+    g, dt = _li_graph(v_leak=0.5)
+    graph = from_nir(g, dt=dt)
+    x = (torch.rand(30, 2, 4, generator=torch.Generator().manual_seed(4)) < 0.5).float()
+    y, rec = interpret(graph, x, record=True)
+    w2, v = torch.as_tensor(g.nodes["fc2"].weight).double(), torch.zeros(2, 3, dtype=torch.float64)
+    for t in range(x.shape[0]):
+        v = 0.75 * v + 0.25 * 0.5 + 0.25 * (4.0 * (rec.values["lif"][t].double() @ w2.T))
+    assert torch.allclose(y[-1].double(), v, rtol=1e-5, atol=1e-5)

@@ -231,6 +231,10 @@ def _hand_graph(window):
     g.add_node("readout", "Readout", ["n3"], rule="threshold_then_argmax", class_threshold=2, window_size=window)
     g.add_node("y", "Output", ["readout"])
     g.add_node("spikes", "Output", ["n2"])
+    g.add_node("n3_syn", "Neuron", ["fc2"], dict(g["n3"].params), **{**g["n3"].attrs, "output": "i"})
+    g.add_node("current", "Output", ["n3_syn"])
+    g.add_node("n3_mem", "Neuron", ["fc2"], dict(g["n3"].params), **{**g["n3"].attrs, "output": "v"})
+    g.add_node("membrane", "Output", ["n3_mem"])
     return g.verify()
 
 
@@ -242,8 +246,8 @@ def test_graph_step_program_round_trip(tmp_path, window):
     g = _hand_graph(window)
     torch.export.save(export_step(g), str(tmp_path / "step.pt2"))
     g2 = snnc.load(tmp_path / "step.pt2")
-    assert [(n.op, n.attrs.get("charge"), n.attrs.get("reset_timing")) for n in g.nodes] == \
-        [(n.op, n.attrs.get("charge"), n.attrs.get("reset_timing")) for n in g2.nodes]
+    assert [(n.op, n.attrs.get("charge"), n.attrs.get("reset_timing"), n.attrs.get("output")) for n in g.nodes] == \
+        [(n.op, n.attrs.get("charge"), n.attrs.get("reset_timing"), n.attrs.get("output")) for n in g2.nodes]
     for a, b in zip(g.nodes, g2.nodes):
         assert sorted(a.params) == sorted(b.params)
         assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)

@@ -64,6 +64,17 @@ def _neuron_graph(charge="if", reset="hard", timing="immediate", compare="ge", r
     return with_window(g, 8)
 
 
+def _output_graph(output: str) -> Graph:
+    """The neuron graph, plus the first neuron output as its state ``output`` too: a second Output of
+    the same input and parameters (how a model returning ``spk, mem`` is traced). The neuron has a
+    delayed reset (snnTorch's), where the state is read between the step's spike and its store."""
+    g = _neuron_graph("beta" if output == "v" else "cuba", "hard", "delayed")
+    n1 = g["n1"]
+    g.add_node("n1_state", "Neuron", ["fc1"], dict(n1.params), **{**n1.attrs, "output": output})
+    g.add_node("y_state", "Output", ["n1_state"])
+    return with_window(g, 8)
+
+
 def _op_graph(op: str) -> Graph:
     """Input(2, 4, 4) → Conv2d → IF → the op under test → Flatten → Linear → IF → Output."""
     rng = np.random.default_rng(5)
@@ -117,6 +128,7 @@ VARIANTS = {
        for m, r in (("spike", "argmax_spike_count"), ("spike", "first_to_threshold"),
                     ("spike", "threshold_then_argmax"), ("spike", "binary_logit"),
                     ("membrane", "argmax_membrane"), ("membrane", "binary_logit"))},
+    **{f"Neuron output {o}": ((lambda o=o: _output_graph(o)), ("NeuronOutput", o)) for o in ("v", "i")},
     **{op: ((lambda op=op: _op_graph(op)), ("op", op))
        for op in ("Conv2d", "AvgPool2d", "SumPool2d", "MaxPool2d", "Add", "Scale", "BatchNorm")},
 }
@@ -130,6 +142,8 @@ def declared_refusal(target: str, feature) -> str | None:
         return accepts.neuron_refusal(*what)
     if kind == "Readout":
         return None if what in accepts.readout_modes else f"readout mode '{what}'"
+    if kind == "NeuronOutput":
+        return None if what in accepts.outputs else f"neuron output '{what}'"
     return None if what in accepts.ops else f"op {what}"
 
 
@@ -150,6 +164,8 @@ def test_the_matrix_covers_every_op_and_neuron_attribute_value():
     for i, name in enumerate(("charge", "reset", "reset_timing", "compare", "threshold")):
         choices = set(Neuron.attrs[name].choices)
         assert {n[i] for n in neurons} == choices, f"Neuron {name} values without a variant"
+    outputs = {what for kind, what in (f for _, f in VARIANTS.values()) if kind == "NeuronOutput"}
+    assert outputs | {"spikes"} == set(Neuron.attrs["output"].choices), "Neuron outputs without a variant"
 
 
 @pytest.mark.parametrize("target", NAMES)

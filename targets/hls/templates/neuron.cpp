@@ -12,7 +12,7 @@ void ${fn}(const ${in_t} x[${n}], ${out_t} s[${n}], bool last) {
   for (int k = 0; k < ${n}; ++k) {
 #pragma HLS UNROLL
 ${body}
-    s[k] = ${spike} ? ${out_t}(1) : ${out_t}(0);
+    s[k] = ${output};
   }
   if (last) ${fn}_reset();
 }
