@@ -5,6 +5,7 @@
     y = snnc.simulate(art, x)                         # runs the emitted artifact only
     report = snnc.verify(model, "loihi", x)           # bit-exact against the reference interpreter
     rep = snnc.report(model, "loihi", inputs=x)       # fit, cost, quantization and drift
+    snn = snnc.convert(ann, calibration_x, T=32)      # a ReLU network → IF neurons (rate coding)
 
 The names below are imported on first use, so that ``snnc --help`` and ``snnc --version`` answer
 without importing torch.
@@ -24,6 +25,7 @@ _EXPORTS = {
     "Artifact": ("snnc.compiler", "Artifact"),
     "verify": ("snnc.verification", "verify"), "Report": ("snnc.verification", "Report"),
     "report": ("snnc.deployment", "report"), "DeploymentReport": ("snnc.deployment", "DeploymentReport"),
+    "convert": ("snnc.conversion", "convert"),
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -100,15 +100,17 @@ def snntorch_neuron(m, path: str) -> NeuronSpec:
 
 # SpikingJelly -------------------------------------------------------------------------------------
 def spikingjelly_neuron(m, path: str) -> NeuronSpec:
-    """``IFNode``/``LIFNode``/``ParametricLIFNode``: fire on ``>=``, hard reset to ``v_reset`` or soft
-    (subtract) reset when ``v_reset is None``; LIF/PLIF leak towards ``v_reset`` (0 when soft)."""
+    """``IFNode``/``LIFNode``/``ParametricLIFNode``/``CUBALIFNode``: fire on ``>=``, hard reset to
+    ``v_reset`` or soft (subtract) reset when ``v_reset is None``; LIF/PLIF leak towards ``v_reset`` (0
+    when soft). ``CUBALIFNode`` (``I = I·c_decay + X; H = V·v_decay + I``) is the ``cuba`` charge with
+    ``alpha = c_decay``, ``beta = v_decay``."""
     from spikingjelly.activation_based import neuron as sjn
 
     kind = type(m).__name__
-    exact = (sjn.IFNode, sjn.LIFNode, sjn.ParametricLIFNode)
+    exact = (sjn.IFNode, sjn.LIFNode, sjn.ParametricLIFNode, sjn.CUBALIFNode)
     if type(m) not in exact:
         raise UnsupportedError(path, f"SpikingJelly {kind} is not supported; supported: IFNode, LIFNode, "
-                                     "ParametricLIFNode")
+                                     "ParametricLIFNode, CUBALIFNode")
     params = {"v_threshold": _value(m.v_threshold)}
     reset = "subtract" if m.v_reset is None else "hard"
     if reset == "hard":
@@ -122,8 +124,11 @@ def spikingjelly_neuron(m, path: str) -> NeuronSpec:
         attrs.update(charge="plif", decay_input=bool(m.decay_input))
         with torch.no_grad():
             params["k"] = _value(m.w.detach().float().sigmoid())
+    elif isinstance(m, sjn.CUBALIFNode):
+        attrs["charge"] = "cuba"
+        params.update(alpha=_value(m.c_decay), beta=_value(m.v_decay))
     else:
         attrs["charge"] = "if"
-    if attrs["charge"] != "if" and leak != 0.0:
+    if attrs["charge"] in ("lif", "plif") and leak != 0.0:
         params["v_leak"] = _value(leak)
     return NeuronSpec(attrs, params)

@@ -261,7 +261,7 @@ MODULES: list[tuple[Callable[[], tuple[type, ...]], Callable]] = [
 SUPPORTED = ("Linear, Conv2d, BatchNorm1d/2d, AvgPool2d, AdaptiveAvgPool2d (an output dividing the input), "
              "MaxPool2d, Flatten, Identity, Dropout (and their "
              "snnc.nn / SpikingJelly layer.* forms), snnc.nn IF/LIF/PLIF/CubaLIF/Readout, snnTorch Leaky/"
-             "Synaptic, SpikingJelly IFNode/LIFNode/ParametricLIFNode, Sequential/SeqToANNContainer/"
+             "Synaptic, SpikingJelly IFNode/LIFNode/ParametricLIFNode/CUBALIFNode, Sequential/SeqToANNContainer/"
              "MultiStepContainer, +, *scalar, flatten/reshape to [N, -1]")
 
 

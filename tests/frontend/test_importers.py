@@ -138,7 +138,7 @@ def test_snntorch_tuple_forward_init_hidden_false():
 sj = pytest.importorskip("spikingjelly.activation_based")
 from spikingjelly.activation_based import functional as sjf, layer as sjl, neuron as sjn  # noqa: E402
 
-SJ_KINDS = ["IF", "LIF", "LIF_nodecay", "PLIF", "PLIF_nodecay"]
+SJ_KINDS = ["IF", "LIF", "LIF_nodecay", "PLIF", "PLIF_nodecay", "CUBALIF"]
 
 
 def _sj_node(kind, v_reset, th):
@@ -146,13 +146,15 @@ def _sj_node(kind, v_reset, th):
         return sjn.IFNode(v_threshold=th, v_reset=v_reset)
     if kind.startswith("LIF"):
         return sjn.LIFNode(tau=3.7, decay_input=kind == "LIF", v_threshold=th, v_reset=v_reset)
+    if kind == "CUBALIF":
+        return sjn.CUBALIFNode(c_decay=0.55, v_decay=0.8, v_threshold=th, v_reset=v_reset)
     return sjn.ParametricLIFNode(init_tau=2.3, decay_input=kind == "PLIF", v_threshold=th, v_reset=v_reset)
 
 
 @pytest.mark.parametrize("v_reset,th,mode", _split(list(itertools.product([0.0, None, -0.25], [0.6, 1.3], ["s", "m"])),
                                                    lambda c: c in ((0.0, 0.6, "s"), (None, 0.6, "s"), (-0.25, 1.3, "m"))))
 def test_spikingjelly_exact(v_reset, th, mode):
-    """IF, LIF and PLIF (decay_input both ways) in one chain of layer.* wrappers; hard reset to
+    """IF, LIF, PLIF (decay_input both ways) and CUBALIF in one chain of layer.* wrappers; hard reset to
     ``v_reset`` or soft reset (None); single-step and multi-step modes."""
     torch.manual_seed(7)
     neurons = [_sj_node(k, v_reset, th) for k in SJ_KINDS]
