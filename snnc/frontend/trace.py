@@ -8,6 +8,10 @@ with an importer are fx leaves; containers (``nn.Sequential``, SpikingJelly's/sn
 nodes by one entry of :data:`MODULES` (by ``isinstance``, so SpikingJelly's ``layer.*`` and snnc's
 layers, thin subclasses of the torch.nn layers, map like them) or :data:`FUNCTIONS`. Anything else is
 refused with the module path, its type and what is supported.
+
+A forward that loops over time itself (snnTorch's tutorial form) is unrolled by fx and folded back to
+one step by :mod:`snnc.frontend.time_loop`; every value the model returns is an output, a neuron's
+membrane or current included (a ``Neuron`` node with ``output="v"``/``"i"``).
 """
 
 from __future__ import annotations
