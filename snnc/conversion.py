@@ -58,6 +58,7 @@ def convert(ann: nn.Module, calibration_data: torch.Tensor, T: int | None = None
             previous = scales[i]  # the next layer's input is now a rate: activation / λ
         elif isinstance(layer, SYNAPSES):
             _rescale(layer, previous, scales.get(_next_relu(layers, i)))
+            previous = 1.0  # its output is in units of λ (a ReLU follows) or in the ANN's own units
             out.append(layer)
         elif isinstance(layer, DROPPED):
             continue

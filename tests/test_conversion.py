@@ -77,6 +77,23 @@ def test_converted_model_traces_and_verifies(digits, target):
     assert report.ok, str(report)
 
 
+def test_layers_without_a_relu_between_keep_the_ann_units():
+    """Linear → ReLU → Linear → Linear: only the first Linear after the ReLU takes λ; at large T the
+    time-averaged output equals the ANN's within the rate quantization."""
+    torch.manual_seed(1)
+    ann = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 5), nn.Linear(5, 3)).eval()
+    x = torch.rand(20, 6)
+    model = snnc.convert(ann, x, method="max")
+    T = 2000
+    snn.reset_net(model)
+    with torch.no_grad():
+        out = snn.multi_step_forward(x.expand(T, *x.shape).contiguous(), model).mean(0)
+        want = ann(x)
+    lam = model.activation_scales[0]
+    bound = float((ann[3].weight.abs() @ ann[2].weight.abs()).sum(1).max()) * lam / T
+    assert (out - want).abs().max() <= bound + 1e-4
+
+
 def test_conversion_refuses_what_it_cannot_keep():
     data = torch.rand(10, 1, 4, 4)
     with pytest.raises(UnsupportedError, match="max pooling"):

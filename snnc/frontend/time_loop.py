@@ -54,7 +54,7 @@ class Folded:
 
 
 class _Mismatch(Exception):
-    pass
+    """A step of the unrolled graph that differs from the first (the message says where)."""
 
 
 def fold(graph: fx.Graph, neurons: set[str]) -> Folded | None:

@@ -358,7 +358,7 @@ class _StateElement:
 
 
 #: a time loop's initial neuron state (``init_leaky()``): the IR neuron's own initial state
-INITIAL_STATE = object()
+_INITIAL_STATE = object()
 
 
 class _NeuronTuple:
@@ -456,12 +456,12 @@ def _trace(model: nn.Module, input_shape: tuple[int, ...], steps: int | None = N
     first_step = set(loop.nodes)
     for node in fx_graph.nodes:
         if node in loop.initial_state:
-            env[node] = INITIAL_STATE
+            env[node] = _INITIAL_STATE
         elif node in loop.input_reads:
             env[node] = "input"
         elif node in loop.records:
             env[node] = env[loop.records[node]]
-        elif node.op in ("placeholder", "output") or node in first_step:
+        elif node.op in ("placeholder", "get_attr", "output") or node in first_step:
             env[node] = _convert(b, node, env, modules, model, placeholders)
     b.graph.metadata["time_loop"] = {"steps": loop.steps, "input": "per_step" if loop.input_reads else "static"}
     return _finish(b, model)
@@ -506,7 +506,7 @@ def _convert(b: Builder, node: fx.Node, env, modules, model, placeholders):
     if node.op == "call_module":
         m = modules[node.target]
         extra = [a for a in list(node.args[1:]) + list(node.kwargs.values())
-                 if a is not None and not (isinstance(a, fx.Node) and env.get(a) is INITIAL_STATE)]
+                 if a is not None and not (isinstance(a, fx.Node) and env.get(a) is _INITIAL_STATE)]
         if extra:
             raise UnsupportedError(node.target, f"{type(m).__name__} is called with extra arguments "
                                                 f"(state passed explicitly?); call it with one tensor")

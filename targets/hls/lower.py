@@ -126,7 +126,7 @@ class _CppArithmetic(Arithmetic):
     def __init__(self, lowering: "_Lowering", node):
         self.lowering, self.node, self.lines = lowering, node, []
 
-    def _define(self, ctype: str, expr: str, prefix: str) -> str:
+    def define(self, ctype: str, expr: str, prefix: str) -> str:
         name = f"{prefix}{len(self.lines)}"
         self.lines.append(f"const {ctype} {name} = {expr};")
         return name
@@ -150,7 +150,7 @@ class _CppArithmetic(Arithmetic):
         raise AssertionError("the hls profile has no division (lif becomes plif at quantization)")
 
     def compare(self, op, a, b):
-        return self._define("bool", f"{a} {'>=' if op == 'ge' else '>'} {b}", "fires")
+        return self.define("bool", f"{a} {'>=' if op == 'ge' else '>'} {b}", "fires")
 
     def select(self, cond, a, b):
         return f"({cond} ? {a} : {b})"
@@ -162,7 +162,7 @@ class _CppArithmetic(Arithmetic):
         return cond
 
     def store(self, value, tensor_class):
-        return self._define(self.lowering.t(self.node, tensor_class), value, tensor_class)
+        return self.define(self.lowering.t(self.node, tensor_class), value, tensor_class)
 
     def zero(self, tensor_class):
         return f"{self.lowering.t(self.node, tensor_class)}(0)"
@@ -366,8 +366,8 @@ class _Lowering:
         out = step(program, a, "x[k]", state)
         spike = state["s"]
         if a["output"] != "spikes":  # the state's value now, before the state arrays are written
-            out = program._define(out_t, out, "out")
-            program.lines.append(f"(void){spike};  // the spike decides only the reset here")
+            out = program.define(out_t, out, "out")
+            program.lines.append(f"(void){spike};  // the output is the state: the spike may be unused")
         body = program.lines + [f"{fn}_{var}[k] = {state[var]};" for var in keys if state[var] != f"{fn}_{var}[k]"]
         if timing == "delayed":
             body.append(f"{fn}_s[k] = {spike};  // R of the next step")

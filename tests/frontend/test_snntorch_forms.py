@@ -161,3 +161,21 @@ def test_a_reduction_over_time_after_the_loop_is_refused():
 
     with pytest.raises(UnsupportedError, match="after the time loop"):
         snnc.trace(Summed(), torch.zeros(STEPS, 1, 12))
+
+
+def test_a_loop_reading_a_tensor_attribute_is_refused_naming_it():
+    class ReadsAttribute(Tutorial5):
+        def __init__(self):
+            super().__init__()
+            self.gain = nn.Parameter(torch.ones(12))
+
+        def forward(self, x):
+            mem1 = self.lif1.init_leaky()
+            rec = []
+            for step in range(3):
+                spk, mem1 = self.lif1(self.fc1(x * self.gain), mem1)
+                rec.append(spk)
+            return torch.stack(rec)
+
+    with pytest.raises(UnsupportedError, match="tensor attribute 'gain'"):
+        snnc.trace(ReadsAttribute(), torch.zeros(3, 1, 12))
