@@ -153,6 +153,19 @@ KERNELS: dict[str, Kernel] = {
 }
 
 
+def over_sequence(step: Callable[[torch.Tensor, dict], torch.Tensor], x_seq: torch.Tensor,
+                  window: int = 0) -> torch.Tensor:
+    """``step(x_seq[t], state)`` for every ``t``, from an empty ``state`` cleared after every ``window``
+    steps (0: never), stacked: one stateful node over a whole sequence, as :func:`interpret` runs it."""
+    state: dict = {}
+    out = []
+    for t in range(x_seq.shape[0]):
+        out.append(step(x_seq[t], state))
+        if window and (t + 1) % window == 0:
+            state.clear()
+    return torch.stack(out)
+
+
 def window_of(graph: Graph) -> int:
     """The graph's window: the ``window_size`` of its stateful nodes (0 = never reset)."""
     sizes = {n.attrs.get("window_size", 0) for n in graph.nodes if n.stateful}
@@ -235,4 +248,4 @@ def interpret(graph: Graph, inputs, numerics="float32", record: bool = False):
     return result
 
 
-__all__ = ["interpret", "KERNELS", "Context", "Trace", "widen_ranges", "neuron_step", "readout_step", "window_of"]
+__all__ = ["interpret", "KERNELS", "Context", "Trace", "widen_ranges", "neuron_step", "readout_step", "window_of", "over_sequence"]

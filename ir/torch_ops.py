@@ -39,13 +39,15 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Optional
 
-import numpy as np
+import json
+
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from .interpreter import neuron_step as _neuron_step
+from .interpreter import over_sequence
 from .interpreter import readout_step as _readout_step
+from .torch_module import GraphParameters
 
 #: the Neuron node parameters, in schema order
 NEURON_PARAMS = ("v_threshold", "v_reset", "v_leak", "v_init", "i_init", "tau", "k", "beta", "alpha", "adapt_decay",
@@ -108,34 +110,56 @@ def _readout_step_fake(x, **kwargs):
     return x.new_empty((x.shape[0], 1))
 
 
-class GraphStep(nn.Module):
+@torch.library.custom_op("snnc::neuron_sequence", mutates_args=())
+def neuron_sequence(x: torch.Tensor, tensors: list[torch.Tensor], *, attrs: str, tensor_params: str,
+                    scalars: list[float], scalar_params: str, window: int) -> torch.Tensor:
+    """A ``Neuron`` node over a whole sequence ``x`` ``[T, N, ...]`` from its initial state, cleared every
+    ``window`` steps (0: never); returns its ``output`` (spikes, ``v`` or ``i``) ``[T, N, ...]``.
+    ``attrs`` is the node's attributes as JSON; its parameters are ``tensors`` named by ``tensor_params``
+    and ``scalars`` named by ``scalar_params`` (comma-separated). This implementation runs
+    :func:`snnc.ir.interpreter.neuron_step` step by step (bit-identical to the reference interpreter);
+    the gpu target registers a CUDA kernel for it (``snnc.targets.gpu.module``)."""
+    node = SimpleNamespace(attrs=json.loads(attrs))
+    p = sequence_params(x, tensors, tensor_params, scalars, scalar_params)
+    return over_sequence(lambda x_t, state: _neuron_step(node, x_t, state, p), x, window)
+
+
+@neuron_sequence.register_fake
+def _neuron_sequence_fake(x, tensors, **kwargs):
+    return torch.empty_like(x)
+
+
+def sequence_params(x, tensors, tensor_params: str, scalars, scalar_params: str) -> dict:
+    """The parameter dict of a sequence op's arguments (tensors in ``x``'s dtype where floating)."""
+    p = dict(zip(_names(scalar_params), scalars))
+    p.update((key, t.to(x.dtype) if t.is_floating_point() else t) for key, t in zip(_names(tensor_params), tensors))
+    return p
+
+
+def _names(joined: str) -> list[str]:
+    return [n for n in joined.split(",") if n]
+
+
+@torch.library.custom_op("snnc::readout_sequence", mutates_args=())
+def readout_sequence(x: torch.Tensor, *, output_mode: str = "spike", rule: str = "argmax_spike_count",
+                     class_threshold: int = 1, beta: float = 1.0, window: int = 0) -> torch.Tensor:
+    """The IR ``Readout`` op's decisions ``[T, N, 1]`` over a sequence, its state cleared every ``window``
+    steps (0: never)."""
+    return over_sequence(lambda x_t, state: _readout_step(x_t, state, output_mode, rule, class_threshold, beta),
+                         x, window)
+
+
+@readout_sequence.register_fake
+def _readout_sequence_fake(x, **kwargs):
+    return x.new_empty((x.shape[0], x.shape[1], 1))
+
+
+class GraphStep(GraphParameters):
     """One time step of an IR graph (float32) from the reset state, written with the ops the ``.pt2``
     importer maps: ``F.linear``/``F.conv2d``/pooling/``F.batch_norm``/reshape/``+``/``*`` for the
     stateless nodes, ``snnc::neuron_step`` and ``snnc::readout_step`` for the stateful ones.
     ``torch.export`` of it (:func:`export_step`) imports back to the same graph (same ops, attributes and
     parameter values; node names are not kept)."""
-
-    def __init__(self, graph):
-        super().__init__()
-        self.graph = graph
-        self._buffers_of: dict[str, dict[str, str]] = {}
-        for k, node in enumerate(graph.nodes):
-            names = {}
-            for key, value in node.params.items():
-                value = np.asarray(value)
-                if node.op == "Neuron" and value.ndim == 0:
-                    continue  # a float argument of the op
-                t = torch.as_tensor(value.copy())
-                if node.op != "Neuron" and t.is_floating_point():
-                    t = t.to(torch.float32)
-                buffer = f"n{k}_{key}"
-                self.register_buffer(buffer, t)
-                names[key] = buffer
-            self._buffers_of[node.name] = names
-
-    def _p(self, node, key):
-        name = self._buffers_of[node.name].get(key)
-        return None if name is None else getattr(self, name)
 
     def forward(self, x: torch.Tensor):
         from .interpreter import KERNELS
@@ -151,26 +175,24 @@ class GraphStep(nn.Module):
                 out = xs[0]
                 outputs.append(out)
             elif op == "Linear":
-                out = F.linear(xs[0], self._p(node, "weight"), self._p(node, "bias"))
+                out = F.linear(xs[0], self.param(node, "weight"), self.param(node, "bias"))
             elif op == "Conv2d":
-                out = F.conv2d(xs[0], self._p(node, "weight"), self._p(node, "bias"), a["stride"], a["padding"],
+                out = F.conv2d(xs[0], self.param(node, "weight"), self.param(node, "bias"), a["stride"], a["padding"],
                                a["dilation"], a["groups"])
             elif op == "BatchNorm":
-                out = F.batch_norm(xs[0], self._p(node, "mean"), self._p(node, "var"), self._p(node, "weight"),
-                                   self._p(node, "bias"), False, 0.0, a["eps"])
+                out = F.batch_norm(xs[0], self.param(node, "mean"), self.param(node, "var"), self.param(node, "weight"),
+                                   self.param(node, "bias"), False, 0.0, a["eps"])
             elif op == "Scale":
-                scale = node.params["scale"]
-                out = xs[0] * (float(scale) if np.ndim(scale) == 0 else self._p(node, "scale"))
+                out = xs[0] * self.param(node, "scale")
             elif op in ("AvgPool2d", "SumPool2d", "MaxPool2d", "Flatten", "Add"):
                 out = KERNELS[op](node, xs, {}, None)
             elif op == "Neuron":
-                names = [key for key in node.params if np.ndim(node.params[key]) > 0]
-                scalars = {key: float(v) for key, v in node.params.items() if np.ndim(v) == 0}
+                tensors = self.tensor_params(node)
                 spike, *state = torch.ops.snnc.neuron_step(
-                    xs[0], None, None, None, [self._p(node, key) for key in names], tensor_params=",".join(names),
+                    xs[0], None, None, None, list(tensors.values()), tensor_params=",".join(tensors),
                     charge=a["charge"], compare=a["compare"], reset=a["reset"], reset_timing=a["reset_timing"],
                     decay_input=bool(a["decay_input"]), window_size=int(a["window_size"]),
-                    threshold=a["threshold"], **scalars)
+                    threshold=a["threshold"], **self.scalar_params(node))
                 out = {"spikes": spike, "v": state[0], "i": state[1]}[a["output"]]
             elif op == "Readout":
                 out = torch.ops.snnc.readout_step(xs[0], output_mode=a["output_mode"], rule=a["rule"],
@@ -189,4 +211,4 @@ def export_step(graph, batch: int = 2):
     return torch.export.export(GraphStep(graph).eval(), (example,))
 
 
-__all__ = ["neuron_step", "readout_step", "NEURON_PARAMS", "tensor_param_names", "GraphStep", "export_step"]
+__all__ = ["neuron_step", "readout_step", "neuron_sequence", "readout_sequence", "sequence_params", "NEURON_PARAMS", "tensor_param_names", "GraphStep", "export_step"]

@@ -14,7 +14,7 @@ stderr and exit status 2; ``verify`` returns 1 on a mismatch.
     precision = {default = "<16,6>", layers = {fc1 = {weight = "<8,3>"}}}   # → the profile's config
 
     [target.nir]                 # besides precision, only the target's own options (Target.options):
-    dt = 1e-4                    # gpu: export, export_steps; nir: dt, allow_approximate; any other
+    dt = 1e-4                    # gpu: export; nir: dt, allow_approximate; any other
     allow_approximate = false    # key is an error that lists the known ones
 
 ``precision`` is the per-layer precision config of the target's numerics profile (its keys are

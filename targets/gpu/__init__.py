@@ -12,7 +12,7 @@ from .module import GraphModule, fusable
 from .simulate import describe, load, simulate
 
 TARGET = Target(name="gpu", numerics="float32", prepare=prepare, check=check, lower=lower,
-                simulate=simulate, describe=describe, options=("export", "export_steps"),
+                simulate=simulate, describe=describe, options=("export",),
                 fit=memory_fit_of("gpu", 4, "float32 tensors in device memory; activations of a training step "
                                             "are this times T (kept for the backward pass)"))
 

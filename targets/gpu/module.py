@@ -18,97 +18,132 @@ State is cleared at the graph's window (``window_of``): the fused kernels reset 
 
 from __future__ import annotations
 
+import json
+from types import SimpleNamespace
+
+import numpy as np
 import torch
-from torch import nn
 
 from ...ir import Graph
-from ...ir.interpreter import KERNELS, Context, neuron_step, readout_step, window_of
-from ...ir.numerics import get_profile
+from ...ir.interpreter import KERNELS, neuron_step, over_sequence, readout_step, window_of
 from ...ir.ops import emits_spikes
+from ...ir.torch_module import GraphParameters
+from ...ir.torch_ops import neuron_sequence, sequence_params
 
 STATELESS = ("Linear", "Conv2d", "AvgPool2d", "SumPool2d", "MaxPool2d", "Flatten", "Add", "Scale", "BatchNorm")
 
 
 def fusable(node) -> bool:
     """Whether a Neuron node runs on the fused kernel (on CUDA; the kernels output spikes)."""
-    if not emits_spikes(node):
+    return emits_spikes(node) and fusable_form(node.attrs, node.params)
+
+
+def fusable_form(attrs: dict, params: dict) -> bool:
+    """:func:`fusable` of a neuron given as its attributes (all of them, ``output`` included) and
+    parameters (arrays, tensors or numbers)."""
+    if attrs["output"] != "spikes":
         return False
-    a = node.attrs
-    scalar_state = all(node.params[k].ndim == 0 for k in ("v_reset", "v_leak", "v_init", "i_init")
-                       if k in node.params)
-    charges = ("if", "lif") if a["threshold"] == "adaptive" else ("if", "lif", "plif", "cuba")
-    return (a["charge"] in charges and a["compare"] == "ge"
-            and a["reset"] in ("hard", "subtract") and a["reset_timing"] == "immediate" and scalar_state)
+    scalar_state = all(np.ndim(params[k]) == 0 for k in ("v_reset", "v_leak", "v_init", "i_init") if k in params)
+    charges = ("if", "lif") if attrs["threshold"] == "adaptive" else ("if", "lif", "plif", "cuba")
+    return (attrs["charge"] in charges and attrs["compare"] == "ge" and attrs["reset"] in ("hard", "subtract")
+            and attrs["reset_timing"] == "immediate" and scalar_state)
 
 
-class GraphModule(nn.Module):
-    def __init__(self, graph: Graph, fuse: bool = True):
-        super().__init__()
-        self.graph = graph
+def fused_sequence(attrs: dict, p: dict, x: torch.Tensor, window: int) -> torch.Tensor | None:
+    """The neuron's spikes from its initial state by one fused Triton kernel over the sequence
+    (``snnc.runtime.multistep``), or None where the kernels cannot start it (a windowed cuba neuron
+    with a nonzero ``i_init``: the kernels reset I to 0)."""
+    from ...runtime import multistep, problem
+
+    fused = problem(attrs, p, x, window=window)  # no training: detach_reset, any surrogate
+    i0 = float(p.get("i_init", 0.0))
+    if fused.window and fused.charge == "cuba" and i0 != 0.0:
+        return None
+    return multistep("triton", fused, x.contiguous(), {"v": fused.v_init, "i": i0, "b": 0.0})[0]
+
+
+@neuron_sequence.register_kernel("cuda")
+def _neuron_sequence_cuda(x, tensors, *, attrs, tensor_params, scalars, scalar_params, window):
+    """``snnc::neuron_sequence`` on CUDA: the fused kernel where the neuron fits it."""
+    attrs = json.loads(attrs)
+    p = sequence_params(x, tensors, tensor_params, scalars, scalar_params)
+    out = fused_sequence(attrs, p, x, window) if fusable_form(attrs, p) else None
+    if out is None:
+        node = SimpleNamespace(attrs=attrs)
+        out = over_sequence(lambda x_t, state: neuron_step(node, x_t, state, p), x, window)
+    return out
+
+
+class GraphModule(GraphParameters):
+    """The graph over ``[T, N, *input_shape]``; parameters are buffers (``.to(device)`` moves them).
+    ``fold``: run stateless layers once on ``[T·N, ...]`` (default: on CUDA; on CPU step by step,
+    bit-identical to the interpreter). While ``torch.export`` traces it, it folds on every device and its
+    neurons and readout are the ``snnc::neuron_sequence`` / ``snnc::readout_sequence`` ops, so the
+    exported program takes any ``T`` and ``N``."""
+
+    def __init__(self, graph: Graph, fuse: bool = True, fold: bool | None = None):
+        super().__init__(graph)
         self.fuse = fuse
+        self.fold = fold
         self.window = window_of(graph)
-        self.profile = get_profile("float32")
+        self._outputs = [n.name for n in graph.nodes if n.op == "Output"]
 
     def forward(self, x: torch.Tensor):
         x = x.to(torch.float32)
-        ctx = Context(self.profile, x.device)
-        steps = x.shape[0]
+        exporting = torch.compiler.is_exporting()
+        fold = exporting or (x.is_cuda if self.fold is None else self.fold)
         values: dict[str, torch.Tensor] = {}
         for node in self.graph.nodes:
-            if node.op == "Input":
-                values[node.name] = x
-                continue
+            op = node.op
             xs = [values[s] for s in node.inputs]
-            if node.op == "Output":
-                values[node.name] = xs[0]
-            elif node.op in STATELESS:
-                values[node.name] = self._stateless(node, xs, ctx, steps)
-            elif node.op == "Neuron":
-                values[node.name] = self._neuron(node, xs[0], ctx)
-            elif node.op == "Readout":
-                values[node.name] = self._per_step(node, xs[0], ctx, self._readout)
+            if op == "Input":
+                out = x
+            elif op == "Output":
+                out = xs[0]
+            elif op in STATELESS:
+                out = self._stateless(node, xs, fold)
+            elif op == "Neuron":
+                out = self._exported_neuron(node, xs[0]) if exporting else self._neuron(node, xs[0])
+            elif op == "Readout":
+                out = self._readout(node, xs[0], exporting)
             else:
                 from ...ir.errors import GraphError
-                raise GraphError(node.name, f"the gpu target has no kernel for op '{node.op}'")
-        outputs = [values[n.name] for n in self.graph.nodes if n.op == "Output"]
+                raise GraphError(node.name, f"the gpu target has no kernel for op '{op}'")
+            values[node.name] = out
+        outputs = [values[name] for name in self._outputs]
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
-    # stateless: fold T into N on CUDA, step by step on CPU ----------------------------------------
-    def _stateless(self, node, xs, ctx, steps):
+    # stateless: fold T into N, or step by step -----------------------------------------------------
+    def _stateless(self, node, xs, fold: bool):
         kernel = KERNELS[node.op]
-        if xs[0].is_cuda:
-            flat = [v.reshape(steps * v.shape[1], *v.shape[2:]) for v in xs]
-            out = kernel(node, flat, {}, ctx)
-            return out.reshape(steps, -1, *out.shape[1:])
-        return torch.stack([kernel(node, [v[t] for v in xs], {}, ctx) for t in range(steps)])
+        if fold:
+            if node.op == "Flatten":  # (the per-sample size is static: no guard on T·N under export)
+                return torch.flatten(xs[0], 2)
+            steps, batch = xs[0].shape[:2]
+            out = kernel(node, [torch.flatten(v, 0, 1) for v in xs], {}, self)
+            return out.unflatten(0, (steps, batch))
+        return torch.stack([kernel(node, [v[t] for v in xs], {}, self) for t in range(xs[0].shape[0])])
 
-    def _per_step(self, node, x, ctx, step_fn):
-        state: dict = {}
-        out = []
-        for t in range(x.shape[0]):
-            out.append(step_fn(node, x[t], state, ctx))
-            if self.window and (t + 1) % self.window == 0:
-                state.clear()
-        return torch.stack(out)
-
-    @staticmethod
-    def _readout(node, x, state, ctx):
+    def _readout(self, node, x, exporting: bool):
         a = node.attrs
-        return readout_step(x, state, a["output_mode"], a["rule"], a["class_threshold"],
-                            ctx.params(node).get("beta", 1.0))
+        beta = self.param(node, "beta")
+        if exporting:
+            return torch.ops.snnc.readout_sequence(x, output_mode=a["output_mode"], rule=a["rule"],
+                                                   class_threshold=int(a["class_threshold"]),
+                                                   beta=1.0 if beta is None else float(beta), window=self.window)
+        return over_sequence(lambda x_t, state: readout_step(x_t, state, a["output_mode"], a["rule"],
+                                                             a["class_threshold"], beta), x, self.window)
 
-    @staticmethod
-    def _neuron_step(node, x, state, ctx):
-        return neuron_step(node, x, state, ctx.params(node))
+    def _neuron(self, node, x):
+        p = self.params(node)
+        if self.fuse and x.is_cuda and fusable(node):
+            out = fused_sequence(node.attrs, p, x, self.window)
+            if out is not None:
+                return out
+        return over_sequence(lambda x_t, state: neuron_step(node, x_t, state, p), x, self.window)
 
-    def _neuron(self, node, x, ctx):
-        if not (self.fuse and x.is_cuda and fusable(node)):
-            return self._per_step(node, x, ctx, self._neuron_step)
-        from ...runtime import multistep, problem
-
-        p = ctx.params(node)
-        fused = problem(node.attrs, p, x, window=self.window)  # no training: detach_reset, any surrogate
-        i0 = float(p.get("i_init", 0.0))
-        if fused.window and fused.charge == "cuba" and i0 != 0.0:
-            return self._per_step(node, x, ctx, self._neuron_step)  # the kernels reset I to 0
-        return multistep("triton", fused, x.contiguous(), {"v": fused.v_init, "i": i0, "b": 0.0})[0]
+    def _exported_neuron(self, node, x):
+        tensors, scalars = self.tensor_params(node), self.scalar_params(node)
+        return torch.ops.snnc.neuron_sequence(
+            x, list(tensors.values()), attrs=json.dumps(node.attrs), tensor_params=",".join(tensors),
+            scalars=list(scalars.values()), scalar_params=",".join(scalars), window=self.window)

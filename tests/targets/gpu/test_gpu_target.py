@@ -10,6 +10,7 @@ import torch
 from snnc.ir import Graph
 from snnc.ir.interpreter import interpret
 from snnc.targets import get_target
+from snnc.targets.gpu import GraphModule
 
 
 def graph(seed=0, charge="lif", window=0):
@@ -56,18 +57,47 @@ def test_cpu_simulate_equals_interpreter(tmp_path, charge, window):
     assert "gpu artifact" in target.describe(tmp_path)
 
 
-def test_exported_program(tmp_path):
+#: three sequence lengths and batch sizes, none of them the export's example (2, 2)
+SHAPES = [(1, 1), (5, 3), (9, 7)]
+
+
+@pytest.mark.parametrize("charge,window", [("lif", 0), ("cuba", 3), ("alif", 2)])
+def test_exported_program_takes_any_steps_and_batch(tmp_path, charge, window):
+    """module.pt2 folds T into the batch and runs snnc::neuron_sequence: on CPU it equals the module's
+    folded path exactly for every [T, N], and its neurons equal the interpreter's step."""
     target = get_target("gpu")
-    g = target.prepare(graph(), {})
-    target.lower(g, tmp_path, {"export_steps": 4})
+    g = target.prepare(graph(charge=charge, window=window), {})
+    target.lower(g, tmp_path, {})
     meta = json.loads((tmp_path / "gpu.json").read_text())
-    assert meta["exported"], meta.get("export_error")
-    program = torch.export.load(tmp_path / "module.pt2")
-    x = (torch.rand(4, 1, 2, 6, 6) < 0.5).float()
-    got = program.module()(x)
-    want = interpret(g, x, "float32")
-    for a, b in zip(got, want):
-        assert torch.equal(a, b)
+    assert meta["exported"] and meta["export_dynamic"] == ["steps", "batch"], meta.get("export_error")
+    program = torch.export.load(tmp_path / "module.pt2").module()
+    ops = {str(n.target) for n in program.graph.nodes if n.op == "call_function"}
+    assert "snnc.neuron_sequence.default" in ops and "snnc.readout_sequence.default" in ops
+    folded = GraphModule(g, fold=True)
+    for steps, batch in SHAPES:
+        x = (torch.rand(steps, batch, 2, 6, 6) < 0.5).float()
+        got = program(x)
+        assert got[0].shape == (steps, batch, 1) and got[1].shape == (steps, batch, 3)
+        for a, b in zip(got, folded(x)):
+            assert torch.equal(a, b)
+
+
+def test_neuron_sequence_op_equals_the_interpreter():
+    """snnc::neuron_sequence's own implementation is interpret()'s step over the window."""
+    g = graph(charge="cuba", window=3)
+    node = g["n1"]
+    x = torch.randn(8, 4, 4, 6, 6)
+    module = GraphModule(g)
+    tensors, scalars = module.tensor_params(node), module.scalar_params(node)
+    got = torch.ops.snnc.neuron_sequence(
+        x, list(tensors.values()), attrs=json.dumps(node.attrs), tensor_params=",".join(tensors),
+        scalars=list(scalars.values()), scalar_params=",".join(scalars), window=3)
+    single = Graph()
+    single.add_node("x", "Input", shape=(4, 6, 6))
+    single.add_node("n1", "Neuron", ["x"], node.params, **node.attrs)
+    single.add_node("y", "Output", ["n1"])
+    want = interpret(single.verify(), x, "float32")
+    assert 0 < got.sum() < got.numel() and torch.equal(got, want)
 
 
 @pytest.mark.gpu
@@ -84,3 +114,24 @@ def test_cuda_fused_path(tmp_path, charge, window):
     # the fused neuron kernels are exact; folded convolutions may round differently: compare spikes
     agree = (got[1] == want[1]).float().mean().item()
     assert agree > 0.99, agree
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("charge,window", [("lif", 0), ("cuba", 3), ("plif", 2), ("alif", 3)])
+def test_exported_program_on_cuda(tmp_path, charge, window):
+    """module.pt2 moved to CUDA runs the fused kernels for three [T, N]: equal to the artifact's module
+    on CUDA exactly (same folded layers, same kernels)."""
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    target = get_target("gpu")
+    g = target.prepare(graph(charge=charge, window=window), {})
+    target.lower(g, tmp_path, {})
+    program = torch.export.load(tmp_path / "module.pt2").module().to("cuda")
+    module = GraphModule(g).cuda()
+    for steps, batch in SHAPES:
+        x = (torch.rand(steps, batch, 2, 6, 6) < 0.4).float().cuda()
+        with torch.no_grad():
+            got, want = program(x), module(x)
+        assert got[1].is_cuda
+        for a, b in zip(got, want):
+            assert torch.equal(a, b)
