@@ -36,10 +36,10 @@ window (its decision for one step from the reset state).
 
 from __future__ import annotations
 
+import functools
+import json
 from types import SimpleNamespace
 from typing import Optional
-
-import json
 
 import torch
 import torch.nn.functional as F
@@ -110,23 +110,34 @@ def _readout_step_fake(x, **kwargs):
     return x.new_empty((x.shape[0], 1))
 
 
-@torch.library.custom_op("snnc::neuron_sequence", mutates_args=())
+#: the sequence operators, defined with the dispatcher's own API (not ``custom_op``): a call dispatches
+#: straight to the Python kernel, the per-call cost of a deployed program (``module.pt2``); they have no
+#: autograd formula (a deployed program runs without grad)
+SEQUENCE_OPS = torch.library.Library("snnc", "FRAGMENT")
+SEQUENCE_OPS.define("neuron_sequence(Tensor x, Tensor[] tensors, *, str attrs, str tensor_params, float[] scalars, "
+                    "str scalar_params, int window) -> Tensor")
+SEQUENCE_OPS.define("readout_sequence(Tensor x, *, str output_mode=\"spike\", str rule=\"argmax_spike_count\", "
+                    "int class_threshold=1, float beta=1.0, int window=0) -> Tensor")
+
+
 def neuron_sequence(x: torch.Tensor, tensors: list[torch.Tensor], *, attrs: str, tensor_params: str,
                     scalars: list[float], scalar_params: str, window: int) -> torch.Tensor:
-    """A ``Neuron`` node over a whole sequence ``x`` ``[T, N, ...]`` from its initial state, cleared every
-    ``window`` steps (0: never); returns its ``output`` (spikes, ``v`` or ``i``) ``[T, N, ...]``.
-    ``attrs`` is the node's attributes as JSON; its parameters are ``tensors`` named by ``tensor_params``
-    and ``scalars`` named by ``scalar_params`` (comma-separated). This implementation runs
-    :func:`snnc.ir.interpreter.neuron_step` step by step (bit-identical to the reference interpreter);
-    the gpu target registers a CUDA kernel for it (``snnc.targets.gpu.module``)."""
-    node = SimpleNamespace(attrs=json.loads(attrs))
+    """``snnc::neuron_sequence``: a ``Neuron`` node over a whole sequence ``x`` ``[T, N, ...]`` from its
+    initial state, cleared every ``window`` steps (0: never); returns its ``output`` (spikes, ``v`` or
+    ``i``) ``[T, N, ...]``. ``attrs`` is the node's attributes as JSON; its parameters are ``tensors``
+    named by ``tensor_params`` and ``scalars`` named by ``scalar_params`` (comma-separated). This
+    implementation, on every device, runs :func:`snnc.ir.interpreter.neuron_step` step by step
+    (bit-identical to the reference interpreter); the gpu target registers a CUDA kernel for it
+    (``snnc.targets.gpu.module``)."""
+    node = SimpleNamespace(attrs=parse_attrs(attrs))
     p = sequence_params(x, tensors, tensor_params, scalars, scalar_params)
     return over_sequence(lambda x_t, state: _neuron_step(node, x_t, state, p), x, window)
 
 
-@neuron_sequence.register_fake
-def _neuron_sequence_fake(x, tensors, **kwargs):
-    return torch.empty_like(x)
+@functools.lru_cache(maxsize=256)
+def parse_attrs(attrs: str) -> dict:
+    """A sequence op's ``attrs`` JSON, parsed once per distinct string (do not mutate the result)."""
+    return json.loads(attrs)
 
 
 def sequence_params(x, tensors, tensor_params: str, scalars, scalar_params: str) -> dict:
@@ -140,16 +151,24 @@ def _names(joined: str) -> list[str]:
     return [n for n in joined.split(",") if n]
 
 
-@torch.library.custom_op("snnc::readout_sequence", mutates_args=())
 def readout_sequence(x: torch.Tensor, *, output_mode: str = "spike", rule: str = "argmax_spike_count",
                      class_threshold: int = 1, beta: float = 1.0, window: int = 0) -> torch.Tensor:
-    """The IR ``Readout`` op's decisions ``[T, N, 1]`` over a sequence, its state cleared every ``window``
-    steps (0: never)."""
+    """``snnc::readout_sequence``: the IR ``Readout`` op's decisions ``[T, N, 1]`` over a sequence, its
+    state cleared every ``window`` steps (0: never)."""
     return over_sequence(lambda x_t, state: _readout_step(x_t, state, output_mode, rule, class_threshold, beta),
                          x, window)
 
 
-@readout_sequence.register_fake
+SEQUENCE_OPS.impl("neuron_sequence", neuron_sequence, "CompositeExplicitAutograd")
+SEQUENCE_OPS.impl("readout_sequence", readout_sequence, "CompositeExplicitAutograd")
+
+
+@torch.library.register_fake("snnc::neuron_sequence", lib=SEQUENCE_OPS)
+def _neuron_sequence_fake(x, tensors, **kwargs):
+    return torch.empty_like(x)
+
+
+@torch.library.register_fake("snnc::readout_sequence", lib=SEQUENCE_OPS)
 def _readout_sequence_fake(x, **kwargs):
     return x.new_empty((x.shape[0], x.shape[1], 1))
 
@@ -211,4 +230,4 @@ def export_step(graph, batch: int = 2):
     return torch.export.export(GraphStep(graph).eval(), (example,))
 
 
-__all__ = ["neuron_step", "readout_step", "neuron_sequence", "readout_sequence", "sequence_params", "NEURON_PARAMS", "tensor_param_names", "GraphStep", "export_step"]
+__all__ = ["neuron_step", "readout_step", "neuron_sequence", "readout_sequence", "SEQUENCE_OPS", "parse_attrs", "sequence_params", "NEURON_PARAMS", "tensor_param_names", "GraphStep", "export_step"]

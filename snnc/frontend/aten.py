@@ -100,7 +100,7 @@ def import_exported(ep, source: str = "program", input_shape=None) -> Graph:
         root = getattr(list(stack.values())[0][1], "__qualname__", str(list(stack.values())[0][1])) if stack else ""
         if root.endswith("GraphModule") and "targets.gpu" in str(list(stack.values())[0][1]):
             raise SnncError(f"{source}: this is a gpu artifact's multi-step program (module.pt2), whose neurons "
-                            "are inlined arithmetic; compile the artifact's step.pt2 or graph.snnc instead")
+                            "are snnc::neuron_sequence calls over whole sequences; compile the artifact's step.pt2 or graph.snnc instead")
     b = Builder(tuple(input_shape))
     env: dict = {placeholders[0]: "input"}
 

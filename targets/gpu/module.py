@@ -28,7 +28,7 @@ from ...ir import Graph
 from ...ir.interpreter import KERNELS, neuron_step, over_sequence, readout_step, window_of
 from ...ir.ops import emits_spikes
 from ...ir.torch_module import GraphParameters
-from ...ir.torch_ops import neuron_sequence, sequence_params
+from ...ir.torch_ops import SEQUENCE_OPS, parse_attrs, sequence_params
 
 STATELESS = ("Linear", "Conv2d", "AvgPool2d", "SumPool2d", "MaxPool2d", "Flatten", "Add", "Scale", "BatchNorm")
 
@@ -62,16 +62,18 @@ def fused_sequence(attrs: dict, p: dict, x: torch.Tensor, window: int) -> torch.
     return multistep("triton", fused, x.contiguous(), {"v": fused.v_init, "i": i0, "b": 0.0})[0]
 
 
-@neuron_sequence.register_kernel("cuda")
 def _neuron_sequence_cuda(x, tensors, *, attrs, tensor_params, scalars, scalar_params, window):
     """``snnc::neuron_sequence`` on CUDA: the fused kernel where the neuron fits it."""
-    attrs = json.loads(attrs)
+    attrs = parse_attrs(attrs)
     p = sequence_params(x, tensors, tensor_params, scalars, scalar_params)
     out = fused_sequence(attrs, p, x, window) if fusable_form(attrs, p) else None
     if out is None:
         node = SimpleNamespace(attrs=attrs)
         out = over_sequence(lambda x_t, state: neuron_step(node, x_t, state, p), x, window)
     return out
+
+
+SEQUENCE_OPS.impl("neuron_sequence", _neuron_sequence_cuda, "CUDA")
 
 
 class GraphModule(GraphParameters):
@@ -89,7 +91,8 @@ class GraphModule(GraphParameters):
         self._outputs = [n.name for n in graph.nodes if n.op == "Output"]
 
     def forward(self, x: torch.Tensor):
-        x = x.to(torch.float32)
+        if x.dtype != torch.float32:  # (no conversion op when it is float32: the exported program has no device)
+            x = x.to(torch.float32)
         exporting = torch.compiler.is_exporting()
         fold = exporting or (x.is_cuda if self.fold is None else self.fold)
         values: dict[str, torch.Tensor] = {}

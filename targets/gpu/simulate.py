@@ -31,7 +31,7 @@ def simulate(out_dir: Path, inputs) -> torch.Tensor:
     from ...ir.interpreter import check_input
     check_input(module.graph, x)
     with torch.no_grad():
-        return module(x)
+        return module.to(x.device)(x)
 
 
 def describe(out_dir: Path) -> str:
