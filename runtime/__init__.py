@@ -10,6 +10,9 @@ and :func:`multistep` runs one fused kernel over the whole ``[T, N, ...]`` seque
   ``torch.compile``; on CPU tensors only with ``TRITON_INTERPRET=1``);
 - ``backend='cupy'``: ``snnc.runtime.cuda`` (CUDA source generated as strings, compiled by CuPy).
 
+:class:`CapturedStep` (``capture.py``) records a whole training step of a network built on these
+kernels (forward, loss, backward, optimizer step) into one CUDA graph and replays it.
+
 Semantics are those of the IR's ``Neuron`` op (``snnc.ir.neuron.step``) and of the PyTorch loop in
 ``snnc.nn`` (see ``triton/kernels.py`` for the equations and the operation order).
 """
@@ -165,4 +168,6 @@ def kernel_scalars(problem: NeuronProblem, on_cuda: bool):
     return False, problem.decay if not isinstance(problem.decay, torch.Tensor) else 0.0
 
 
-__all__ = ["multistep", "problem", "NeuronProblem", "SURROGATES", "CHARGES"]
+from .capture import CapturedStep  # noqa: E402 - after the names it does not use
+
+__all__ = ["multistep", "problem", "NeuronProblem", "SURROGATES", "CHARGES", "CapturedStep"]
