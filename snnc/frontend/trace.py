@@ -236,6 +236,28 @@ def _container(b, m, path, x):
     return x
 
 
+def _voting(b: Builder, m, path: str, x: str) -> str:
+    """SpikingJelly's ``layer.VotingLayer(k)``: the mean of each group of ``k`` consecutive features,
+    ``y[c] = (x[c·k] + … + x[c·k + k-1]) / k``, over a per-step ``[C·k]`` vector. Imported as a Linear
+    with the fixed weights ``1/k`` (``W[c, j] = 1/k`` for ``j`` in group ``c``): the same mean, rounded as
+    a dot product (``Σ fl(1/k)·x``) where SpikingJelly's ``avg_pool1d`` divides the sum by ``k``, so the
+    two may differ in the last bit; the class each picks (``argmax``) is the same for spike inputs (group
+    sums are integers, their means ``1/k`` apart)."""
+    shape = b.shape(x)
+    k = int(m.voting_size)
+    if len(shape) != 1 or shape[0] % k:
+        raise UnsupportedError(path, f"VotingLayer({k}) expects a per-step [C*{k}] vector, got {list(shape)}")
+    classes = shape[0] // k
+    weight = np.zeros((classes, shape[0]), np.float32)
+    for c in range(classes):
+        weight[c, c * k:(c + 1) * k] = np.float32(1.0) / np.float32(k)
+    return b.add("Linear", path, [x], {"weight": weight})
+
+
+def _sj_voting_classes():
+    return _optional_classes("spikingjelly.activation_based.layer", ("VotingLayer",))
+
+
 def _sj_dropout_classes():
     return _optional_classes("spikingjelly.activation_based.layer", ("Dropout", "Dropout2d"))
 
@@ -259,12 +281,14 @@ MODULES: list[tuple[Callable[[], tuple[type, ...]], Callable]] = [
     (lambda: (nn.MaxPool2d,), _maxpool),
     (lambda: (nn.Flatten,), _flatten_module),
     (lambda: (nn.Identity,), _identity),
+    (_sj_voting_classes, _voting),
     (lambda: (nn.Dropout, nn.Dropout2d) + _sj_dropout_classes() + _snnc_dropout_classes(), _dropout),
 ]
 
 SUPPORTED = ("Linear, Conv2d, BatchNorm1d/2d, AvgPool2d, AdaptiveAvgPool2d (an output dividing the input), "
              "MaxPool2d, Flatten, Identity, Dropout (and their "
-             "snnc.nn / SpikingJelly layer.* forms), snnc.nn IF/LIF/PLIF/CubaLIF/Readout, snnTorch Leaky/"
+             "snnc.nn / SpikingJelly layer.* forms), SpikingJelly VotingLayer, "
+             "snnc.nn IF/LIF/PLIF/CubaLIF/Readout, snnTorch Leaky/"
              "Synaptic, SpikingJelly IFNode/LIFNode/ParametricLIFNode/CUBALIFNode, Sequential/SeqToANNContainer/"
              "MultiStepContainer, +, *scalar, flatten/reshape to [N, -1]")
 
