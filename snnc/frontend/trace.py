@@ -157,18 +157,37 @@ def _avgpool(b: Builder, m: nn.AvgPool2d, path: str, x: str) -> str:
 
 
 def _adaptive_avgpool(b: Builder, m: nn.AdaptiveAvgPool2d, path: str, x: str) -> str:
-    """``AdaptiveAvgPool2d(output_size)`` at the traced input size: an AvgPool2d with kernel = stride
-    = input / output, where the input divides evenly (every window then has the same size)."""
+    """``AdaptiveAvgPool2d(output_size)`` at the traced input size. Where the output divides the input
+    (every window the same size): an AvgPool2d with kernel = stride = input / output. Where the input
+    divides the output (VGG's ``(7, 7)`` pool on a smaller map): every window is one input element, the
+    pool repeats each element ``output / input`` times along each axis; imported exactly as a Flatten and
+    a Linear of 0/1 weights (one 1 per output: ``y[p] = 1·x[src(p)]``), so the result is flat
+    ``[C·OH·OW]``, as the ``flatten`` that follows in such nets expects."""
     shape = b.shape(x)
     if len(shape) != 3:
         raise UnsupportedError(path, f"AdaptiveAvgPool2d expects a per-step [C, H, W] input, got {list(shape)}")
     size = m.output_size if isinstance(m.output_size, (tuple, list)) else (m.output_size, m.output_size)
     out = tuple(shape[1 + i] if s is None else int(s) for i, s in enumerate(size))
-    if any(n % o for n, o in zip(shape[1:], out)):
-        raise UnsupportedError(path, f"AdaptiveAvgPool2d from {shape[1]}x{shape[2]} to {out[0]}x{out[1]}: the "
-                                     "windows differ in size; only an output that divides the input is supported")
-    kernel = tuple(n // o for n, o in zip(shape[1:], out))
-    return b.add("AvgPool2d", path, [x], kernel_size=kernel, stride=kernel, padding=(0, 0))
+    if all(n % o == 0 for n, o in zip(shape[1:], out)):
+        kernel = tuple(n // o for n, o in zip(shape[1:], out))
+        return b.add("AvgPool2d", path, [x], kernel_size=kernel, stride=kernel, padding=(0, 0))
+    if all(o % n == 0 for n, o in zip(shape[1:], out)):
+        return _repeat(b, path, x, out)
+    raise UnsupportedError(path, f"AdaptiveAvgPool2d from {shape[1]}x{shape[2]} to {out[0]}x{out[1]}: the "
+                                 "windows differ in size; supported: an output that divides the input, or an "
+                                 "input that divides the output")
+
+
+def _repeat(b: Builder, path: str, x: str, out: tuple[int, int]) -> str:
+    """``[C, H, W]`` → flat ``[C·OH·OW]`` with ``y[c, i, j] = x[c, i·H // OH, j·W // OW]`` (``OH``, ``OW``
+    multiples of ``H``, ``W``): a Linear whose weights select one input per output."""
+    c, h, w = b.shape(x)
+    rows = np.arange(out[0]) * h // out[0]
+    cols = np.arange(out[1]) * w // out[1]
+    source = (np.arange(c)[:, None, None] * h * w + rows[None, :, None] * w + cols[None, None, :]).reshape(-1)
+    weight = np.zeros((source.size, c * h * w), np.float32)
+    weight[np.arange(source.size), source] = 1.0
+    return b.add("Linear", path, [b.add("Flatten", path, [x])], {"weight": weight})
 
 
 def _maxpool(b: Builder, m: nn.MaxPool2d, path: str, x: str) -> str:

@@ -211,6 +211,22 @@ def test_spikingjelly_adaptive_avg_pool_as_an_average_pool(output_size):
     assert pool.attrs["kernel_size"] == {1: (4, 4), 2: (2, 2), (None, 1): (1, 4)}[output_size]
 
 
+def test_adaptive_avg_pool_that_repeats_its_input_is_exact():
+    """An output that is a multiple of the input (VGG's (7, 7) pool on a small map) repeats each element:
+    a Flatten and a 0/1 Linear whose float result equals torch's pool, flattened, bit for bit."""
+    from snnc.ir import interpret
+    torch.manual_seed(5)
+    model = nn.Sequential(nn.Conv2d(2, 3, 3), snnc_nn.LIF(step_mode="m"), nn.AdaptiveAvgPool2d((4, 6)),
+                          nn.Flatten(), nn.Linear(3 * 24, 5))
+    x = torch.randn(T, N, 2, 4, 5) * 3  # a 2x3 map repeated 2x2 times
+    graph = trace(model, x)
+    assert [n.op for n in graph.nodes if n.op in ("Flatten", "Linear")] == ["Flatten", "Linear", "Linear"]
+    snnc_nn.reset_net(model)
+    with torch.no_grad():
+        want = torch.stack([model[4](model[3](model[2](v))) for v in model[1](model[0](x.flatten(0, 1)).unflatten(0, (T, N)))])
+    assert torch.equal(interpret(graph, x), want)
+
+
 def test_adaptive_avg_pool_with_uneven_windows_is_refused_naming_the_module():
     from snnc.ir import UnsupportedError
     model = nn.Sequential(nn.Conv2d(1, 2, 3), snnc_nn.IF(step_mode="m"), nn.AdaptiveAvgPool2d(2))

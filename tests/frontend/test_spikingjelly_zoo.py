@@ -1,5 +1,5 @@
 """SpikingJelly 2.0's own model zoo, traced as it is: ``spiking_resnet18`` and ``sew_resnet18`` (ADD
-connect), in step modes 'm' and 's'. Their float interpretation equals SpikingJelly's output exactly,
+connect), in step modes 'm' and 's', and ``spiking_vgg11`` / ``spiking_vgg11_bn`` at CIFAR size. Their float interpretation equals SpikingJelly's output exactly,
 and they verify bit-exactly on the targets that take residual networks.
 
 The zoo's ResNet modules import ``torchvision._internally_replaced_utils.load_state_dict_from_url`` at
@@ -31,13 +31,15 @@ def zoo():
         sys.modules["torchvision"] = package
         sys.modules["torchvision._internally_replaced_utils"] = stub
     try:
-        from spikingjelly.activation_based.model import sew_resnet, spiking_resnet
+        from spikingjelly.activation_based.model import sew_resnet, spiking_resnet, spiking_vgg
     finally:
         for key, module in saved.items():
             if module is None:
                 sys.modules.pop(key, None)
     return {"spiking_resnet18": lambda: spiking_resnet.spiking_resnet18(spiking_neuron=neuron.LIFNode, num_classes=10),
-            "sew_resnet18": lambda: sew_resnet.sew_resnet18(spiking_neuron=neuron.LIFNode, num_classes=10, cnf="ADD")}
+            "sew_resnet18": lambda: sew_resnet.sew_resnet18(spiking_neuron=neuron.LIFNode, num_classes=10, cnf="ADD"),
+            "spiking_vgg11": lambda: spiking_vgg.spiking_vgg11(spiking_neuron=neuron.LIFNode, num_classes=10),
+            "spiking_vgg11_bn": lambda: spiking_vgg.spiking_vgg11_bn(spiking_neuron=neuron.LIFNode, num_classes=10)}
 
 
 def _model(zoo, name, mode):
@@ -74,6 +76,16 @@ def test_zoo_resnet_traces_and_equals_spikingjelly(zoo, name, mode):
     assert torch.equal(interpret(graph, X), ref)
     fired = [float(v.mean()) for k, v in trace.values.items() if graph[k].op == "Neuron"]
     assert min(fired) > 0 and max(fired) < 0.5  # every layer fires: the equality is not vacuous
+
+
+@pytest.mark.parametrize("name", ["spiking_vgg11_bn", pytest.param("spiking_vgg11", marks=pytest.mark.slow)])
+def test_zoo_vgg_at_cifar_size_traces_and_equals_spikingjelly(zoo, name):
+    """At 32×32 the VGG's AdaptiveAvgPool2d((7, 7)) repeats a 1×1 map 49 times: imported as a 0/1
+    Linear, exact."""
+    model = _model(zoo, name, "m")
+    x = X[:2]
+    graph = snnc.trace(model, x)
+    assert torch.equal(interpret(graph, x), _reference(model, x, "m"))
 
 
 @pytest.mark.parametrize("target", ["lynxi", "onnx"])
