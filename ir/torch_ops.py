@@ -49,6 +49,15 @@ from .interpreter import over_sequence
 from .interpreter import readout_step as _readout_step
 from .torch_module import GraphParameters
 
+def exporting() -> bool:
+    """Whether ``torch.export`` is tracing the caller (and not ``torch.compile``). Reads the flag that
+    ``torch.export`` sets (``torch.compiler._is_exporting_flag``; ``torch.compiler.is_exporting()``
+    returns it): dynamo, which before torch 2.13 folds ``is_exporting()`` itself to True in every
+    ``torch.compile`` trace, reads a module attribute as the value it has (and guards on it)."""
+    flag = getattr(torch.compiler, "_is_exporting_flag", None)
+    return torch.compiler.is_exporting() if flag is None else bool(flag)
+
+
 #: the Neuron node parameters, in schema order
 NEURON_PARAMS = ("v_threshold", "v_reset", "v_leak", "v_init", "i_init", "tau", "k", "beta", "alpha", "adapt_decay",
                  "adapt_scale")
@@ -230,4 +239,4 @@ def export_step(graph, batch: int = 2):
     return torch.export.export(GraphStep(graph).eval(), (example,))
 
 
-__all__ = ["neuron_step", "readout_step", "neuron_sequence", "readout_sequence", "SEQUENCE_OPS", "parse_attrs", "sequence_params", "NEURON_PARAMS", "tensor_param_names", "GraphStep", "export_step"]
+__all__ = ["exporting", "neuron_step", "readout_step", "neuron_sequence", "readout_sequence", "SEQUENCE_OPS", "parse_attrs", "sequence_params", "NEURON_PARAMS", "tensor_param_names", "GraphStep", "export_step"]

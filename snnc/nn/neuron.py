@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from ..ir import neuron
+from ..ir.torch_ops import exporting
 from .base import MemoryModule
 from .memory import record_spikes, recording
 from .surrogate import Sigmoid, SurrogateFunction
@@ -198,7 +199,7 @@ class BaseNode(MemoryModule):
         return out
 
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
-        if torch.compiler.is_exporting():  # one snnc::neuron_step op carries the semantics (snnc.nn.export)
+        if exporting():  # one snnc::neuron_step op carries the semantics (snnc.nn.export)
             from .export import neuron_step
             return neuron_step(self, x)
         spike = self._step(x)
@@ -208,7 +209,7 @@ class BaseNode(MemoryModule):
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         """``[T, N, ...]``: the steps in order; with ``store_v_seq`` also ``self.v_seq = V[0..T-1]``
         (the potential after each step's reset, before any window reset)."""
-        if torch.compiler.is_exporting():
+        if exporting():
             from .export import refuse_multi_step
             refuse_multi_step(self)
         if self.backend != "torch":

@@ -12,6 +12,7 @@ import torch
 
 from ..ir.interpreter import readout_step
 from ..ir.ops import READOUT_RULES
+from ..ir.torch_ops import exporting
 from .base import MemoryModule
 
 
@@ -45,7 +46,7 @@ class Readout(MemoryModule):
             self.state = {}
         if self.n_classes is not None and x.shape[-1] != self.n_classes:
             raise ValueError(f"Readout expects {self.n_classes} classes, got input of shape {tuple(x.shape)}")
-        if torch.compiler.is_exporting():  # one snnc::readout_step op (snnc.nn.export)
+        if exporting():  # one snnc::readout_step op (snnc.nn.export)
             from .export import readout_step as exported_step
             return exported_step(self, x)
         out = readout_step(x.detach(), self.state, self.output_mode, self.decision_rule,
@@ -54,7 +55,7 @@ class Readout(MemoryModule):
         return out
 
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
-        if torch.compiler.is_exporting():
+        if exporting():
             from .export import refuse_multi_step
             refuse_multi_step(self)
         return super().multi_step_forward(x_seq)

@@ -28,7 +28,7 @@ from ...ir import Graph
 from ...ir.interpreter import KERNELS, neuron_step, over_sequence, readout_step, window_of
 from ...ir.ops import emits_spikes
 from ...ir.torch_module import GraphParameters
-from ...ir.torch_ops import SEQUENCE_OPS, parse_attrs, sequence_params
+from ...ir.torch_ops import SEQUENCE_OPS, exporting, parse_attrs, sequence_params
 
 STATELESS = ("Linear", "Conv2d", "AvgPool2d", "SumPool2d", "MaxPool2d", "Flatten", "Add", "Scale", "BatchNorm")
 
@@ -93,8 +93,8 @@ class GraphModule(GraphParameters):
     def forward(self, x: torch.Tensor):
         if x.dtype != torch.float32:  # (no conversion op when it is float32: the exported program has no device)
             x = x.to(torch.float32)
-        exporting = torch.compiler.is_exporting()
-        fold = exporting or (x.is_cuda if self.fold is None else self.fold)
+        is_export = exporting()
+        fold = is_export or (x.is_cuda if self.fold is None else self.fold)
         values: dict[str, torch.Tensor] = {}
         for node in self.graph.nodes:
             op = node.op
@@ -106,9 +106,9 @@ class GraphModule(GraphParameters):
             elif op in STATELESS:
                 out = self._stateless(node, xs, fold)
             elif op == "Neuron":
-                out = self._exported_neuron(node, xs[0]) if exporting else self._neuron(node, xs[0])
+                out = self._exported_neuron(node, xs[0]) if is_export else self._neuron(node, xs[0])
             elif op == "Readout":
-                out = self._readout(node, xs[0], exporting)
+                out = self._readout(node, xs[0], is_export)
             else:
                 from ...ir.errors import GraphError
                 raise GraphError(node.name, f"the gpu target has no kernel for op '{op}'")
@@ -127,10 +127,10 @@ class GraphModule(GraphParameters):
             return out.unflatten(0, (steps, batch))
         return torch.stack([kernel(node, [v[t] for v in xs], {}, self) for t in range(xs[0].shape[0])])
 
-    def _readout(self, node, x, exporting: bool):
+    def _readout(self, node, x, is_export: bool):
         a = node.attrs
         beta = self.param(node, "beta")
-        if exporting:
+        if is_export:
             return torch.ops.snnc.readout_sequence(x, output_mode=a["output_mode"], rule=a["rule"],
                                                    class_threshold=int(a["class_threshold"]),
                                                    beta=1.0 if beta is None else float(beta), window=self.window)

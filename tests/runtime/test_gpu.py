@@ -182,15 +182,18 @@ def _container_net(kind):
 
 
 @pytest.mark.parametrize("kind", ["lif", "alif"])
-@pytest.mark.parametrize("mode,dynamic", [("default", True), ("reduce-overhead", None), ("reduce-overhead", True)])
+@pytest.mark.parametrize("mode,dynamic", [("default", True), ("fullgraph", None), ("fullgraph", True),
+                                          ("reduce-overhead", None), ("reduce-overhead", True)])
 def test_torch_compile_containers_and_dynamic_shapes(kind, mode, dynamic):
     """The SpikingJelly-style network (``SeqToANNContainer`` layers folding T into the batch, fused
     neurons) under ``dynamic=True`` and CUDA graphs, with changing batch sizes, with and without
-    gradient: equal to the torch backend. (``fullgraph=True`` on this network still fails under
-    torch 2.11: dynamo reaches the ``torch.export`` refusal of the multi-step forward; open in issue 20.)"""
+    gradient: equal to the torch backend. (``fullgraph=True``: before torch 2.13 dynamo folds
+    ``torch.compiler.is_exporting()`` to True; the neurons read the export flag itself,
+    ``snnc.ir.torch_ops.exporting``.)"""
     torch._dynamo.reset()
     net, ref = _container_net(kind)
-    compiled = torch.compile(net, dynamic=dynamic, **({"mode": mode} if mode != "default" else {}))
+    options = {"default": {}, "fullgraph": {"fullgraph": True}}.get(mode, {"mode": mode})
+    compiled = torch.compile(net, dynamic=dynamic, **options)
     _check_batches(compiled, net, ref, (8, 5, 12), grad=True)
     _check_batches(compiled, net, ref, (3, 9), grad=False)
 
