@@ -19,7 +19,7 @@ Semantics are those of the IR's ``Neuron`` op (``snnc.ir.neuron.step``) and of t
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,12 +99,14 @@ def problem(attrs: dict, params: dict, x_seq: torch.Tensor, *, surrogate: str = 
         cached.key = key
         if key is not None:
             _PROBLEMS[key] = cached
-    cached = copy.copy(cached)
+    # the per-call values, in a new problem (dataclasses.replace: dynamo traces it, not copy.copy)
+    changes = {}
     if charge == "plif":
         k = params["k"]
-        cached.k = k.reshape(1) if isinstance(k, torch.Tensor) else float(k)
-    cached.steps0 = int(steps0) if window else 0
-    return cached
+        changes["k"] = k.reshape(1) if isinstance(k, torch.Tensor) else float(k)
+    if window and int(steps0) != cached.steps0:
+        changes["steps0"] = int(steps0)
+    return dataclasses.replace(cached, **changes) if changes else cached
 
 
 def _build(attrs, params, x_seq, surrogate, surrogate_params, detach_reset, store_v_seq, window) -> NeuronProblem:
