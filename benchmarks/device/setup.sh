@@ -1,4 +1,6 @@
 # Sourced at the start of a device-machine command: peers from carried wheels (.whl), snnc importable
+# (.whl: `pip download --no-deps --only-binary=:all: --python-version 3.12 -d .whl spikingjelly==2.0.0 loguru
+# hypothesis sortedcontainers attrs`; SpikingJelly 2.0 imports loguru)
 # from the checkout (its package-dir mapping rebuilt with links, no install needed).
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl >/dev/null 2>&1
 rm -rf /tmp/pk && mkdir -p /tmp/pk && cp -r snnc /tmp/pk/snnc
