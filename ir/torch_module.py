@@ -19,6 +19,8 @@ from .numerics import get_profile
 
 
 class GraphParameters(nn.Module):
+    """``graph``'s parameters as buffers (0-d floats as numbers), read per node (module docstring)."""
+
     def __init__(self, graph: Graph):
         super().__init__()
         self.graph = graph

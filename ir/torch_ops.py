@@ -49,6 +49,7 @@ from .interpreter import over_sequence
 from .interpreter import readout_step as _readout_step
 from .torch_module import GraphParameters
 
+
 def exporting() -> bool:
     """Whether ``torch.export`` is tracing the caller (and not ``torch.compile``). Reads the flag that
     ``torch.export`` sets (``torch.compiler._is_exporting_flag``; ``torch.compiler.is_exporting()``

@@ -19,7 +19,6 @@ State is cleared at the graph's window (``window_of``): the fused kernels reset 
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -28,7 +27,7 @@ from ...ir import Graph
 from ...ir.interpreter import KERNELS, neuron_step, over_sequence, readout_step, window_of
 from ...ir.ops import emits_spikes
 from ...ir.torch_module import GraphParameters
-from ...ir.torch_ops import SEQUENCE_OPS, exporting, parse_attrs, sequence_params
+from ...ir.torch_ops import SEQUENCE_OPS, exporting, neuron_sequence, parse_attrs, sequence_params
 
 STATELESS = ("Linear", "Conv2d", "AvgPool2d", "SumPool2d", "MaxPool2d", "Flatten", "Add", "Scale", "BatchNorm")
 
@@ -64,12 +63,12 @@ def fused_sequence(attrs: dict, p: dict, x: torch.Tensor, window: int) -> torch.
 
 def _neuron_sequence_cuda(x, tensors, *, attrs, tensor_params, scalars, scalar_params, window):
     """``snnc::neuron_sequence`` on CUDA: the fused kernel where the neuron fits it."""
-    attrs = parse_attrs(attrs)
+    parsed = parse_attrs(attrs)
     p = sequence_params(x, tensors, tensor_params, scalars, scalar_params)
-    out = fused_sequence(attrs, p, x, window) if fusable_form(attrs, p) else None
-    if out is None:
-        node = SimpleNamespace(attrs=attrs)
-        out = over_sequence(lambda x_t, state: neuron_step(node, x_t, state, p), x, window)
+    out = fused_sequence(parsed, p, x, window) if fusable_form(parsed, p) else None
+    if out is None:  # the op's own implementation: the interpreter's step
+        out = neuron_sequence(x, tensors, attrs=attrs, tensor_params=tensor_params, scalars=scalars,
+                              scalar_params=scalar_params, window=window)
     return out
 
 
