@@ -266,10 +266,7 @@ def _voting(b: Builder, m, path: str, x: str) -> str:
     k = int(m.voting_size)
     if len(shape) != 1 or shape[0] % k:
         raise UnsupportedError(path, f"VotingLayer({k}) expects a per-step [C*{k}] vector, got {list(shape)}")
-    classes = shape[0] // k
-    weight = np.zeros((classes, shape[0]), np.float32)
-    for c in range(classes):
-        weight[c, c * k:(c + 1) * k] = np.float32(1.0) / np.float32(k)
+    weight = np.kron(np.eye(shape[0] // k, dtype=np.float32), np.full((1, k), np.float32(1.0) / np.float32(k)))
     return b.add("Linear", path, [x], {"weight": weight})
 
 
