@@ -21,14 +21,16 @@ from timing import cuda_time, host_time
 
 
 # contenders: name -> factory(dtype) returning a callable module-like object taking x_seq [T, N]
-def snnc_lif(backend):
+def snnc_lif(backend, compiled=False):
+    """snnc's LIF module (``compiled``: under ``torch.compile``, default mode; warm-up compiles it)."""
     def make(dtype):
         from snnc.nn import LIF
         module = LIF(tau=2.0, step_mode="m", backend=backend).cuda()
+        forward = torch.compile(module) if compiled else module
 
         def run(x):
             module.reset()
-            return module(x)
+            return forward(x)
         return run
     return make
 
@@ -95,6 +97,7 @@ def norse_lif(dtype):
 
 CONTENDERS = {
     "snnc-triton": snnc_lif("triton"),
+    "snnc-triton, torch.compile": snnc_lif("triton", compiled=True),
     "snnc-cupy": snnc_lif("cupy"),
     "snnc-torch": snnc_lif("torch"),
     "SpikingJelly 2.0 LIFNode": sj_lif,
