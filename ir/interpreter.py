@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from . import neuron, readout
 from .errors import GraphError, SnncError
 from .graph import Graph, Node
+from .ops import complemented
 from .numerics import Profile, get_profile
 
 
@@ -107,6 +108,11 @@ def _add(node, xs, state, ctx):
     return out
 
 
+def _mul(node, xs, state, ctx):
+    a, b = complemented(xs, node.attrs["complement"])
+    return a * b
+
+
 def _scale(node, xs, state, ctx):
     return xs[0] * ctx.params(node)["scale"]
 
@@ -149,7 +155,7 @@ def _readout(node, xs, state, ctx):
 KERNELS: dict[str, Kernel] = {
     "Input": _input, "Output": _identity, "Linear": _linear, "Conv2d": _conv2d,
     "AvgPool2d": _avgpool, "SumPool2d": _sumpool, "MaxPool2d": _maxpool, "Flatten": _flatten,
-    "Add": _add, "Scale": _scale, "BatchNorm": _batchnorm, "Neuron": _neuron, "Readout": _readout,
+    "Add": _add, "Mul": _mul, "Scale": _scale, "BatchNorm": _batchnorm, "Neuron": _neuron, "Readout": _readout,
 }
 
 

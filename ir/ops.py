@@ -312,6 +312,31 @@ class Add(Op):
         return in_shapes[0]
 
 
+class Mul(Op):
+    """``y = a · b`` elementwise, each factor optionally complemented (``complement[i] = 1``: the factor
+    is ``1 − x_i``); both inputs have the same per-step shape. On 0/1 spikes this is SpikingJelly's SEW
+    ``AND`` (``a · b``) and ``IAND`` (``a · (1 − b)``) connect functions; the complement is taken first,
+    then the product, each rounded once in the target's arithmetic."""
+
+    name = "Mul"
+    arity = 2
+    attrs = {"complement": Attr(tuple, (0, 0))}
+
+    @classmethod
+    def infer_shape(cls, node, in_shapes):
+        if in_shapes[0] != in_shapes[1]:
+            raise GraphError(node.name, f"Mul inputs must have equal shapes, got {in_shapes}")
+        if len(node.attrs["complement"]) != 2 or not set(node.attrs["complement"]) <= {0, 1}:
+            raise GraphError(node.name, f"attribute 'complement' must be two 0/1 flags, got {node.attrs['complement']}")
+        return in_shapes[0]
+
+
+def complemented(xs: list, complement) -> list:
+    """The factors of a :class:`Mul` node: ``1 − x`` where its ``complement`` flag is set, else ``x``
+    (tensors of any arithmetic whose ``1 − x`` is that arithmetic's one rounded subtraction)."""
+    return [1 - x if flag else x for x, flag in zip(xs, complement)]
+
+
 class Scale(Op):
     """``y = x · scale``, ``scale`` a scalar or broadcastable to the per-step shape."""
 
@@ -540,8 +565,8 @@ class Readout(Op):
 
 
 OPS: dict[str, type[Op]] = {op.name: op for op in (
-    Input, Output, Linear, Conv2d, AvgPool2d, SumPool2d, MaxPool2d, Flatten, Add, Scale, BatchNorm,
-    Neuron, Readout)}
+    Input, Output, Linear, Conv2d, AvgPool2d, SumPool2d, MaxPool2d, Flatten, Add, Mul, Scale,
+    BatchNorm, Neuron, Readout)}
 
 
 def op_def(node_name: str, op: str) -> type[Op]:

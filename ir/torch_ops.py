@@ -213,7 +213,7 @@ class GraphStep(GraphParameters):
                                    self.param(node, "bias"), False, 0.0, a["eps"])
             elif op == "Scale":
                 out = xs[0] * self.param(node, "scale")
-            elif op in ("AvgPool2d", "SumPool2d", "MaxPool2d", "Flatten", "Add"):
+            elif op in ("AvgPool2d", "SumPool2d", "MaxPool2d", "Flatten", "Add", "Mul"):
                 out = KERNELS[op](node, xs, {}, None)
             elif op == "Neuron":
                 tensors = self.tensor_params(node)

@@ -249,7 +249,8 @@ def _model(path, options: dict):
 # ----------------------------------------------------------------------------------------------
 def synops(node, graph) -> int:
     """Estimated synaptic operations per step (dense upper bound: every input active): one
-    multiply-accumulate per weight use; pooling and additions one operation per summed element."""
+    multiply-accumulate per weight use; pooling, additions and products one operation per combined
+    element."""
     shape = node.shape or ()
     out = math.prod(shape) if shape else 0
     if node.op == "Linear":
@@ -261,7 +262,7 @@ def synops(node, graph) -> int:
         from .ir.ops import Pool2d
         k, _, _ = Pool2d.geometry(node)
         return int(out * k[0] * k[1])
-    if node.op == "Add":
+    if node.op in ("Add", "Mul"):
         return int(out * (len(node.inputs) - 1))
     return 0
 

@@ -34,7 +34,8 @@ Per op, what is stored (``:=`` is a rounding store into the named class's format
   ``result := accum``.
 - SumPool2d: ``accum := Σ x``, ``result := accum``; AvgPool2d: ``result := accum · r`` with
   ``r = 1/(kH·kW)`` stored in the ``weight`` format; MaxPool2d: ``result := max x``.
-- Add: ``result := x0 + x1 + …``; Scale: ``result := x · scale``; Flatten / Output: unchanged.
+- Add: ``result := x0 + x1 + …``; Mul: ``result := a · b``, a complemented factor ``1 − x`` exact
+  (the constant 1 in the spike format ``fixed<2, 2>``, the ``ap_fixed`` sum type); Scale: ``result := x · scale``; Flatten / Output: unchanged.
 - Neuron (charge, fire, reset as in the op's docstring; ``v := …`` stores into ``v``'s format):
   ``if``: ``H := V + X``; ``lif``: quantization turns it into ``plif`` with ``k = 1/tau`` stored in
   the ``decay`` format; ``plif``: ``H := V + (X - (V - v_leak))·k`` (decay_input) or
@@ -205,6 +206,14 @@ def _add(node, xs, state, ctx):
 
 
 @_named
+def _mul(node, xs, state, ctx):
+    one = FX.of(torch.ones((), dtype=torch.float64), SPIKE)
+    a, b = (one - _read(x, f) if flag else _read(x, f)
+            for x, f, flag in zip(xs, _input_formats(node, ctx), node.attrs["complement"]))
+    return (a * b).cast(_result(node)).value()
+
+
+@_named
 def _scale(node, xs, state, ctx):
     (fin,) = _input_formats(node, ctx)
     x = _read(xs[0], fin)
@@ -323,7 +332,7 @@ def _refuse(node, xs, state, ctx):
 
 KERNELS = {
     "Output": _identity, "Flatten": _flatten, "Linear": _linear, "Conv2d": _conv2d,
-    "AvgPool2d": _sumpool, "SumPool2d": _sumpool, "MaxPool2d": _maxpool, "Add": _add, "Scale": _scale,
+    "AvgPool2d": _sumpool, "SumPool2d": _sumpool, "MaxPool2d": _maxpool, "Add": _add, "Mul": _mul, "Scale": _scale,
     "Neuron": _neuron, "Readout": _readout, "BatchNorm": _refuse,
 }
 

@@ -22,7 +22,7 @@ PARAM_CLASS = {"weight": "weight", "bias": "bias", "scale": "weight", "v_thresho
                "v_reset": "v", "v_leak": "v", "v_init": "v", "i_init": "i", "k": "decay", "beta": "decay",
                "alpha": "decay", "adapt_decay": "decay", "adapt_scale": "threshold"}
 SUPPORTED = ("Input", "Output", "Linear", "Conv2d", "AvgPool2d", "SumPool2d", "MaxPool2d", "Flatten",
-             "Add", "Scale", "Neuron", "Readout")
+             "Add", "Mul", "Scale", "Neuron", "Readout")
 
 
 def quantize(graph, calibration=None, config: dict | None = None):
@@ -100,7 +100,7 @@ def quantize(graph, calibration=None, config: dict | None = None):
                 node.quant["recip"] = float(_on_grid(np.array([recip]), rf)[0])
                 rep["recip"] = {"format": str(rf), "max_abs_error": abs(node.quant["recip"] - recip)}
             result()
-        elif op in ("MaxPool2d", "Add"):
+        elif op in ("MaxPool2d", "Add", "Mul"):
             result()
         elif op == "Scale":
             param("scale")

@@ -13,7 +13,7 @@ and neuron state. Arithmetic, defined exactly so that the interpreter and the si
   round-to-nearest-even).
 - **AvgPool2d / SumPool2d**: the window sum is taken in the same accumulator, divided by ``kH·kW``
   (average) in float64, rounded to float32 then to float16. **MaxPool2d** is exact.
-- **Add, Scale** and every neuron/readout update: binary16 arithmetic, one rounding per operation
+- **Add, Mul, Scale** and every neuron/readout update: binary16 arithmetic, one rounding per operation
   (``a + b``, ``a * b``, ``a / b`` are correctly rounded float16), the neuron in the order of
   :mod:`snnc.ir.neuron` (every backend's one program). Overflow gives ``±inf`` (no saturation).
   Hard resets are selects (``V = v_reset where S else H``; ``0 where R else M``), so an overflowed
@@ -34,6 +34,7 @@ import torch.nn.functional as F
 
 from ..errors import GraphError
 from .. import readout
+from ..ops import complemented
 from ..neuron import TensorArithmetic, initial_state, step
 from ..readout import TensorReadout
 from . import Profile, register
@@ -84,6 +85,12 @@ def add(xs: list[torch.Tensor]) -> torch.Tensor:
     for x in xs[1:]:
         out = out + x
     return out
+
+
+def mul(xs: list[torch.Tensor], complement) -> torch.Tensor:
+    """``a · b`` with ``1 − x`` for a complemented factor: each operation one binary16 rounding."""
+    a, b = complemented(xs, complement)
+    return a * b
 
 
 def scale(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
@@ -144,6 +151,10 @@ def _k_add(node, xs, state, ctx):
     return add(xs)
 
 
+def _k_mul(node, xs, state, ctx):
+    return mul(xs, node.attrs["complement"])
+
+
 def _k_scale(node, xs, state, ctx):
     return scale(xs[0], _p16(node, ctx)["scale"])
 
@@ -161,7 +172,7 @@ def _k_readout(node, xs, state, ctx):
 
 
 KERNELS = {"Linear": _k_linear, "Conv2d": _k_conv2d, "AvgPool2d": _k_avgpool, "SumPool2d": _k_sumpool,
-           "MaxPool2d": _k_maxpool, "Add": _k_add, "Scale": _k_scale, "BatchNorm": _k_batchnorm,
+           "MaxPool2d": _k_maxpool, "Add": _k_add, "Mul": _k_mul, "Scale": _k_scale, "BatchNorm": _k_batchnorm,
            "Neuron": _k_neuron, "Readout": _k_readout}
 
 
@@ -222,5 +233,5 @@ PROFILE = register(LynxiProfile("lynxi", F16, KERNELS, description=(
     "16-bit: float16 weights, activations and state; synapse sums in a wide accumulator stored "
     "through float32 to float16; elementwise float16 arithmetic, one rounding per operation")))
 
-__all__ = ["PROFILE", "f16", "dense", "conv2d", "avgpool2d", "sumpool2d", "maxpool2d", "add", "scale",
+__all__ = ["PROFILE", "f16", "dense", "conv2d", "avgpool2d", "sumpool2d", "maxpool2d", "add", "mul", "scale",
            "neuron_step", "readout_step", "to_float16"]

@@ -306,7 +306,7 @@ SUPPORTED = ("Linear, Conv2d, BatchNorm1d/2d, AvgPool2d, AdaptiveAvgPool2d (an o
              "snnc.nn / SpikingJelly layer.* forms), SpikingJelly VotingLayer, "
              "snnc.nn IF/LIF/PLIF/CubaLIF/Readout, snnTorch Leaky/"
              "Synaptic, SpikingJelly IFNode/LIFNode/ParametricLIFNode/CUBALIFNode, Sequential/SeqToANNContainer/"
-             "MultiStepContainer, +, *scalar, flatten/reshape to [N, -1]")
+             "MultiStepContainer, +, *scalar, tensor * tensor and * (1 - tensor), flatten/reshape to [N, -1]")
 
 
 #: the neuron importers (a time loop calls each of these modules once per step)
@@ -397,6 +397,17 @@ class _StateElement:
         return self.source.element(self.index)
 
 
+class _Complement:
+    """``1 - x`` of a tensor ``x``: a factor of a product (SpikingJelly's SEW ``IAND``), made into the
+    complemented input of a ``Mul`` node where it is multiplied."""
+
+    def __init__(self, tensor: str):
+        self.tensor = tensor
+
+    def __repr__(self) -> str:
+        return f"1 - {self.tensor} (usable only as a factor of a product)"
+
+
 #: a time loop's initial neuron state (``init_leaky()``): the IR neuron's own initial state
 _INITIAL_STATE = object()
 
@@ -428,6 +439,7 @@ class _NeuronTuple:
 
 _ADD = {operator.add, operator.iadd, torch.add}
 _MUL = {operator.mul, operator.imul, torch.mul}
+_SUB = {operator.sub, operator.isub, torch.sub, torch.rsub}
 _FLATTEN = {torch.flatten}
 _RESHAPE = {torch.reshape}
 
@@ -604,7 +616,19 @@ def _call(b: Builder, node: fx.Node, env):
             return b.add("Scale", where, [a], {"scale": np.asarray(float(c), np.float64)})
         if isinstance(c, str) and isinstance(a, (int, float)) and not isinstance(a, bool):
             return b.add("Scale", where, [c], {"scale": np.asarray(float(a), np.float64)})
-        raise UnsupportedError(where, "multiplication is supported only by a Python number (Scale)")
+        if isinstance(a, (str, _Complement)) and isinstance(c, (str, _Complement)):
+            factors = [(v.tensor, 1) if isinstance(v, _Complement) else (v, 0) for v in (a, c)]
+            return b.add("Mul", where, [f for f, _ in factors], complement=tuple(k for _, k in factors))
+        raise UnsupportedError(where, "multiplication is supported by a Python number (Scale) or of two "
+                                      "tensors (Mul)")
+    if fn in _SUB or (node.op == "call_method" and fn in ("sub", "__sub__", "__rsub__", "rsub")):
+        a, c = (_value(env, v, node) for v in args[:2])
+        if fn is torch.rsub or fn in ("__rsub__", "rsub"):
+            a, c = c, a
+        if isinstance(c, str) and a == 1 and not isinstance(a, bool) and kw.get("alpha", 1) == 1:
+            return _Complement(c)
+        raise UnsupportedError(where, "subtraction is supported only as 1 - x, a factor of a product "
+                                      "(SpikingJelly's SEW IAND: x * (1 - y))")
     if fn in _FLATTEN or (node.op == "call_method" and fn == "flatten"):
         x = _tensor_input(env, args[0], node)
         start = args[1] if len(args) > 1 else kw.get("start_dim", 0)

@@ -94,6 +94,12 @@ def _add(x: Interval, y: Interval) -> Interval:
     return x[0] + y[0], x[1] + y[1]
 
 
+def _mul(x: Interval, y: Interval) -> Interval:
+    """``x · y``: the extremes of a product of intervals lie at their corners."""
+    corners = np.stack([x[0] * y[0], x[0] * y[1], x[1] * y[0], x[1] * y[1]])
+    return corners.min(0), corners.max(0)
+
+
 def _hull(x: Interval, y: Interval) -> Interval:
     return np.minimum(x[0], y[0]), np.maximum(x[1], y[1])
 
@@ -442,6 +448,8 @@ def analyze_ranges(graph: Graph, input_bounds=(0.0, 1.0), steps: int | None = No
             out = ins[0]
             for iv in ins[1:]:
                 out = _add(out, iv)
+        elif node.op == "Mul":
+            out = _mul(*(_affine(iv, -1.0, 1.0) if flag else iv for iv, flag in zip(ins, node.attrs["complement"])))
         elif node.op == "Scale":
             out = _affine(ins[0], np.broadcast_to(p["scale"], node.shape))
         elif node.op == "BatchNorm":

@@ -3,7 +3,7 @@
 ``GraphModule(graph)(x)`` takes ``[T, N, *input_shape]`` and returns what
 ``interpret(graph, x, "float32")`` returns. Per node kind:
 
-- stateless ops (Linear, Conv2d, pools, Flatten, Add, Scale, BatchNorm): the interpreter's kernel
+- stateless ops (Linear, Conv2d, pools, Flatten, Add, Mul, Scale, BatchNorm): the interpreter's kernel
   (``snnc.ir.interpreter.KERNELS``) on the sequence. On CUDA, ``T`` is folded into the batch (one
   call on ``[T·N, ...]``); on CPU the kernel runs step by step, as the interpreter calls it, so CPU
   results are bit-identical to it.
@@ -29,7 +29,7 @@ from ...ir.ops import emits_spikes
 from ...ir.torch_module import GraphParameters
 from ...ir.torch_ops import SEQUENCE_OPS, exporting, neuron_sequence, parse_attrs, sequence_params
 
-STATELESS = ("Linear", "Conv2d", "AvgPool2d", "SumPool2d", "MaxPool2d", "Flatten", "Add", "Scale", "BatchNorm")
+STATELESS = ("Linear", "Conv2d", "AvgPool2d", "SumPool2d", "MaxPool2d", "Flatten", "Add", "Mul", "Scale", "BatchNorm")
 
 
 def fusable(node) -> bool:

@@ -23,7 +23,7 @@ import numpy as np
 
 from ...ir.neuron import Arithmetic, initial_keys, step
 from ...ir.ops import emits_spikes
-from ...ir.numerics.hls import PARAM_CLASS, formats
+from ...ir.numerics.hls import PARAM_CLASS, SPIKE, formats
 from ...ir.errors import SnncError
 from ...ir.quantize import Fixed
 from ..common import pack_tensors
@@ -322,6 +322,18 @@ class _Lowering:
         code = template("elementwise.cpp", name=node.name, fn=fn, op="Add", n=n, args=args,
                         out_t=self.t(node, "result"), expr=expr)
         self._emit(node, code, [b for b, _ in ins], info={"multipliers": 0, "weight_bits": 0, "state_bits": 0,
+                                                          "cycles": 1})  # unrolled
+
+    def _mul(self, node):
+        fn = self.ids[node.name]
+        n = math.prod(node.shape)
+        ins = [self._in(node, i) for i in range(2)]
+        args = ", ".join(f"const {t} x{i}[{n}]" for i, (_, t) in enumerate(ins))
+        factors = [f"({cpp_type(SPIKE)}(1) - x{i}[k])" if flag else f"x{i}[k]"
+                   for i, flag in enumerate(node.attrs["complement"])]
+        code = template("elementwise.cpp", name=node.name, fn=fn, op="Mul", n=n, args=args,
+                        out_t=self.t(node, "result"), expr=" * ".join(factors))
+        self._emit(node, code, [b for b, _ in ins], info={"multipliers": n, "weight_bits": 0, "state_bits": 0,
                                                           "cycles": 1})  # unrolled
 
     def _scale(self, node):

@@ -58,6 +58,8 @@ def _pool_matrix(node: Node, in_shape) -> np.ndarray:
 
 #: why the ops outside ``ACCEPTS["loihi"].ops`` have no netx form
 UNSUPPORTED = {"Add": "residual/branch Add is not supported by netx (a chain of layers)",
+               "Mul": "a product of two layers' spikes (SEW AND/IAND) is not supported by netx (a chain of "
+                      "layers, each synapses → neuron)",
                "MaxPool2d": "max pooling has no Loihi synapse; use SumPool2d/AvgPool2d",
                "BatchNorm": "fold BatchNorm into the preceding layer first (the fold pass)"}
 

@@ -24,7 +24,7 @@ STATE_REGION = "neuron_state"
 
 LAYER_TYPES = {"Input": "input", "Output": "output", "Linear": "linear", "Conv2d": "conv2d",
                "AvgPool2d": "avgpool2d", "SumPool2d": "sumpool2d", "MaxPool2d": "maxpool2d",
-               "Flatten": "flatten", "Add": "add", "Scale": "scale", "Neuron": "neuron", "Readout": "readout"}
+               "Flatten": "flatten", "Add": "add", "Mul": "mul", "Scale": "scale", "Neuron": "neuron", "Readout": "readout"}
 
 
 def _attrs(node) -> dict:
@@ -45,6 +45,8 @@ def _attrs(node) -> dict:
         return attrs
     if node.op == "Readout":
         return {key: a[key] for key in ("output_mode", "rule", "class_threshold")}
+    if node.op == "Mul":
+        return {"complement": list(a["complement"])}
     return {}
 
 

@@ -38,6 +38,7 @@ LAYER_SPECS = {
     "maxpool2d": (1, (), (), {"kernel": PAIR, "stride": PAIR, "padding": PAIR}),
     "flatten": (1, (), (), {}),
     "add": (None, (), (), {}),
+    "mul": (2, (), (), {"complement": PAIR}),
     "scale": (1, ("scale",), (), {}),
     "neuron": (1, ("v_threshold",), ("v_reset", "v_leak", "v_init", "i_init", "tau", "k", "beta", "alpha",
                                      "adapt_decay", "adapt_scale"),
@@ -263,9 +264,11 @@ def _infer(layer: Layer, in_shapes: list, where: str) -> tuple[int, ...]:
         return (shape[0], _conv_out(shape[1], kh, sh, ph), _conv_out(shape[2], kw, sw, pw))
     if t == "flatten":
         return (math.prod(shape),)
-    if t == "add":
+    if t in ("add", "mul"):
         if any(s != shape for s in in_shapes):
             _fail(where, f"inputs must have equal shapes, got {[list(s) for s in in_shapes]}")
+        if t == "mul" and not set(a["complement"]) <= {0, 1}:
+            _fail(f"{where}.attrs.complement", f"must be two 0/1 flags, got {a['complement']}")
         return shape
     if t in ("scale", "neuron"):
         for key, value in p.items():
@@ -509,6 +512,7 @@ RUN = {
     "maxpool2d": lambda layer, p, xs, st: L.maxpool2d(xs[0], *_pool(layer)),
     "flatten": lambda layer, p, xs, st: xs[0].reshape(xs[0].shape[0], -1),
     "add": lambda layer, p, xs, st: L.add(xs),
+    "mul": lambda layer, p, xs, st: L.mul(xs, layer.attrs["complement"]),
     "scale": lambda layer, p, xs, st: L.scale(xs[0], p["scale"]),
     "neuron": _run_neuron,
     "readout": _run_readout,

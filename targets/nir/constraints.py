@@ -63,7 +63,8 @@ def check(graph: Graph, options: dict | None = None) -> None:
             why = {"MaxPool2d": "NIR has no max pooling",
                    "Readout": "NIR has no readout, and only a Readout that feeds an output is left out of "
                               "the file",
-                   "BatchNorm": "NIR has no batch norm (it should have been folded)"}.get(node.op, "")
+                   "BatchNorm": "NIR has no batch norm (it should have been folded)",
+                   "Mul": "NIR has no product of two signals (its nodes sum their inputs)"}.get(node.op, "")
             raise UnsupportedError(node.name, f"op {node.op} cannot be expressed in NIR"
                                               f"{': ' + why if why else ''}; NIR takes {', '.join(SUPPORTED_OPS)}",
                                    target="nir")

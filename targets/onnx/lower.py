@@ -129,6 +129,12 @@ def _add(b, node, xs, graph):
     return out
 
 
+def _mul(b, node, xs, graph):
+    one = b.const(f"{node.name}.one", np.ones((), np.float32))
+    factors = [b.op("Sub", [one, x], base=node.name) if flag else x for x, flag in zip(xs, node.attrs["complement"])]
+    return b.op("Mul", factors, node.name)
+
+
 def _scale(b, node, xs, graph):
     return b.op("Mul", [xs[0], _param(b, node, "scale")], node.name)
 
@@ -266,7 +272,7 @@ def _readout(b, node, xs, graph):
 
 
 EMIT = {"Linear": _linear, "Conv2d": _conv2d, "AvgPool2d": _avgpool, "SumPool2d": _sumpool,
-        "MaxPool2d": _maxpool, "Flatten": _flatten, "Add": _add, "Scale": _scale, "Output": _identity,
+        "MaxPool2d": _maxpool, "Flatten": _flatten, "Add": _add, "Mul": _mul, "Scale": _scale, "Output": _identity,
         "Neuron": _neuron, "Readout": _readout}
 
 

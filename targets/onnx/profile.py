@@ -7,7 +7,7 @@ float32 interpreter's ``F.linear``/``F.conv2d``: on a wide layer the two differ 
 membrane or a potential at the threshold then differs too. So the reference computes exactly those
 ops as the target does — each one a single-node ONNX model made by the lowering's own emitter for that
 op (``targets.onnx.lower.EMIT``), run by an onnxruntime session with the simulator's options — and
-everything else (the neuron and readout programs, resets, windows, Flatten, Add, Scale, MaxPool: exact
+everything else (the neuron and readout programs, resets, windows, Flatten, Add, Mul, Scale, MaxPool: exact
 or single roundings, the same in any order) as the float32 interpreter does. The reference still
 reads only the IR: a wrong weight, wiring, shape or neuron rule in the artifact differs from it.
 Equality stays bit-exact, and it is the equality of a defined arithmetic: float32 with onnxruntime's

@@ -86,6 +86,24 @@ def test_trace_refusals_name_module_and_type():
     assert "node '1'" in str(e.value) and "torch.nn.modules.activation.ReLU" in str(e.value) and "supported:" in str(e.value)
 
 
+@pytest.mark.parametrize("body, message", [
+    (lambda a, b: a - b, r"node 'sub': subtraction is supported only as 1 - x, a factor of a product"),
+    (lambda a, b: 1 - b, r"needs a tensor computed from the input, got 1 - n2 \(usable only as a factor"),
+])
+def test_trace_refuses_subtraction_outside_a_complemented_factor(body, message):
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc2 = nn.Linear(4, 4), nn.Linear(4, 4)
+            self.n1, self.n2, self.n3 = sn.IF(), sn.IF(), sn.IF()
+
+        def forward(self, x):
+            return self.n3(body(self.n1(self.fc1(x)), self.n2(self.fc2(x))))
+
+    with pytest.raises(UnsupportedError, match=message):
+        trace(Net(), torch.zeros(2, 1, 4))
+
+
 def test_trace_functional_forms():
     """A hand-written forward: residual add, scalar scale, view(x.size(0), -1), flatten."""
 

@@ -1,5 +1,5 @@
-"""SpikingJelly 2.0's own model zoo, traced as it is: ``spiking_resnet18`` and ``sew_resnet18`` (ADD
-connect), in step modes 'm' and 's', and ``spiking_vgg11`` / ``spiking_vgg11_bn`` at CIFAR size. Their float interpretation equals SpikingJelly's output exactly,
+"""SpikingJelly 2.0's own model zoo, traced as it is: ``spiking_resnet18`` and ``sew_resnet18`` (ADD,
+AND and IAND connect), in step modes 'm' and 's', and ``spiking_vgg11`` / ``spiking_vgg11_bn`` at CIFAR size. Their float interpretation equals SpikingJelly's output exactly,
 and they verify bit-exactly on the targets that take residual networks.
 
 The zoo's ResNet modules import ``torchvision._internally_replaced_utils.load_state_dict_from_url`` at
@@ -37,7 +37,9 @@ def zoo():
             if module is None:
                 sys.modules.pop(key, None)
     return {"spiking_resnet18": lambda: spiking_resnet.spiking_resnet18(spiking_neuron=neuron.LIFNode, num_classes=10),
-            "sew_resnet18": lambda: sew_resnet.sew_resnet18(spiking_neuron=neuron.LIFNode, num_classes=10, cnf="ADD"),
+            **{f"sew_resnet18{'' if cnf == 'ADD' else '_' + cnf}":
+               (lambda cnf=cnf: sew_resnet.sew_resnet18(spiking_neuron=neuron.LIFNode, num_classes=10, cnf=cnf))
+               for cnf in ("ADD", "AND", "IAND")},
             "spiking_vgg11": lambda: spiking_vgg.spiking_vgg11(spiking_neuron=neuron.LIFNode, num_classes=10),
             "spiking_vgg11_bn": lambda: spiking_vgg.spiking_vgg11_bn(spiking_neuron=neuron.LIFNode, num_classes=10)}
 
@@ -76,6 +78,25 @@ def test_zoo_resnet_traces_and_equals_spikingjelly(zoo, name, mode):
     assert torch.equal(interpret(graph, X), ref)
     fired = [float(v.mean()) for k, v in trace.values.items() if graph[k].op == "Neuron"]
     assert min(fired) > 0 and max(fired) < 0.5  # every layer fires: the equality is not vacuous
+
+
+@pytest.mark.parametrize("mode", ["m", "s"])
+@pytest.mark.parametrize("cnf", ["AND", "IAND"])
+def test_zoo_sew_resnet_with_a_product_connect_function_equals_spikingjelly(zoo, cnf, mode):
+    """SEW's AND (``a · b``) and IAND (``a · (1 − b)``) residual connections, one ``Mul`` each."""
+    model = _model(zoo, f"sew_resnet18_{cnf}", mode)
+    graph = snnc.trace(model, X)
+    muls = [n for n in graph.nodes if n.op == "Mul"]
+    assert [n.attrs["complement"] for n in muls] == [(0, 1 if cnf == "IAND" else 0)] * 8
+    out, trace = interpret(graph, X, record=True)
+    assert torch.equal(out, _reference(model, X, mode))
+    assert float(trace.values[muls[0].name].mean()) > 0.01  # the first block's product is not all zeros
+
+
+@pytest.mark.parametrize("target", ["lynxi", "onnx", "hls", "gpu"])
+def test_zoo_sew_resnet_iand_verifies(zoo, target):
+    report = snnc.verify(_model(zoo, "sew_resnet18_IAND", "m"), target, X[:, :1])
+    assert report.ok, report.summary()
 
 
 @pytest.mark.parametrize("name", ["spiking_vgg11_bn", pytest.param("spiking_vgg11", marks=pytest.mark.slow)])

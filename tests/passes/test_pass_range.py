@@ -176,3 +176,23 @@ def test_snntorch_style_neurons_contained(charge, reset, timing, compare, beta, 
         v = seen[node][cls].reshape((-1,) + lo.shape)
         slack = 1e-5 * (1.0 + np.maximum(np.abs(lo), np.abs(hi)))
         assert np.all(v >= lo - slack) and np.all(v <= hi + slack), (node, cls)
+
+
+@pytest.mark.parametrize("complement", [(0, 0), (0, 1), (1, 1)])
+def test_a_product_interval_is_its_extreme_corners(complement):
+    """``a · b`` (each factor complemented or not) of two signed layers, ``a = 2x`` in [-2, 2] and
+    ``b = 1 − 3x`` in [-2, 4]: the interval is the extreme corner products of the factors' intervals,
+    and every value the interpreter computes lies inside."""
+    g = Graph()
+    g.add_node("x", "Input", shape=(1,))
+    g.add_node("a", "Linear", ["x"], {"weight": np.array([[2.0]])})
+    g.add_node("b", "Linear", ["x"], {"weight": np.array([[-3.0]]), "bias": np.array([1.0])})
+    g.add_node("m", "Mul", ["a", "b"], complement=complement)
+    g.add_node("y", "Output", ["m"])
+    g.verify()
+    lo, hi = analyze_ranges(g, (-1.0, 1.0)).bound("m", "result")
+    factors = [(1 - h, 1 - l) if flag else (l, h) for (l, h), flag in zip([(-2.0, 2.0), (-2.0, 4.0)], complement)]
+    corners = [u * v for u in factors[0] for v in factors[1]]
+    assert (lo, hi) == (min(corners), max(corners))
+    seen = calibrate(g, torch.linspace(-1, 1, 41, dtype=torch.float64).reshape(41, 1, 1)).values["m"]["result"]
+    assert seen.min() >= lo and seen.max() <= hi

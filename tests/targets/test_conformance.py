@@ -86,11 +86,11 @@ def _op_graph(op: str) -> Graph:
     if op.endswith("Pool2d"):
         g.add_node("pool", op, [last], kernel_size=2)
         last = "pool"
-    elif op == "Add":
+    elif op in ("Add", "Mul"):  # (Mul as SEW IAND: n0 · (1 − n0b))
         g.add_node("conv_b", "Conv2d", ["x"], {"weight": _weights(rng, (3, 2, 1, 1))})
         g.add_node("n0b", "Neuron", ["conv_b"], _if_params(), charge="if")
-        g.add_node("add", "Add", [last, "n0b"])
-        last = "add"
+        g.add_node("join", op, [last, "n0b"], **({"complement": (0, 1)} if op == "Mul" else {}))
+        last = "join"
     elif op == "Scale":
         g.add_node("scale", "Scale", [last], {"scale": np.array(0.5, F32)})
         last = "scale"
@@ -130,7 +130,7 @@ VARIANTS = {
                     ("membrane", "argmax_membrane"), ("membrane", "binary_logit"))},
     **{f"Neuron output {o}": ((lambda o=o: _output_graph(o)), ("NeuronOutput", o)) for o in ("v", "i")},
     **{op: ((lambda op=op: _op_graph(op)), ("op", op))
-       for op in ("Conv2d", "AvgPool2d", "SumPool2d", "MaxPool2d", "Add", "Scale", "BatchNorm")},
+       for op in ("Conv2d", "AvgPool2d", "SumPool2d", "MaxPool2d", "Add", "Mul", "Scale", "BatchNorm")},
 }
 
 
