@@ -26,8 +26,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def resnet18(width: float, classes: int = 10):
-    """A Spiking ResNet-18 for 32x32 inputs with ``64·width`` channels in its first stage."""
+def resnet18(width: float, classes: int = 10, arch: str = "spiking"):
+    """A Spiking ResNet-18 for 32x32 inputs with ``64·width`` channels in its first stage; ``arch="sew"``:
+    the SEW-ResNet-18 (ADD connect: each block's spikes plus its shortcut's, a neuron on a projection)."""
     import torch
     from torch import nn
 
@@ -45,8 +46,12 @@ def resnet18(width: float, classes: int = 10):
             self.c1, self.n1, self.c2 = conv_bn(cin, cout, 3, stride), neuron(), conv_bn(cout, cout, 3, 1)
             self.down = conv_bn(cin, cout, 1, stride) if stride != 1 or cin != cout else nn.Identity()
             self.n2 = neuron()
+            if arch == "sew" and not isinstance(self.down, nn.Identity):
+                self.down = nn.Sequential(self.down, neuron())
 
         def forward(self, x):
+            if arch == "sew":
+                return self.n2(self.c2(self.n1(self.c1(x)))) + self.down(x)
             return self.n2(self.c2(self.n1(self.c1(x))) + self.down(x))
 
     torch.manual_seed(0)

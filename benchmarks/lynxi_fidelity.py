@@ -1,12 +1,12 @@
 """Where a 16-bit deployment loses a deep spiking network: decision agreement with the float32 model
 of (a) float64 arithmetic, (b) float32 arithmetic with the weights rounded to float16 (after batch-norm
-folding), (c) the lynxi profile (float16 weights, activations and state), on a Spiking ResNet-18
-(``compile_scale.resnet18``): random init with batch-norm gains x``--gain`` so every layer fires, or
+folding), (c) the lynxi profile (float16 weights, activations and state), on a Spiking ResNet-18 or
+SEW-ResNet-18 (``compile_scale.resnet18``, ``--archs``): random init with batch-norm gains x``--gain`` so every layer fires, or
 (``--trained N``) trained for ``N`` Adam steps on a synthetic 10-class CIFAR-size task (a smooth
 random template per class plus uniform noise, the image repeated over T) and measured on held-out
 samples of it.
 
-    python benchmarks/lynxi_fidelity.py [--widths 0.25 1] [--samples 64] [--steps 4] [--gain 4]
+    python benchmarks/lynxi_fidelity.py [--widths 0.25 1] [--archs spiking sew] [--samples 64] [--steps 4] [--gain 4]
     python benchmarks/lynxi_fidelity.py --trained 150 --widths 0.25 --samples 256
 
 Prints the agreement per variant and, per neuron layer, the mean absolute spike-rate error against
@@ -44,12 +44,13 @@ def synthetic_task(samples: int, steps: int, seed: int):
     return x.unsqueeze(0).expand(steps, *x.shape).contiguous(), labels
 
 
-def trained_resnet18(width: float, iterations: int, steps: int, batch: int = 32, device: str = "cpu"):
-    """``resnet18(width)`` trained on :func:`synthetic_task` (Adam, lr 2e-3, the rate-coded logits'
+def trained_resnet18(width: float, iterations: int, steps: int, batch: int = 32, device: str = "cpu",
+                     arch: str = "spiking"):
+    """``resnet18(width, arch=arch)`` trained on :func:`synthetic_task` (Adam, lr 2e-3, the rate-coded logits'
     cross-entropy) on ``device``, returned on the CPU in eval mode."""
     from snnc.nn import reset_net
 
-    net = resnet18(width).to(device).train()
+    net = resnet18(width, arch=arch).to(device).train()
     opt = torch.optim.Adam(net.parameters(), lr=2e-3)
     for it in range(iterations):
         x, labels = synthetic_task(batch, steps, seed=100 + it)
@@ -62,9 +63,9 @@ def trained_resnet18(width: float, iterations: int, steps: int, batch: int = 32,
     return net.cpu().eval()
 
 
-def random_resnet18(width: float, gain: float):
-    """``resnet18(width)`` at random init, batch-norm gains x``gain``."""
-    net = resnet18(width)
+def random_resnet18(width: float, gain: float, arch: str = "spiking"):
+    """``resnet18(width, arch=arch)`` at random init, batch-norm gains x``gain``."""
+    net = resnet18(width, arch=arch)
     with torch.no_grad():
         for m in net.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
@@ -94,24 +95,25 @@ def measure(net, x):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--widths", type=float, nargs="*", default=[0.25, 1.0])
+    p.add_argument("--archs", nargs="+", default=["spiking"], choices=["spiking", "sew"])
     p.add_argument("--samples", type=int, default=64)
     p.add_argument("--steps", type=int, default=4)
     p.add_argument("--gain", type=float, default=4.0, help="batch-norm gain of the random-init net")
     p.add_argument("--trained", type=int, metavar="N", help="train N steps on the synthetic task instead")
     p.add_argument("--train-device", default="cpu", help="where to train (e.g. cuda); measured on the CPU")
     args = p.parse_args(argv)
-    for width in args.widths:
+    for arch, width in ((a, w) for a in args.archs for w in args.widths):
         if args.trained:
-            net = trained_resnet18(width, args.trained, args.steps, device=args.train_device)
+            net = trained_resnet18(width, args.trained, args.steps, device=args.train_device, arch=arch)
             x, labels = synthetic_task(args.samples, args.steps, seed=0)
         else:
-            net = random_resnet18(width, args.gain)
+            net = random_resnet18(width, args.gain, arch)
             x = torch.rand((args.steps, args.samples, 3, 32, 32), generator=torch.Generator().manual_seed(0))
         agreement, errors, rates, decisions = measure(net, x)
         variants = list(agreement)
         kind = f"trained {args.trained} steps" if args.trained else f"random init, gain {args.gain}"
-        print(f"\n### width {width}, {kind}: decision agreement with float32 ({args.samples} samples, "
-              f"T={args.steps})\n")
+        print(f"\n### {arch} ResNet-18, width {width}, {kind}: decision agreement with float32 ({args.samples} "
+              f"samples, T={args.steps})\n")
         if args.trained:
             print(f"float32 accuracy on held-out samples: {100 * float((decisions == labels).double().mean()):.1f}%\n")
         print("| " + " | ".join(variants) + " |\n|" + " ---: |" * len(variants))

@@ -1,4 +1,6 @@
-"""The graph: nodes in topological order with named edges, shapes inferred and checked.
+"""The graph: nodes in topological order with named edges, shapes inferred and checked. The one edge
+that may point forward is a Delay's input (it is read at the end of the step), so every cycle passes
+through a Delay.
 
 A :class:`Node` has a unique name, an op (see ``ops.py``), the names of its inputs, its parameters
 (numpy arrays), its attributes and its inferred per-step output ``shape``. A :class:`Graph` keeps the
@@ -17,7 +19,7 @@ from typing import Iterator
 import numpy as np
 
 from .errors import GraphError
-from .ops import OPS, Shape, emits_spikes, op_def
+from .ops import OPS, Shape, emits_spikes, op_def, reads_after_step
 
 
 @dataclass
@@ -52,7 +54,8 @@ class Graph:
 
     # construction -------------------------------------------------------------------------------
     def add(self, node: Node) -> Node:
-        """Append a node; its inputs must already be in the graph. Attributes get their defaults."""
+        """Append a node; its inputs must already be in the graph (a Delay's may come later).
+        Attributes get their defaults."""
         if not isinstance(node.name, str) or not node.name:
             raise GraphError(None, f"node names must be non-empty strings, got {node.name!r}")
         if node.name in self._index():
@@ -60,7 +63,7 @@ class Graph:
         definition = op_def(node.name, node.op)
         node.inputs = list(node.inputs)
         for src in node.inputs:
-            if src not in self._index():
+            if src not in self._index() and not reads_after_step(node):
                 raise GraphError(node.name, f"input '{src}' is not an earlier node of the graph")
         node.params = {k: np.asarray(v) for k, v in node.params.items()}
         node.attrs = definition.complete_attrs(node.name, node.attrs)
@@ -160,12 +163,18 @@ class Graph:
             if node.name in seen:
                 raise GraphError(node.name, "duplicate node name")
             for src in node.inputs:
-                if src not in seen:
+                if src not in seen and not reads_after_step(node):
                     raise GraphError(node.name, f"input '{src}' is not an earlier node (graph not in topological order)")
             node.attrs = definition.complete_attrs(node.name, node.attrs)
             definition.validate(node)
-            node.shape = tuple(int(d) for d in definition.infer_shape(node, [seen[s].shape for s in node.inputs]))
+            in_shapes = [seen[s].shape if s in seen else None for s in node.inputs]
+            node.shape = tuple(int(d) for d in definition.infer_shape(node, in_shapes))
             seen[node.name] = node
+        for node in self.nodes:  # a Delay's input from a later node (a cycle): it must exist, shapes agree
+            if reads_after_step(node):
+                if node.inputs[0] not in seen:
+                    raise GraphError(node.name, f"input '{node.inputs[0]}' is not a node of the graph")
+                node.definition.infer_shape(node, [seen[node.inputs[0]].shape])
         self._by_name = seen
         return self
 

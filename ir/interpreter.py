@@ -2,7 +2,9 @@
 
 For each step ``t`` of a ``[T, N, *input_shape]`` input, every node is evaluated in topological order
 by the kernel for its op: the profile's own kernel if it has one, else the float kernel in ``KERNELS``
-below (one small function per op, each implementing its op's docstring in ``ops.py``). Stateful
+below (one small function per op, each implementing its op's docstring in ``ops.py``). A Delay returns
+what it took in ``steps`` steps before (exact in every profile) and takes in its input after every node
+of the step has run, so a recurrent cycle through it reads the previous step. Stateful
 kernels keep their state in a per-node dict; after step ``t`` the state of every stateful node is
 cleared when ``(t + 1) % window_size == 0`` for the window of the graph (the largest ``window_size`` of
 its stateful nodes; the readout pass makes them all equal).
@@ -24,7 +26,7 @@ import torch.nn.functional as F
 from . import neuron, readout
 from .errors import GraphError, SnncError
 from .graph import Graph, Node
-from .ops import complemented
+from .ops import complemented, reads_after_step
 from .numerics import Profile, get_profile
 
 
@@ -111,6 +113,20 @@ def _add(node, xs, state, ctx):
 def _mul(node, xs, state, ctx):
     a, b = complemented(xs, node.attrs["complement"])
     return a * b
+
+
+def delay_output(node, state: dict, like: torch.Tensor) -> torch.Tensor:
+    """A Delay's value this step: what it took in ``steps`` steps ago, zeros (of ``like``'s batch size,
+    dtype and device) before that. ``state["queue"]`` holds the last ``steps`` inputs, oldest first."""
+    if "queue" not in state:
+        state["queue"] = [like.new_zeros((like.shape[0], *node.shape))] * node.attrs["steps"]
+    return state["queue"][0]
+
+
+def delay_take_in(node, state: dict, value: torch.Tensor) -> None:
+    """At the end of a step: the Delay's input joins the queue, its oldest entry (this step's output)
+    leaves."""
+    state["queue"] = state["queue"][1:] + [value]
 
 
 def _scale(node, xs, state, ctx):
@@ -225,7 +241,7 @@ def interpret(graph: Graph, inputs, numerics="float32", record: bool = False):
     kernels = {}
     for node in graph.nodes:
         kernel = profile.kernels.get(node.op, KERNELS.get(node.op))
-        if kernel is None:
+        if kernel is None and not reads_after_step(node):
             raise GraphError(node.name, f"no kernel for op '{node.op}' under numerics '{profile.name}'")
         kernels[node.name] = kernel
     window = window_of(graph)
@@ -233,15 +249,20 @@ def interpret(graph: Graph, inputs, numerics="float32", record: bool = False):
     outputs = [n.name for n in graph.nodes if n.op == "Output"]
     steps: list[dict[str, torch.Tensor]] = []
     state_ranges: dict[str, dict] = {}
+    delays = [n for n in graph.nodes if reads_after_step(n)]
     for t in range(x.shape[0]):
         values: dict[str, torch.Tensor] = {}
         for node in graph.nodes:
             if node.op == "Input":
                 values[node.name] = x[t]
+            elif reads_after_step(node):
+                values[node.name] = delay_output(node, states[node.name], x[t])
             else:
                 values[node.name] = kernels[node.name](node, [values[s] for s in node.inputs], states[node.name], ctx)
                 if record and node.op == "Neuron":
                     _widen(state_ranges, node, states[node.name], profile)
+        for node in delays:
+            delay_take_in(node, states[node.name], values[node.inputs[0]])
         steps.append(values if record else {k: values[k] for k in outputs})
         if window and (t + 1) % window == 0:
             for state in states.values():

@@ -384,6 +384,38 @@ DECAY_RULES = {"tau": "1/tau: tau must be >= 1", "k": "k = 1/tau", "beta": "beta
 NEURON_OUTPUTS = ("spikes", "v", "i")
 
 
+class Delay(Op):
+    """``y[t] = x[t − steps]``: its input ``steps`` (≥ 1) steps earlier, zeros before that (in the first
+    ``steps`` steps, and in the first ``steps`` steps of every window). The per-step ``shape`` is declared,
+    because the input may be a later node: a Delay takes in its input at the end of each step, so an
+    edge into a Delay is the one edge that may point forward and close a cycle. A recurrent connection
+    (snnTorch ``RLeaky``/``RSynaptic``, a NIR graph with a cycle, SpikingJelly's recurrent containers) is
+    such a cycle: the layer's spikes, one step late, through a synapse back into its own input. Exact in
+    every arithmetic (it stores and returns values)."""
+
+    name = "Delay"
+    attrs = {"shape": Attr(tuple, REQUIRED), "steps": Attr(int, 1), "window_size": Attr(int, 0)}
+    stateful = True
+
+    @classmethod
+    def infer_shape(cls, node, in_shapes):
+        shape, steps = tuple(node.attrs["shape"]), node.attrs["steps"]
+        if not shape or any(d <= 0 for d in shape):
+            raise GraphError(node.name, f"Delay shape must be positive ints, got {shape!r}")
+        if steps < 1 or node.attrs["window_size"] < 0:
+            raise GraphError(node.name, f"Delay needs steps >= 1 and window_size >= 0, got {steps}, "
+                                        f"{node.attrs['window_size']}")
+        if in_shapes[0] is not None and tuple(in_shapes[0]) != shape:
+            raise GraphError(node.name, f"Delay declares shape {shape}, its input has {tuple(in_shapes[0])}")
+        return shape
+
+
+def reads_after_step(node) -> bool:
+    """Whether ``node`` takes in its input only at the end of a step (a Delay): its input edge may point
+    to a later node."""
+    return node.op == "Delay"
+
+
 def emits_spikes(node) -> bool:
     """Whether ``node``'s value is a neuron's 0/1 spikes (not a membrane or current output)."""
     return node.op == "Neuron" and node.attrs.get("output", "spikes") == "spikes"
@@ -566,7 +598,7 @@ class Readout(Op):
 
 OPS: dict[str, type[Op]] = {op.name: op for op in (
     Input, Output, Linear, Conv2d, AvgPool2d, SumPool2d, MaxPool2d, Flatten, Add, Mul, Scale,
-    BatchNorm, Neuron, Readout)}
+    BatchNorm, Neuron, Readout, Delay)}
 
 
 def op_def(node_name: str, op: str) -> type[Op]:

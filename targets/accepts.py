@@ -94,7 +94,7 @@ ACCEPTS: dict[str, Accepts] = {
     # Lava's CUBA neuron: V = 0 after a spike in the same step (a beta neuron's delayed reset to 0 has the
     # same spikes), a fixed threshold, scalar parameters; netx: a chain of layers, each synapses → neuron,
     # with spike outputs
-    "loihi": Accepts(ops=ALL_OPS - {"Add", "Mul", "BatchNorm", "MaxPool2d"}, resets=("hard",),
+    "loihi": Accepts(ops=ALL_OPS - {"Add", "Mul", "Delay", "BatchNorm", "MaxPool2d"}, resets=("hard",),
                      reset_timings=("immediate", "delayed"), refused_timings=(("cuba", "delayed"),),
                      thresholds=("fixed",), nonzero_v_reset=False, per_neuron_params=False, synapse_bias=False,
                      stacked_conv=False, outputs=("spikes",), readout_modes=("spike",),
@@ -104,7 +104,7 @@ ACCEPTS: dict[str, Accepts] = {
                                  "integer ranges")),
     # NIR's IF/LIF/CubaLIF reset to v_reset in the step they fire and have a fixed threshold; snnTorch
     # Synaptic's delayed reset to zero also clears the new current, which NIR's CubaLIF does not
-    "nir": Accepts(ops=ALL_OPS - {"BatchNorm", "MaxPool2d", "Mul"}, resets=("hard",), refused_timings=(("cuba", "delayed"),),
+    "nir": Accepts(ops=ALL_OPS - {"BatchNorm", "MaxPool2d", "Mul", "Delay"}, resets=("hard",), refused_timings=(("cuba", "delayed"),),
                    thresholds=("fixed",), nonzero_v_reset=False, reset_window=False, outputs=("spikes",),
                    conditions=("a non-zero v_reset with the immediate reset timing",
                                "a Readout only where it feeds the output (left out of the file)")),

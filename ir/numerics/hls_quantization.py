@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from ..errors import UnsupportedError
+from ..ops import emits_spikes
 from ..neuron import state_variables
 from ..quantize import Fixed, calibrate, set_format
 from .hls_arithmetic import from_float, to_float
@@ -22,7 +23,7 @@ PARAM_CLASS = {"weight": "weight", "bias": "bias", "scale": "weight", "v_thresho
                "v_reset": "v", "v_leak": "v", "v_init": "v", "i_init": "i", "k": "decay", "beta": "decay",
                "alpha": "decay", "adapt_decay": "decay", "adapt_scale": "threshold"}
 SUPPORTED = ("Input", "Output", "Linear", "Conv2d", "AvgPool2d", "SumPool2d", "MaxPool2d", "Flatten",
-             "Add", "Mul", "Scale", "Neuron", "Readout")
+             "Add", "Mul", "Scale", "Neuron", "Readout", "Delay")
 
 
 def quantize(graph, calibration=None, config: dict | None = None):
@@ -52,7 +53,7 @@ def quantize(graph, calibration=None, config: dict | None = None):
     report: dict[str, dict] = {}
     out_fmt: dict[str, Fixed] = {}
     for node in graph.nodes:
-        in_fmts = [out_fmt[s] for s in node.inputs]
+        in_fmts = [_delay_format(graph, node, out_fmt) if node.op == "Delay" else out_fmt[s] for s in node.inputs]
         node.quant = {"inputs": [f.to_dict() for f in in_fmts]}
         rep = report.setdefault(node.name, {})
         op = node.op
@@ -100,6 +101,8 @@ def quantize(graph, calibration=None, config: dict | None = None):
                 node.quant["recip"] = float(_on_grid(np.array([recip]), rf)[0])
                 rep["recip"] = {"format": str(rf), "max_abs_error": abs(node.quant["recip"] - recip)}
             result()
+        elif op == "Delay":
+            set_format(node, "result", in_fmts[0])
         elif op in ("MaxPool2d", "Add", "Mul"):
             result()
         elif op == "Scale":
@@ -128,9 +131,25 @@ def quantize(graph, calibration=None, config: dict | None = None):
             raise UnsupportedError(node.name, "the output format needs more than 53 bits", target="hls")
         if not rep:
             report.pop(node.name)
+    for node in graph.nodes:  # a Delay stores its input's codes unchanged: the formats must agree
+        if node.op == "Delay" and out_fmt[node.inputs[0]] != out_fmt[node.name]:
+            raise UnsupportedError(node.name, f"its input '{node.inputs[0]}' (a later node) has the format "
+                                              f"{out_fmt[node.inputs[0]]}, not {out_fmt[node.name]}", target="hls")
     graph.metadata["numerics"] = "hls"
     graph.verify()
     return graph, report
+
+
+def _delay_format(graph, node, out_fmt: dict) -> Fixed:
+    """The format a Delay stores: its input's; for an input that comes later (a recurrent cycle), known
+    beforehand only for spikes."""
+    src = node.inputs[0]
+    if src in out_fmt:
+        return out_fmt[src]
+    if emits_spikes(graph[src]):
+        return SPIKE
+    raise UnsupportedError(node.name, f"a recurrent Delay of '{src}', which is not a neuron's spikes: its "
+                                      "format is not known before that node is quantized", target="hls")
 
 
 def _quantize_neuron(node, cfg: Config, param, observed) -> None:

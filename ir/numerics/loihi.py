@@ -271,7 +271,7 @@ def cuba_parameters(node: Node, decay_rounding: str = "nearest") -> dict:
 #: the interpreter kernels of the ``loihi`` profile (the profile, whose quantization is the Loihi
 #: target's structural lowering into netx layers, is ``snnc.targets.loihi.profile``)
 KERNELS = {"Linear": _linear, "Conv2d": _conv2d, "Neuron": _neuron, "SumPool2d": _not_lowered,
-           "AvgPool2d": _not_lowered, "MaxPool2d": _not_lowered, "Add": _not_lowered, "Mul": _not_lowered,
+           "AvgPool2d": _not_lowered, "MaxPool2d": _not_lowered, "Add": _not_lowered, "Mul": _not_lowered, "Delay": _not_lowered,
            "Scale": _not_lowered,
            "BatchNorm": _not_lowered}
 DESCRIPTION = "Lava fixed-point CUBA (netx): 8-bit weights, 24-bit u/v, 12-bit decays, one-step synapse delay"

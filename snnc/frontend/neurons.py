@@ -58,14 +58,45 @@ _SNNTORCH_RESET = {0: "subtract", 1: "hard", 2: "none"}
 
 
 def snntorch_charge(m) -> str:
-    """The IR charge of a snnTorch neuron: ``cuba`` for ``Synaptic``, ``beta`` otherwise."""
+    """The IR charge of a snnTorch neuron: ``cuba`` for ``Synaptic``/``RSynaptic``, ``beta`` otherwise."""
     import snntorch as snn
 
-    return "cuba" if isinstance(m, snn.Synaptic) else "beta"
+    return "cuba" if isinstance(m, (snn.Synaptic, snn.RSynaptic)) else "beta"
+
+
+def snntorch_recurrence(m, path: str) -> dict | None:
+    """The recurrent synapse of a snnTorch ``RLeaky``/``RSynaptic`` (None for another neuron): its
+    previous step's spikes ``S[t-1]`` (zeros at the first step) through ``recurrent``, added to the input:
+    ``X' = X + R(S[t-1])``. ``{"op": "Linear", "weight", "bias"}`` for ``all_to_all`` with
+    ``linear_features``, ``{"op": "Scale", "scale": V}`` for one-to-one. snnTorch adds ``R`` after the
+    decayed state (``β·mem + X + R``), the IR before it (``β·V + (X + R)``): the same sum in another
+    order, so membranes may differ in the last bit (spikes where a potential lies within that rounding
+    of the threshold)."""
+    import snntorch as snn
+
+    if not isinstance(m, (snn.RLeaky, snn.RSynaptic)):
+        return None
+    if int(m.reset_mechanism_val) == 1:
+        raise UnsupportedError(path, f"snnTorch {type(m).__name__} with reset_mechanism='zero' is not imported: "
+                                     "its spikes differ from the IR's delayed zero reset (not yet understood); "
+                                     "use 'subtract' or 'none'")
+    rec = m.recurrent
+    with torch.no_grad():
+        if isinstance(rec, torch.nn.Linear):
+            out = {"op": "Linear", "weight": _value(rec.weight)}
+            if rec.bias is not None:
+                out["bias"] = _value(rec.bias)
+            return out
+        if m.all_to_all:
+            raise UnsupportedError(path, f"snnTorch {type(m).__name__} with a convolutional recurrent "
+                                         "connection (conv2d_channels) is not supported; use linear_features "
+                                         "or all_to_all=False")
+        return {"op": "Scale", "scale": _value(rec.V)}
 
 
 def snntorch_neuron(m, path: str) -> NeuronSpec:
-    """``Leaky`` → ``beta`` charge, ``Synaptic`` → ``cuba``; fire on ``>``; the reset as configured
+    """``Leaky``/``RLeaky`` → ``beta`` charge, ``Synaptic``/``RSynaptic`` → ``cuba`` (the recurrent
+    synapse: :func:`snntorch_recurrence`); fire on ``>``; the reset as configured
     (``reset_delay=True``: ``delayed``, ``False``: ``compensated``); beta/alpha clamped to [0, 1]
     as snnTorch does in every forward."""
     import snntorch as snn
@@ -79,13 +110,14 @@ def snntorch_neuron(m, path: str) -> NeuronSpec:
     reset = _SNNTORCH_RESET[int(m.reset_mechanism_val)]
     with torch.no_grad():
         params = {"v_threshold": _value(m.threshold), "beta": _value(m.beta.clamp(0, 1))}
-        if isinstance(m, snn.Synaptic):
+        if isinstance(m, (snn.Synaptic, snn.RSynaptic)):
             params["alpha"] = _value(m.alpha.clamp(0, 1))
             charge = "cuba"
-        elif isinstance(m, snn.Leaky):
+        elif isinstance(m, (snn.Leaky, snn.RLeaky)):
             charge = "beta"
         else:
-            raise UnsupportedError(path, f"snnTorch {kind} is not supported; supported: Leaky, Synaptic")
+            raise UnsupportedError(path, f"snnTorch {kind} is not supported; supported: Leaky, Synaptic, "
+                                         "RLeaky, RSynaptic")
         gsf = _value(m.graded_spikes_factor)
     if reset == "none":
         timing = "immediate"

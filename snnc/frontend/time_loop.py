@@ -18,7 +18,9 @@ approximated, and a graph that is not this loop is refused, naming the first nod
   argument the same node of its own step, or the same node from before the loop);
 - a neuron's state arguments at step ``k`` are its own state outputs at step ``k - 1`` (argument
   ``j`` is output ``j``: ``lif(cur, mem)`` → ``(spk, mem)``, ``syn(cur, syn, mem)`` →
-  ``(spk, syn, mem)``), and at step 0 the initial state (``init_leaky()``: the module's zeroed state);
+  ``(spk, syn, mem)``; for a recurrent neuron, whose first state is its spikes, output ``j - 1``:
+  ``rlif(cur, spk, mem)`` → ``(spk, mem)``), and at step 0 the initial state (``init_leaky()``,
+  ``init_rleaky()``: the module's zeroed state);
 - the input is read whole every step (a static input: the same ``x`` is presented at every step) or
   as ``x[step]`` (a time-major ``[T, N, ...]`` input);
 - after the loop there are only ``torch.stack(records)`` (dim 0) of one value per step.
@@ -57,9 +59,9 @@ class _Mismatch(Exception):
     """A step of the unrolled graph that differs from the first (the message says where)."""
 
 
-def fold(graph: fx.Graph, neurons: set[str]) -> Folded | None:
+def fold(graph: fx.Graph, neurons: dict[str, int]) -> Folded | None:
     """The first step of ``graph``'s time loop, or None when no neuron module (of the targets
-    ``neurons``) is called more than once. Raises :class:`UnsupportedError` for a graph that calls a
+    ``neurons``, each with the index of the output its first state argument is) is called more than once. Raises :class:`UnsupportedError` for a graph that calls a
     neuron more than once but is not a time loop of identical steps."""
     body = [n for n in graph.nodes if n.op in _BODY_OPS]
     calls = [i for i, n in enumerate(body) if n.op == "call_module" and n.target in neurons]
@@ -105,7 +107,7 @@ def _same_node(n0: fx.Node, nk: fx.Node, k, index, step_of, period, neurons, inp
     if (n0.op, n0.target) != (nk.op, nk.target):
         raise _Mismatch(f"{where} is {nk.op} {nk.target}, not {n0.op} {n0.target}")
     if n0.op == "call_module" and n0.target in neurons:
-        _same_state_chain(n0, nk, k, index, step_of, where, folded)
+        _same_state_chain(n0, nk, k, index, step_of, where, folded, neurons[n0.target])
         args0, argsk = (n0.args[:1], n0.kwargs), (nk.args[:1], nk.kwargs)
     elif _is_step_read(nk, inputs, k):
         if not _is_step_read(n0, inputs, 0):
@@ -118,8 +120,9 @@ def _same_node(n0: fx.Node, nk: fx.Node, k, index, step_of, period, neurons, inp
         raise _Mismatch(f"{where}: arguments {nk.args} differ from the first step's {n0.args}")
 
 
-def _same_state_chain(n0, nk, k, index, step_of, where, folded) -> None:
-    """``nk``'s state arguments are its previous call's state outputs (argument j ← output j)."""
+def _same_state_chain(n0, nk, k, index, step_of, where, folded, first_output: int) -> None:
+    """``nk``'s state arguments are its previous call's state outputs (argument j ← output
+    ``j - 1 + first_output``)."""
     if nk.kwargs or n0.kwargs:
         raise _Mismatch(f"{where}: pass the neuron's state positionally (lif(cur, mem))")
     if len(nk.args) != len(n0.args):
@@ -132,11 +135,13 @@ def _same_state_chain(n0, nk, k, index, step_of, where, folded) -> None:
             if a0 is not None:
                 folded.initial_state.add(a0)
             continue
-        ok = (isinstance(ak, fx.Node) and ak.op == "call_function" and ak.target is operator.getitem and ak.args[1] == j
+        ok = (isinstance(ak, fx.Node) and ak.op == "call_function" and ak.target is operator.getitem
+              and ak.args[1] == j - 1 + first_output
               and isinstance(ak.args[0], fx.Node) and ak.args[0].target == nk.target
               and step_of(index.get(ak.args[0], -1)) == k - 1)
         if not ok:
-            raise _Mismatch(f"{where}: its state argument {j} is not the previous step's state output {j}")
+            raise _Mismatch(f"{where}: its state argument {j} is not the previous step's state output "
+                            f"{j - 1 + first_output}")
 
 
 def _is_step_read(n: fx.Node, inputs, k: int) -> bool:

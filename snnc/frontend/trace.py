@@ -236,7 +236,24 @@ def _snnc_neuron(b, m, path, x):
 
 
 def _snntorch_neuron(b, m, path, x):
-    return _neuron_node(b, neurons.snntorch_neuron(m, path), path, x)
+    spec = neurons.snntorch_neuron(m, path)
+    recurrence = neurons.snntorch_recurrence(m, path)
+    if recurrence is None:
+        return _neuron_node(b, spec, path, x)
+    return _recurrent_neuron(b, spec, recurrence, path, x)
+
+
+def _recurrent_neuron(b: Builder, spec: neurons.NeuronSpec, recurrence: dict, path: str, x: str) -> str:
+    """``S = neuron(X + R(Delay(S)))``: the neuron's spikes, one step late, through its recurrent synapse
+    ``R`` (a Linear or a Scale) into its own input; the Delay closes the cycle."""
+    delay = b.graph.add_node(b.graph.unique_name(ir_name(path + ".recurrent.delay")), "Delay", ["(the spikes)"],
+                             shape=b.shape(x))
+    delay.shape = b.shape(x)
+    params = {k: v for k, v in recurrence.items() if k != "op"}
+    rec = b.add(recurrence["op"], path + ".recurrent", [delay.name], params)
+    out = _neuron_node(b, spec, path, b.add("Add", path + ".input", [x, rec]))
+    delay.inputs = [out]  # the spikes (graded: scaled), as snnTorch feeds them back
+    return out
 
 
 def _sj_neuron(b, m, path, x):
@@ -305,7 +322,7 @@ SUPPORTED = ("Linear, Conv2d, BatchNorm1d/2d, AvgPool2d, AdaptiveAvgPool2d (an o
              "MaxPool2d, Flatten, Identity, Dropout (and their "
              "snnc.nn / SpikingJelly layer.* forms), SpikingJelly VotingLayer, "
              "snnc.nn IF/LIF/PLIF/CubaLIF/Readout, snnTorch Leaky/"
-             "Synaptic, SpikingJelly IFNode/LIFNode/ParametricLIFNode/CUBALIFNode, Sequential/SeqToANNContainer/"
+             "Synaptic/RLeaky/RSynaptic, SpikingJelly IFNode/LIFNode/ParametricLIFNode/CUBALIFNode, Sequential/SeqToANNContainer/"
              "MultiStepContainer, +, *scalar, tensor * tensor and * (1 - tensor), flatten/reshape to [N, -1]")
 
 
@@ -417,8 +434,10 @@ class _NeuronTuple:
     (``Synaptic``): element 0 is the spikes; each other element is the neuron's state after the step,
     a ``Neuron`` node of the same input and parameters with ``output`` that state, made on first use."""
 
-    def __init__(self, b: Builder, m: nn.Module, path: str, x: str, spikes: str):
-        self.b, self.m, self.path, self.x, self.spikes = b, m, path, x, spikes
+    def __init__(self, b: Builder, m: nn.Module, path: str, spikes: str):
+        neuron = b.graph[spikes]
+        neuron = b.graph[neuron.inputs[0]] if neuron.op == "Scale" else neuron  # (graded spikes)
+        self.b, self.m, self.path, self.x, self.spikes = b, m, path, neuron.inputs[0], spikes
         self.states = ("spikes",) + (("i", "v") if neurons.snntorch_charge(m) == "cuba" else ("v",))
         self.made: dict[int, str] = {0: spikes}
 
@@ -499,7 +518,8 @@ def _trace(model: nn.Module, input_shape: tuple[int, ...], steps: int | None = N
     placeholders = [n for n in fx_graph.nodes if n.op == "placeholder"]
     if not placeholders:
         raise UnsupportedError(None, f"{type(model).__name__}.forward takes no input")
-    neuron_paths = {path for path, m in modules.items() if importer_for(m) in NEURONS}
+    neuron_paths = {path: 0 if neurons.snntorch_recurrence(m, path) else 1  # (RLeaky(cur, spk, mem))
+                    for path, m in modules.items() if importer_for(m) in NEURONS}
     loop = time_loop.fold(fx_graph, neuron_paths)
     if loop is None:
         for node in fx_graph.nodes:
@@ -564,7 +584,7 @@ def _convert(b: Builder, node: fx.Node, env, modules, model, placeholders):
                                                 f"(state passed explicitly?); call it with one tensor")
         x = _tensor_input(env, node.args[0], node)
         out = import_module(b, m, node.target, x)
-        return _NeuronTuple(b, m, node.target, x, out) if _returns_tuple(m) else out
+        return _NeuronTuple(b, m, node.target, out) if _returns_tuple(m) else out
     if node.op == "call_function" or node.op == "call_method":
         return _call(b, node, env)
     if node.op == "output":

@@ -13,6 +13,10 @@
   otherwise the interpreter's ``neuron_step`` step by step.
 - Readout: the interpreter's ``readout_step`` step by step (its state is tiny).
 
+- Delay: the sequence shifted by its ``steps`` within each window. A graph with a recurrent cycle (a
+  Delay whose input is a later node) cannot run layer after layer over the whole sequence: it runs step
+  by step through the interpreter (``interpret(graph, x, "float32")``, on the input's device).
+
 State is cleared at the graph's window (``window_of``): the fused kernels reset inside the sequence.
 """
 
@@ -24,8 +28,8 @@ import numpy as np
 import torch
 
 from ...ir import Graph
-from ...ir.interpreter import KERNELS, neuron_step, over_sequence, readout_step, window_of
-from ...ir.ops import emits_spikes
+from ...ir.interpreter import KERNELS, interpret, neuron_step, over_sequence, readout_step, window_of
+from ...ir.ops import emits_spikes, reads_after_step
 from ...ir.torch_module import GraphParameters
 from ...ir.torch_ops import SEQUENCE_OPS, exporting, neuron_sequence, parse_attrs, sequence_params
 
@@ -75,6 +79,15 @@ def _neuron_sequence_cuda(x, tensors, *, attrs, tensor_params, scalars, scalar_p
 SEQUENCE_OPS.impl("neuron_sequence", _neuron_sequence_cuda, "CUDA")
 
 
+def delayed_sequence(x: torch.Tensor, steps: int, window: int) -> torch.Tensor:
+    """``y[t] = x[t − steps]`` where ``t − steps`` lies in ``t``'s window (``window`` 0: one window),
+    else 0: a Delay over the whole sequence ``[T, N, ...]``."""
+    t = torch.arange(x.shape[0], device=x.device)
+    keep = ((t % window) if window else t) >= steps
+    source = (t - steps).clamp(min=0)
+    return torch.where(keep.reshape(-1, *([1] * (x.dim() - 1))), x[source], torch.zeros_like(x))
+
+
 class GraphModule(GraphParameters):
     """The graph over ``[T, N, *input_shape]``; parameters are buffers (``.to(device)`` moves them).
     ``fold``: run stateless layers once on ``[T·N, ...]`` (default: on CUDA; on CPU step by step,
@@ -88,10 +101,14 @@ class GraphModule(GraphParameters):
         self.fold = fold
         self.window = window_of(graph)
         self._outputs = [n.name for n in graph.nodes if n.op == "Output"]
+        order = {n.name: i for i, n in enumerate(graph.nodes)}
+        self.recurrent = any(reads_after_step(n) and order[n.inputs[0]] > order[n.name] for n in graph.nodes)
 
     def forward(self, x: torch.Tensor):
         if x.dtype != torch.float32:  # (no conversion op when it is float32: the exported program has no device)
             x = x.to(torch.float32)
+        if self.recurrent:
+            return interpret(self.graph, x, "float32")
         is_export = exporting()
         fold = is_export or (x.is_cuda if self.fold is None else self.fold)
         values: dict[str, torch.Tensor] = {}
@@ -108,6 +125,8 @@ class GraphModule(GraphParameters):
                 out = self._exported_neuron(node, xs[0]) if is_export else self._neuron(node, xs[0])
             elif op == "Readout":
                 out = self._readout(node, xs[0], is_export)
+            elif op == "Delay":
+                out = delayed_sequence(xs[0], node.attrs["steps"], self.window)
             else:
                 from ...ir.errors import GraphError
                 raise GraphError(node.name, f"the gpu target has no kernel for op '{op}'")

@@ -22,7 +22,7 @@ from string import Template
 import numpy as np
 
 from ...ir.neuron import Arithmetic, initial_keys, step
-from ...ir.ops import emits_spikes
+from ...ir.ops import emits_spikes, reads_after_step
 from ...ir.numerics.hls import PARAM_CLASS, SPIKE, formats
 from ...ir.errors import SnncError
 from ...ir.quantize import Fixed
@@ -197,6 +197,10 @@ class _Lowering:
                 self.typedefs.append(f"typedef {cpp_type(d)} {self.t(node, cls)};")
         for node in g.nodes:
             getattr(self, "_" + node.op.lower())(node)
+        for node in g.nodes:  # a Delay takes in its input after every layer of the step
+            if reads_after_step(node):
+                buf, in_t = self._in(node)
+                self.calls.append(f"  {self.ids[node.name]}_take_in({buf}, last);")
         return self.info()
 
     # --- per op ------------------------------------------------------------------------------------
@@ -335,6 +339,16 @@ class _Lowering:
                         out_t=self.t(node, "result"), expr=" * ".join(factors))
         self._emit(node, code, [b for b, _ in ins], info={"multipliers": n, "weight_bits": 0, "state_bits": 0,
                                                           "cycles": 1})  # unrolled
+
+    def _delay(self, node):
+        fn = self.ids[node.name]
+        src = self.graph[node.inputs[0]]
+        code = template("delay.cpp", name=node.name, fn=fn, n=math.prod(node.shape), steps=node.attrs["steps"],
+                        out_t=self.t(node, "result"), in_t=self.t(src, "result"))
+        self._emit(node, code, [], info={"multipliers": 0, "weight_bits": 0, "cycles": 1,
+                                         "state_bits": node.attrs["steps"] * math.prod(node.shape)
+                                         * formats(node)["result"].width})
+        self.resets.append(f"  {fn}_reset();")
 
     def _scale(self, node):
         fn = self.ids[node.name]

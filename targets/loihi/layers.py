@@ -61,6 +61,8 @@ UNSUPPORTED = {"Add": "residual/branch Add is not supported by netx (a chain of 
                "Mul": "a product of two layers' spikes (SEW AND/IAND) is not supported by netx (a chain of "
                       "layers, each synapses → neuron)",
                "MaxPool2d": "max pooling has no Loihi synapse; use SumPool2d/AvgPool2d",
+               "Delay": "a Delay (a recurrent connection or a synaptic delay) is not lowered to netx by snnc "
+                        "(netx has recurrent 'dense_rec' layers and axonal delays; not written yet)",
                "BatchNorm": "fold BatchNorm into the preceding layer first (the fold pass)"}
 
 

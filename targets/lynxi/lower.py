@@ -24,7 +24,7 @@ STATE_REGION = "neuron_state"
 
 LAYER_TYPES = {"Input": "input", "Output": "output", "Linear": "linear", "Conv2d": "conv2d",
                "AvgPool2d": "avgpool2d", "SumPool2d": "sumpool2d", "MaxPool2d": "maxpool2d",
-               "Flatten": "flatten", "Add": "add", "Mul": "mul", "Scale": "scale", "Neuron": "neuron", "Readout": "readout"}
+               "Flatten": "flatten", "Add": "add", "Mul": "mul", "Delay": "delay", "Scale": "scale", "Neuron": "neuron", "Readout": "readout"}
 
 
 def _attrs(node) -> dict:
@@ -47,6 +47,8 @@ def _attrs(node) -> dict:
         return {key: a[key] for key in ("output_mode", "rule", "class_threshold")}
     if node.op == "Mul":
         return {"complement": list(a["complement"])}
+    if node.op == "Delay":
+        return {"shape": list(node.shape), "steps": a["steps"]}
     return {}
 
 
@@ -68,6 +70,8 @@ def _state_entries(node, graph: Graph) -> list[tuple]:
         if node.attrs["rule"] in ("first_to_threshold", "threshold_then_argmax"):
             out.append(("first", "int32", [1], {"fill": -1}))
         return out
+    if node.op == "Delay":
+        return [(f"q{k}", "float16", shape, {"fill": 0}) for k in range(node.attrs["steps"])]
     return []
 
 

@@ -39,6 +39,7 @@ LAYER_SPECS = {
     "flatten": (1, (), (), {}),
     "add": (None, (), (), {}),
     "mul": (2, (), (), {"complement": PAIR}),
+    "delay": (1, (), (), {"shape": "shape", "steps": int}),
     "scale": (1, ("scale",), (), {}),
     "neuron": (1, ("v_threshold",), ("v_reset", "v_leak", "v_init", "i_init", "tau", "k", "beta", "alpha",
                                      "adapt_decay", "adapt_scale"),
@@ -237,6 +238,10 @@ def _infer(layer: Layer, in_shapes: list, where: str) -> tuple[int, ...]:
     t, a, p = layer.type, layer.attrs, layer.params
     if t == "input":
         return tuple(a["shape"])
+    if t == "delay":
+        if a["steps"] < 1:
+            _fail(f"{where}.attrs.steps", f"must be >= 1, got {a['steps']}")
+        return tuple(a["shape"])
     shape = in_shapes[0]
     if t == "output":
         return shape
@@ -326,7 +331,7 @@ def _load_layers(doc, tensors) -> list[Layer]:
         if (arity is not None and len(inputs) != arity) or (arity is None and not inputs):
             _fail(where, f"type {kind!r} takes {arity if arity is not None else '>= 1'} input(s), got {len(inputs)}")
         for src in inputs:
-            if src not in shapes:
+            if src not in shapes and kind != "delay":
                 _fail(where, f"input {src!r} is not an earlier layer")
         attrs = _get(item, "attrs", dict, where)
         clean = {}
@@ -363,13 +368,17 @@ def _load_layers(doc, tensors) -> list[Layer]:
                 _fail(f"{where}.params", f"missing parameter '{key}'")
         state = _get(item, "state", list, where)
         layer = Layer(name, kind, list(inputs), (), clean, params, list(state))
-        inferred = _infer(layer, [shapes[s] for s in inputs], where)
+        inferred = _infer(layer, [shapes.get(s) for s in inputs], where)
         declared = _int_list(_get(item, "shape", list, where), f"{where}.shape", minimum=1)
         if declared != inferred:
             _fail(f"{where}.shape", f"declared {list(declared)}, but the layer computes {list(inferred)}")
         layer.shape = inferred
         shapes[name] = inferred
         layers.append(layer)
+    for layer in layers:  # a delay's input may be a later layer (a recurrent cycle)
+        if layer.type == "delay" and shapes.get(layer.inputs[0]) != layer.shape:
+            _fail(f"model.json layer '{layer.name}'", f"input {layer.inputs[0]!r} is not a layer of shape "
+                                                       f"{list(layer.shape)}")
     return layers
 
 
@@ -383,6 +392,8 @@ def _expected_state(layer: Layer, in_shape) -> dict[str, tuple[str, tuple]]:
         if layer.attrs["threshold"] == "adaptive":
             out["b"] = ("float16", layer.shape)
         return out
+    if layer.type == "delay":
+        return {f"q{k}": ("float16", layer.shape) for k in range(layer.attrs["steps"])}
     if layer.type == "readout":
         if layer.attrs["output_mode"] == "membrane":
             return {"mem": ("float16", in_shape)}
@@ -484,6 +495,13 @@ class StateRegion:
             self.views[n].copy_(values[self.model.entries[n].var].reshape(self.views[n].shape))
 
 
+def _delay_take_in(region: StateRegion, layer, value: torch.Tensor) -> None:
+    """After the step: slot ``q{k}`` takes ``q{k+1}``, the last slot the delay's input."""
+    st = region.read(layer)
+    slots = [st[f"q{k}"] for k in range(1, layer.attrs["steps"])] + [value]
+    region.write(layer, {f"q{k}": v for k, v in enumerate(slots)})
+
+
 def _run_neuron(layer, p, xs, st):
     if "s" in st:  # the stored previous spike (float16 0/1) is the condition R of a delayed reset
         st["s"] = st["s"] != 0
@@ -542,9 +560,15 @@ def run(model: Model, inputs, record: bool = False):
                 values[layer.name] = x[t]
                 continue
             st = region.read(layer)
+            if layer.type == "delay":  # its oldest slot; it takes in its input after the step
+                values[layer.name] = st["q0"]
+                continue
             values[layer.name] = RUN[layer.type](layer, params_of[layer.name], [values[s] for s in layer.inputs], st)
             if layer.state:
                 region.write(layer, st)
+        for layer in model.layers:
+            if layer.type == "delay":
+                _delay_take_in(region, layer, values[layer.inputs[0]])
         steps.append([values[o] for o in model.outputs])
         if record:
             trace.append(values)

@@ -64,7 +64,8 @@ def check(graph: Graph, options: dict | None = None) -> None:
                    "Readout": "NIR has no readout, and only a Readout that feeds an output is left out of "
                               "the file",
                    "BatchNorm": "NIR has no batch norm (it should have been folded)",
-                   "Mul": "NIR has no product of two signals (its nodes sum their inputs)"}.get(node.op, "")
+                   "Mul": "NIR has no product of two signals (its nodes sum their inputs)",
+                   "Delay": "snnc's NIR export does not write Delay nodes or recurrent cycles yet"}.get(node.op, "")
             raise UnsupportedError(node.name, f"op {node.op} cannot be expressed in NIR"
                                               f"{': ' + why if why else ''}; NIR takes {', '.join(SUPPORTED_OPS)}",
                                    target="nir")

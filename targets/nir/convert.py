@@ -213,30 +213,32 @@ def _is_unit(g) -> bool:
     return bool(np.all(np.abs(np.asarray(g) - 1.0) <= GAIN_TOL))
 
 
-def _topological(nodes: dict, edges: list) -> tuple[list[str], dict[str, list[str]]]:
+def _topological(nodes: dict, edges: list) -> tuple[list[str], dict[str, list[str]], set]:
+    """The nodes in an order where every edge points forward except the returned back edges
+    ``(src, dst)``, one per cycle (found depth-first from the outputs back): a recurrent connection,
+    which carries the previous step's value."""
     preds = {n: [] for n in nodes}
     for src, dst in edges:
         if src not in nodes or dst not in nodes:
             raise SnncError(f"NIR edge {src} -> {dst} names a node that does not exist (nested subgraphs / "
                             "recurrent snnTorch layers are not supported)")
         preds[dst].append(src)
-    order, state = [], {}
+    order, state, back = [], {}, set()
 
     def visit(n):
-        if state.get(n) == 2:
-            return
-        if state.get(n) == 1:
-            raise UnsupportedError(n, "the NIR graph has a cycle (recurrence) through this node; snnc "
-                                      "imports feed-forward NIR graphs only")
         state[n] = 1
         for s in preds[n]:
-            visit(s)
+            if state.get(s) == 1:
+                back.add((s, n))
+            elif state.get(s) != 2:
+                visit(s)
         state[n] = 2
         order.append(n)
 
     for n in nodes:
-        visit(n)
-    return order, preds
+        if n not in state:
+            visit(n)
+    return order, preds, back
 
 
 def from_nir(nir_graph, dt: float | None = None, input_shape=None, readout: bool = True) -> Graph:
@@ -252,7 +254,7 @@ def from_nir(nir_graph, dt: float | None = None, input_shape=None, readout: bool
     if not dt > 0:
         raise SnncError(f"dt must be > 0, got {dt}")
     nodes = nir_graph.nodes
-    order, preds = _topological(nodes, [tuple(e) for e in nir_graph.edges])
+    order, preds, back = _topological(nodes, [tuple(e) for e in nir_graph.edges])
     inputs = [n for n in order if isinstance(nodes[n], nir.Input)]
     if len(inputs) != 1:
         fed = {i: sorted(d for s, d in nir_graph.edges if s == i) for i in inputs}
@@ -272,10 +274,15 @@ def from_nir(nir_graph, dt: float | None = None, input_shape=None, readout: bool
         shapes[name] = node.shape
         return name
 
+    feedback: dict[tuple, Node] = {}  # a back edge → the Delay that carries its previous step's value
+    for src, dst in sorted(back):
+        shape = tuple(int(d) for d in np.asarray(nodes[src].output_type["output"]).reshape(-1))
+        feedback[(src, dst)] = g.add_node(g.unique_name(f"{src}_to_{dst}_delay"), "Delay", ["(later)"], shape=shape)
+        feedback[(src, dst)].shape = shape
     for name in order:
         n = nodes[name]
         kind = type(n).__name__
-        srcs = [out_of[s] for s in preds[name]]
+        srcs = [feedback[(s, name)].name if (s, name) in feedback else out_of[s] for s in preds[name]]
         if isinstance(n, nir.Input):
             shape = tuple(int(d) for d in np.asarray(n.input_type["input"]).reshape(-1))
             if input_shape is not None:
@@ -291,6 +298,8 @@ def from_nir(nir_graph, dt: float | None = None, input_shape=None, readout: bool
             continue
         x = add("Add", name + "_sum", srcs) if len(srcs) > 1 else srcs[0]
         out_of[name] = _import_node(nir, n, kind, name, x, shapes, add, dt)
+    for (src, _), delay in feedback.items():
+        delay.inputs = [out_of[src]]
     if not g.outputs:
         raise SnncError("the NIR graph has no Output node")
     recorded = nir_graph.metadata.get(META + "readout") if isinstance(nir_graph.metadata, dict) else None
@@ -380,8 +389,21 @@ def _import_node(nir, n, kind, name, x, shapes, add, dt) -> str:
         return _import_neuron(nir, n, name, x, shapes, add, dt)
     if isinstance(n, nir.LI):
         return _import_leaky_integrator(n, name, x, add, dt)
+    if isinstance(n, nir.Delay):
+        return add("Delay", name, [x], shape=shapes[x], steps=_delay_steps(name, n.delay, dt))
     raise UnsupportedError(name, f"NIR {kind} is not supported; supported: Input, Output, Affine, Linear, "
-                                 "Conv2d, AvgPool2d, SumPool2d, Flatten, Scale, IF, LIF, CubaLIF, LI")
+                                 "Conv2d, AvgPool2d, SumPool2d, Flatten, Scale, IF, LIF, CubaLIF, LI, Delay")
+
+
+def _delay_steps(name: str, delay, dt: float) -> int:
+    """NIR ``Delay``'s ``delay`` (time) as a whole number of steps of ``dt``, the same for every neuron."""
+    steps = np.asarray(delay, np.float64).reshape(-1) / dt
+    whole = np.round(steps)
+    if steps.size == 0 or np.any(np.abs(steps - whole) > 1e-6 * np.maximum(whole, 1)) or np.any(whole != whole[0]) \
+            or whole[0] < 1:
+        raise UnsupportedError(name, f"NIR Delay of {np.unique(steps).tolist()[:4]} steps of dt = {dt:g}: snnc "
+                                     "delays by one whole number (>= 1) of steps, the same for every neuron")
+    return int(whole[0])
 
 
 def _check_time_constant(name: str, key: str, tau, dt: float) -> None:

@@ -22,7 +22,7 @@ from ...ir import Graph
 from ...ir.neuron import Arithmetic, initial_keys, step
 from ...ir.readout import ReadoutArithmetic
 from ...ir.readout import step as readout_step
-from ...ir.ops import Pool2d, pair
+from ...ir.ops import Pool2d, pair, reads_after_step
 from ..common import window_of
 
 FORMAT = "snnc-onnx-step"
@@ -42,6 +42,7 @@ class Builder:
     initializers: list = field(default_factory=list)
     states: list = field(default_factory=list)  # {"name", "input", "output", "dtype", "shape", "init"}
     internal: list = field(default_factory=list)  # names of values worth recording (H of neurons)
+    delays: dict = field(default_factory=dict)  # Delay node → its slots' (current, output) names
     _count: int = 0
 
     def tmp(self, base: str) -> str:
@@ -133,6 +134,22 @@ def _mul(b, node, xs, graph):
     one = b.const(f"{node.name}.one", np.ones((), np.float32))
     factors = [b.op("Sub", [one, x], base=node.name) if flag else x for x, flag in zip(xs, node.attrs["complement"])]
     return b.op("Mul", factors, node.name)
+
+
+def _delay(b, node, xs, graph):
+    """``steps`` state slots, oldest first: the output is slot 0; :func:`_delay_take_in` shifts them."""
+    slots = [b.state(node.name, f"q{k}", np.float32, node.shape, np.zeros(node.shape, np.float32))
+             for k in range(node.attrs["steps"])]
+    b.delays[node.name] = slots
+    return slots[0][0]
+
+
+def _delay_take_in(b, node, value: str) -> None:
+    """After the step's nodes: slot ``k`` takes slot ``k + 1``'s value, the last one the Delay's input."""
+    slots = b.delays[node.name]
+    for (_, out), (current, _) in zip(slots, slots[1:]):
+        b.op("Identity", [current], out)
+    b.op("Identity", [value], slots[-1][1])
 
 
 def _scale(b, node, xs, graph):
@@ -273,7 +290,7 @@ def _readout(b, node, xs, graph):
 
 EMIT = {"Linear": _linear, "Conv2d": _conv2d, "AvgPool2d": _avgpool, "SumPool2d": _sumpool,
         "MaxPool2d": _maxpool, "Flatten": _flatten, "Add": _add, "Mul": _mul, "Scale": _scale, "Output": _identity,
-        "Neuron": _neuron, "Readout": _readout}
+        "Neuron": _neuron, "Readout": _readout, "Delay": _delay}
 
 
 def make_model(graph: onnx.GraphProto) -> onnx.ModelProto:
@@ -291,10 +308,14 @@ def build(graph: Graph) -> onnx.ModelProto:
     for node in graph.nodes:
         if node.op == "Input":
             continue
-        values[node.name] = EMIT[node.op](b, node, [values[s] for s in node.inputs], graph)
+        xs = [] if reads_after_step(node) else [values[s] for s in node.inputs]
+        values[node.name] = EMIT[node.op](b, node, xs, graph)
         if values[node.name] != node.name:  # make every IR node's value visible under its own name
             b.op("Identity", [values[node.name]], node.name)
             values[node.name] = node.name
+    for node in graph.nodes:
+        if reads_after_step(node):
+            _delay_take_in(b, node, values[node.inputs[0]])
     batch = "N"
     onnx_inputs = [helper.make_tensor_value_info(inp.name, TensorProto.FLOAT, [batch, *inp.shape]),
                    helper.make_tensor_value_info(RESET, TensorProto.BOOL, [])]

@@ -292,3 +292,65 @@ def test_nir_leaky_integrator_with_a_leak_potential():
     for t in range(x.shape[0]):
         v = 0.75 * v + 0.25 * 0.5 + 0.25 * (4.0 * (rec.values["lif"][t].double() @ w2.T))
     assert torch.allclose(y[-1].double(), v, rtol=1e-5, atol=1e-5)
+
+
+def _recurrent_nir(delay_steps=None):
+    """The NIR paper's SRNN form, as another tool writes it: Input(4) → Affine → LIF, LIF → Affine(rec)
+    → LIF (a cycle), LIF → Linear → LI → Output; optionally a NIR ``Delay`` of ``delay_steps`` steps
+    after the input. dt/τ = 1/4, R = τ/dt: β = 0.75 and unit gains, weights on a 1/8 grid."""
+    rng = np.random.default_rng(7)
+    dt, tau = 1e-3, 4e-3
+    w = lambda o, i: (rng.integers(-4, 9, (o, i)) / 8).astype(np.float32)  # noqa: E731
+    nodes = {
+        "input": nir.Input(input_type=np.array([4])),
+        "fc_in": nir.Affine(weight=w(6, 4), bias=np.full(6, 0.125, np.float32)),
+        "lif": nir.LIF(tau=np.full(6, tau), r=np.full(6, tau / dt), v_leak=np.zeros(6), v_threshold=np.full(6, 0.5),
+                       v_reset=np.zeros(6)),
+        "fc_rec": nir.Affine(weight=w(6, 6), bias=np.full(6, -0.125, np.float32)),
+        "fc_out": nir.Linear(weight=w(3, 6)),
+        "li": nir.LI(tau=np.full(3, tau), r=np.full(3, tau / dt), v_leak=np.zeros(3)),
+        "output": nir.Output(output_type=np.array([3]))}
+    edges = [("fc_in", "lif"), ("lif", "fc_rec"), ("fc_rec", "lif"), ("lif", "fc_out"), ("fc_out", "li"),
+             ("li", "output")]
+    if delay_steps:
+        nodes["delay"] = nir.Delay(delay=np.full(4, delay_steps * dt))
+        edges += [("input", "delay"), ("delay", "fc_in")]
+    else:
+        edges += [("input", "fc_in")]
+    return nir.NIRGraph(nodes=nodes, edges=edges), dt
+
+
+@pytest.mark.parametrize("delay_steps", [None, 3])
+def test_nir_recurrent_cycle_and_delay_import_as_written_out(delay_steps):
+    """The cycle reads the previous step's spikes (zeros at the first step), the Delay the input
+    ``delay_steps`` steps back: the Euler steps written out here in float32, in the importer's order
+    (the LIF's two input edges summed first), against the imported graph; then verified on every target
+    that holds a cycle."""
+    g, dt = _recurrent_nir(delay_steps)
+    graph = from_nir(g, dt=dt)
+    assert sum(n.op == "Delay" for n in graph.nodes) == (2 if delay_steps else 1)
+    x = (torch.rand(40, 5, 4, generator=torch.Generator().manual_seed(3)) < 0.5).float()
+    y, rec = interpret(graph, x, record=True)
+    p = {k: {a: torch.as_tensor(np.asarray(getattr(g.nodes[k], a))) for a in ("weight", "bias")
+             if hasattr(g.nodes[k], a)} for k in ("fc_in", "fc_rec", "fc_out")}
+    beta = torch.tensor(0.75)
+    v, s, m = torch.zeros(5, 6), torch.zeros(5, 6), torch.zeros(5, 3)
+    for t in range(x.shape[0]):
+        xt = x[t - delay_steps] if delay_steps and t >= delay_steps else (0 * x[t] if delay_steps else x[t])
+        cur = (xt @ p["fc_in"]["weight"].T + p["fc_in"]["bias"]) + (s @ p["fc_rec"]["weight"].T + p["fc_rec"]["bias"])
+        h = beta * v + cur
+        s = (h > 0.5).float()
+        v = torch.where(s > 0, torch.zeros_like(h), h)
+        m = beta * m + s @ p["fc_out"]["weight"].T
+        assert torch.equal(rec.values["lif"][t], s), f"spikes, step {t}"
+        assert torch.equal(y[t], m), f"readout, step {t}"
+    assert 0.05 < float(rec.values["lif"].mean()) < 0.9
+    for target in ("gpu", "onnx", "lynxi", "hls"):
+        assert snnc.verify(graph, target, inputs=x.numpy()).ok, target
+
+
+def test_nir_delay_of_a_fraction_of_a_step_is_refused():
+    g, dt = _recurrent_nir(3)
+    g.nodes["delay"] = nir.Delay(delay=np.full(4, 2.5 * dt))
+    with pytest.raises(UnsupportedError, match=r"node 'delay': NIR Delay of \[2.5\] steps"):
+        from_nir(g, dt=dt)

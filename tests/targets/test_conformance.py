@@ -94,6 +94,14 @@ def _op_graph(op: str) -> Graph:
     elif op == "Scale":
         g.add_node("scale", "Scale", [last], {"scale": np.array(0.5, F32)})
         last = "scale"
+    elif op == "Delay":  # a synaptic delay of 2 steps, and a recurrent cycle: n0r = IF(n0 + W·n0r[t-1])
+        g.add_node("delay", "Delay", [last], shape=(3, 4, 4), steps=2)
+        g.add_node("feedback", "Delay", ["n0r"], shape=(3, 4, 4))
+        g.add_node("rec", "Conv2d", ["feedback"], {"weight": _weights(rng, (3, 3, 1, 1)),
+                                                   "bias": np.full(3, 0.125, F32)})
+        g.add_node("sum", "Add", ["delay", "rec"])
+        g.add_node("n0r", "Neuron", ["sum"], _if_params(), charge="if")
+        last = "n0r"
     elif op == "BatchNorm":
         g.add_node("bn", "BatchNorm", [last], {"weight": np.full(3, 0.5, F32), "bias": np.zeros(3, F32),
                                                 "mean": np.zeros(3, F32), "var": np.ones(3, F32)}, eps=0.0)
@@ -130,7 +138,7 @@ VARIANTS = {
                     ("membrane", "argmax_membrane"), ("membrane", "binary_logit"))},
     **{f"Neuron output {o}": ((lambda o=o: _output_graph(o)), ("NeuronOutput", o)) for o in ("v", "i")},
     **{op: ((lambda op=op: _op_graph(op)), ("op", op))
-       for op in ("Conv2d", "AvgPool2d", "SumPool2d", "MaxPool2d", "Add", "Mul", "Scale", "BatchNorm")},
+       for op in ("Conv2d", "AvgPool2d", "SumPool2d", "MaxPool2d", "Add", "Mul", "Scale", "BatchNorm", "Delay")},
 }
 
 
