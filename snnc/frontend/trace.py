@@ -16,6 +16,7 @@ membrane or current included (a ``Neuron`` node with ``output="v"``/``"i"``).
 
 from __future__ import annotations
 
+import inspect
 import math
 import operator
 import re
@@ -27,6 +28,7 @@ import torch.fx as fx
 from torch import nn
 
 from ..ir import Graph
+from ..ir.graph import Node
 from ..ir.errors import SnncError, UnsupportedError
 from ..ir.ops import op_def
 from . import neurons, time_loop
@@ -246,9 +248,7 @@ def _snntorch_neuron(b, m, path, x):
 def _recurrent_neuron(b: Builder, spec: neurons.NeuronSpec, recurrence: dict, path: str, x: str) -> str:
     """``S = neuron(X + R(Delay(S)))``: the neuron's spikes, one step late, through its recurrent synapse
     ``R`` (a Linear or a Scale) into its own input; the Delay closes the cycle."""
-    delay = b.graph.add_node(b.graph.unique_name(ir_name(path + ".recurrent.delay")), "Delay", ["(the spikes)"],
-                             shape=b.shape(x))
-    delay.shape = b.shape(x)
+    delay = _feedback(b, path + ".recurrent", b.shape(x))
     params = {k: v for k, v in recurrence.items() if k != "op"}
     rec = b.add(recurrence["op"], path + ".recurrent", [delay.name], params)
     out = _neuron_node(b, spec, path, b.add("Add", path + ".input", [x, rec]))
@@ -287,6 +287,59 @@ def _voting(b: Builder, m, path: str, x: str) -> str:
     return b.add("Linear", path, [x], {"weight": weight})
 
 
+def _feedback(b: Builder, path: str, shape: tuple) -> Node:
+    """A one-step Delay whose input (a later node) is set once it exists: the back edge of a cycle."""
+    delay = b.graph.add_node(b.graph.unique_name(ir_name(path + ".delay")), "Delay", ["(later)"], shape=shape)
+    delay.shape = tuple(shape)
+    return delay
+
+
+def _sj_linear_recurrent(b: Builder, m, path: str, x: str) -> str:
+    """SpikingJelly's ``LinearRecurrentContainer``: ``y[t] = sub(rc([x[t], y[t-1]]))`` (``y[-1] = 0``),
+    ``rc`` one Linear over the concatenation. Imported as ``sub(W_x·x + b + W_y·Delay(y))``: the same
+    sum split in two dot products, so it may differ from SpikingJelly's in the last bit."""
+    n_in = b.shape(x)[-1]
+    out_shape = (m.sub_module_out_features,)
+    weight = m.rc.weight.detach().cpu().numpy()
+    delay = _feedback(b, path, out_shape)
+    direct = {"weight": weight[:, :n_in].copy()}
+    if m.rc.bias is not None:
+        direct["bias"] = m.rc.bias.detach().cpu().numpy().copy()
+    total = b.add("Add", path + ".rc", [b.add("Linear", path + ".rc_x", [x], direct),
+                                        b.add("Linear", path + ".rc_y", [delay.name], {"weight": weight[:, n_in:].copy()})])
+    y = import_module(b, m.sub_module, path + ".sub_module", total)
+    if b.shape(y) != out_shape:
+        raise UnsupportedError(path, f"its sub_module outputs {list(b.shape(y))}, not out_features {list(out_shape)}")
+    delay.inputs = [y]
+    return y
+
+
+def _sj_elementwise_recurrent(b: Builder, m, path: str, x: str) -> str:
+    """SpikingJelly's ``ElementWiseRecurrentContainer``: ``y[t] = sub(f(y[t-1], x[t]))`` (``y[-1] = 0``)
+    for ``f`` an addition (read by tracing ``f``), as the ``Add`` of ``Delay(y)`` and ``x`` in ``f``'s order."""
+    try:
+        body = [n for n in fx.symbolic_trace(m.element_wise_function).graph.nodes if n.op == "call_function"]
+    except Exception:  # noqa: BLE001 - any function fx cannot read is refused below
+        body = []
+    is_add = len(body) == 1 and not body[0].kwargs and body[0].target in (operator.add, torch.add)
+    if not is_add or [a.op for a in body[0].args] != ["placeholder", "placeholder"] or body[0].args[0] is body[0].args[1]:
+        raise UnsupportedError(path, "ElementWiseRecurrentContainer's element_wise_function must be y + x of its "
+                                     f"two arguments, got {m.element_wise_function}")
+    args = [a.name for a in body[0].args]
+    first = list(inspect.signature(m.element_wise_function).parameters)[0]
+    delay = _feedback(b, path, b.shape(x))
+    inputs = [delay.name, x] if args[0] == first else [x, delay.name]
+    y = import_module(b, m.sub_module, path + ".sub_module", b.add("Add", path + ".f", inputs))
+    if b.shape(y) != b.shape(x):
+        raise UnsupportedError(path, f"its sub_module changes the shape {list(b.shape(x))} to {list(b.shape(y))}")
+    delay.inputs = [y]
+    return y
+
+
+def _sj_recurrent_classes(name):
+    return lambda: _optional_classes("spikingjelly.activation_based.layer", (name,))
+
+
 def _sj_voting_classes():
     return _optional_classes("spikingjelly.activation_based.layer", ("VotingLayer",))
 
@@ -301,6 +354,8 @@ def _snnc_dropout_classes():
 
 #: (classes-getter, importer), checked in order with isinstance
 MODULES: list[tuple[Callable[[], tuple[type, ...]], Callable]] = [
+    (_sj_recurrent_classes("LinearRecurrentContainer"), _sj_linear_recurrent),
+    (_sj_recurrent_classes("ElementWiseRecurrentContainer"), _sj_elementwise_recurrent),
     (_snnc_neurons, _snnc_neuron),
     (_snntorch_neurons, _snntorch_neuron),
     (_sj_neurons, _sj_neuron),
@@ -323,7 +378,7 @@ SUPPORTED = ("Linear, Conv2d, BatchNorm1d/2d, AvgPool2d, AdaptiveAvgPool2d (an o
              "snnc.nn / SpikingJelly layer.* forms), SpikingJelly VotingLayer, "
              "snnc.nn IF/LIF/PLIF/CubaLIF/Readout, snnTorch Leaky/"
              "Synaptic/RLeaky/RSynaptic, SpikingJelly IFNode/LIFNode/ParametricLIFNode/CUBALIFNode, Sequential/SeqToANNContainer/"
-             "MultiStepContainer, +, *scalar, tensor * tensor and * (1 - tensor), flatten/reshape to [N, -1]")
+             "MultiStepContainer, LinearRecurrentContainer/ElementWiseRecurrentContainer, +, *scalar, tensor * tensor and * (1 - tensor), flatten/reshape to [N, -1]")
 
 
 #: the neuron importers (a time loop calls each of these modules once per step)
